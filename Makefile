@@ -1,0 +1,33 @@
+# dwn-mcu: `make demo` and `make test` set up everything they need from nothing, and are idempotent.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+# The shared datasets sit beside a CI checkout; tests that need them skip when the folder is absent.
+export DWN_MCU_DATA ?= $(abspath ../shared/datasets)
+# glibc returns big buffers to the OS eagerly; on these VMs that makes torch spend its time in page faults.
+export MALLOC_MMAP_THRESHOLD_ ?= 1000000000
+export MALLOC_TRIM_THRESHOLD_ ?= 1000000000
+
+.PHONY: setup venv test demo bench clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU build of torch where this machine keeps it; otherwise the [train] extra brings one.
+	$(PY) -m pip install -q torch==2.13.0 || echo "torch 2.13.0 CPU build not available; pip will choose torch"
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: venv
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(PY) -m dwn_mcu train --dataset phoneme -o demo_out/model.dwn --force
+	$(PY) -m dwn_mcu info demo_out/model.dwn
+
+clean:
+	rm -rf demo_out build dist *.egg-info

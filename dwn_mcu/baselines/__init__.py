@@ -1,0 +1,1 @@
+"""Baseline model families held to the same budget as the DWN (XGBoost exported to C)."""

@@ -1,0 +1,1 @@
+"""Compiling a frozen DWN for a board: plan -> pack -> render -> write. Never imports torch."""

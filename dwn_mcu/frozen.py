@@ -1,0 +1,245 @@
+"""The frozen DWN: plain NumPy arrays and the reference inference that defines what a model computes.
+
+This module is the definition (DESIGN.md, "Frozen model semantics"). The generated C, on every target,
+must agree with `FrozenDWN.scores` bit for bit. It never imports torch.
+
+Semantics, in one place:
+
+* Encoder. Feature `f` has a strictly increasing float32 array of thresholds `T[f]`. Input bit `(f, b)`
+  is `x[f] > T[f][b]` compared in float32; NaN compares false. Bits are feature-major: this is layer 0's
+  bit vector, of `sum(len(T[f]))` bits.
+* Layer `l`. LUT `j` has `n_j` inputs; its mapping row `M[j][k]` indexes the previous bit vector. The
+  address is `a = sum_k bit(M[j][k]) << k` (slot 0 is the least significant bit) and the LUT's output bit
+  is `table[j][a]`.
+* Output. The last layer's bits form `C` contiguous equal groups; the score of class `c` is the number of
+  ones in group `c` plus `class_bias[c]`; the prediction is the argmax, ties to the lowest class index.
+
+Storage is flat so that LUTs may have different input counts: `n_inputs[j]`, `mapping` (LUT-major,
+`sum(n_inputs)` entries) and `tables` (LUT-major, `sum(2**n_inputs)` entries of 0 or 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import DWNFormatError
+
+#: Largest number of inputs a single LUT may have (a 2**16-entry table is already 8 KiB).
+MAX_LUT_INPUTS = 16
+
+
+@dataclass(frozen=True, eq=False)
+class LutLayer:
+    """One layer of lookup tables, stored flat (see the module docstring)."""
+
+    n_inputs: np.ndarray  # (L,) int64, inputs per LUT
+    mapping: np.ndarray  # (sum n,) int64, indices into the previous layer's bit vector
+    tables: np.ndarray  # (sum 2**n,) uint8, each 0 or 1
+
+    @classmethod
+    def uniform(cls, mapping: np.ndarray, tables: np.ndarray) -> "LutLayer":
+        """Build a layer whose LUTs all have `n` inputs from `mapping` (L, n) and `tables` (L, 2**n)."""
+        mapping = np.asarray(mapping, dtype=np.int64)
+        tables = np.asarray(tables)
+        num_luts, n = mapping.shape
+        if tables.shape != (num_luts, 1 << n):
+            raise DWNFormatError(f"tables of shape {tables.shape} do not match mapping {mapping.shape}")
+        return cls(
+            n_inputs=np.full(num_luts, n, dtype=np.int64),
+            mapping=mapping.reshape(-1).copy(),
+            tables=tables.astype(np.uint8).reshape(-1),
+        )
+
+    @property
+    def num_luts(self) -> int:
+        return int(self.n_inputs.shape[0])
+
+    @property
+    def mapping_offsets(self) -> np.ndarray:
+        """Start of each LUT's row in `mapping`, plus the end (L + 1 entries)."""
+        return np.concatenate([[0], np.cumsum(self.n_inputs)]).astype(np.int64)
+
+    @property
+    def table_offsets(self) -> np.ndarray:
+        """Start of each LUT's table in `tables`, plus the end (L + 1 entries)."""
+        return np.concatenate([[0], np.cumsum(np.int64(1) << self.n_inputs)]).astype(np.int64)
+
+    def lut_inputs(self, j: int) -> np.ndarray:
+        o = self.mapping_offsets
+        return self.mapping[o[j] : o[j + 1]]
+
+    def lut_table(self, j: int) -> np.ndarray:
+        o = self.table_offsets
+        return self.tables[o[j] : o[j + 1]]
+
+    def forward(self, bits: np.ndarray) -> np.ndarray:
+        """Output bits (N, L) of this layer for input bits (N, prev_bits), both uint8 0/1."""
+        out = np.zeros((bits.shape[0], self.num_luts), dtype=np.uint8)
+        m_off, t_off = self.mapping_offsets, self.table_offsets
+        for n in np.unique(self.n_inputs):
+            luts = np.flatnonzero(self.n_inputs == n)
+            idx = m_off[luts][:, None] + np.arange(n)[None, :]  # (Lg, n) positions in `mapping`
+            src = self.mapping[idx]
+            addr = np.zeros((bits.shape[0], luts.size), dtype=np.int64)
+            for k in range(int(n)):
+                addr |= bits[:, src[:, k]].astype(np.int64) << k
+            out[:, luts] = self.tables[t_off[luts][None, :] + addr]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class FrozenDWN:
+    """A trained DWN as plain arrays. Construct directly or through `load`; call `validate()` after
+    building one by hand (the loader and `freeze()` do)."""
+
+    thresholds: np.ndarray  # (total_bits,) float32, feature-major, increasing within a feature
+    bits_per_feature: np.ndarray  # (F,) int64
+    layers: tuple[LutLayer, ...]
+    num_classes: int
+    class_bias: np.ndarray = None  # (C,) int64, added to the popcount of each group
+    class_names: tuple[str, ...] = None
+    feature_names: tuple[str, ...] = None
+    metadata: dict = field(default_factory=dict)  # free-form JSON (training settings, accuracy)
+
+    def __post_init__(self):
+        # Normalise types so that hand-built models behave like loaded ones.
+        set_ = object.__setattr__
+        set_(self, "thresholds", np.asarray(self.thresholds, dtype=np.float32))
+        set_(self, "bits_per_feature", np.asarray(self.bits_per_feature, dtype=np.int64))
+        set_(self, "layers", tuple(self.layers))
+        set_(self, "num_classes", int(self.num_classes))
+        if self.class_bias is None:
+            set_(self, "class_bias", np.zeros(self.num_classes, dtype=np.int64))
+        else:
+            set_(self, "class_bias", np.asarray(self.class_bias, dtype=np.int64))
+        if self.class_names is None:
+            set_(self, "class_names", tuple(str(c) for c in range(self.num_classes)))
+        else:
+            set_(self, "class_names", tuple(str(c) for c in self.class_names))
+        if self.feature_names is None:
+            set_(self, "feature_names", tuple(f"x{i}" for i in range(self.num_features)))
+        else:
+            set_(self, "feature_names", tuple(str(c) for c in self.feature_names))
+
+    # ----------------------------------------------------------------------------------- shape facts
+    @property
+    def num_features(self) -> int:
+        return int(self.bits_per_feature.shape[0])
+
+    @property
+    def num_input_bits(self) -> int:
+        return int(self.thresholds.shape[0])
+
+    @property
+    def feature_of_bit(self) -> np.ndarray:
+        """Feature index of every input bit (total_bits,)."""
+        return np.repeat(np.arange(self.num_features), self.bits_per_feature)
+
+    @property
+    def feature_thresholds(self) -> list[np.ndarray]:
+        """Thresholds of each feature, as a list of views."""
+        ends = np.cumsum(self.bits_per_feature)
+        return np.split(self.thresholds, ends[:-1]) if self.num_features else []
+
+    @property
+    def group_size(self) -> int:
+        return self.layers[-1].num_luts // self.num_classes
+
+    def size_bits(self) -> dict:
+        """Information content: table bits, mapping bits (ceil(log2 inputs) per entry), threshold bits."""
+        prev = self.num_input_bits
+        table_bits = mapping_bits = 0
+        for layer in self.layers:
+            table_bits += int(layer.tables.size)
+            mapping_bits += int(layer.mapping.size) * max(1, int(np.ceil(np.log2(max(prev, 2)))))
+            prev = layer.num_luts
+        threshold_bits = 32 * self.num_input_bits
+        return {
+            "table_bits": table_bits,
+            "mapping_bits": mapping_bits,
+            "threshold_bits": threshold_bits,
+            "total_bits": table_bits + mapping_bits + threshold_bits,
+        }
+
+    # ----------------------------------------------------------------------------- reference inference
+    def _as_input(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim == 1:
+            X = X[None, :]
+        if X.ndim != 2 or X.shape[1] != self.num_features:
+            raise ValueError(f"expected inputs of shape (N, {self.num_features}), got {X.shape}")
+        return X
+
+    def encode(self, X) -> np.ndarray:
+        """Layer 0's bit vector (N, total_bits), uint8: `x[f] > T[f][b]` in float32, NaN gives 0."""
+        X = self._as_input(X)
+        with np.errstate(invalid="ignore"):
+            return (X[:, self.feature_of_bit] > self.thresholds[None, :]).astype(np.uint8)
+
+    def layer_bits(self, X) -> list[np.ndarray]:
+        """Bit vectors of every layer: [encoder bits, layer 1 bits, ..., last layer bits]."""
+        bits = [self.encode(X)]
+        for layer in self.layers:
+            bits.append(layer.forward(bits[-1]))
+        return bits
+
+    def scores(self, X) -> np.ndarray:
+        """Per-class scores (N, C), int64: popcount of each group plus the class bias."""
+        out = self.layer_bits(X)[-1]
+        counts = out.reshape(out.shape[0], self.num_classes, -1).sum(axis=2, dtype=np.int64)
+        return counts + self.class_bias[None, :]
+
+    def predict(self, X) -> np.ndarray:
+        """Class indices (N,): argmax of the scores, ties to the lowest index."""
+        return np.argmax(self.scores(X), axis=1)
+
+    # ------------------------------------------------------------------------------------- validation
+    def validate(self) -> "FrozenDWN":
+        """Check every shape, dtype, range and ordering; raise DWNFormatError naming the field."""
+        def fail(msg):
+            raise DWNFormatError(msg)
+
+        if not np.all(np.isfinite(self.thresholds)):
+            fail("thresholds: contains NaN or infinity")
+        if np.any(self.bits_per_feature < 0):
+            fail("bits_per_feature: negative count")
+        if int(self.bits_per_feature.sum()) != self.num_input_bits:
+            fail(
+                f"bits_per_feature: sums to {int(self.bits_per_feature.sum())}, "
+                f"but there are {self.num_input_bits} thresholds"
+            )
+        for f, t in enumerate(self.feature_thresholds):
+            if t.size > 1 and not np.all(t[1:] > t[:-1]):
+                fail(f"thresholds: feature {f} is not strictly increasing")
+        if self.num_classes < 2:
+            fail(f"num_classes: {self.num_classes}, need at least 2")
+        if not self.layers:
+            fail("layers: a model needs at least one LUT layer")
+        prev = self.num_input_bits
+        for i, layer in enumerate(self.layers, start=1):
+            n = layer.n_inputs
+            if n.ndim != 1 or n.size == 0:
+                fail(f"layer {i}: n_inputs must be a non-empty 1-D array")
+            if np.any(n < 0) or np.any(n > MAX_LUT_INPUTS):
+                fail(f"layer {i}: n_inputs outside 0..{MAX_LUT_INPUTS}")
+            if layer.mapping.shape != (int(n.sum()),):
+                fail(f"layer {i}: mapping has {layer.mapping.size} entries, n_inputs needs {int(n.sum())}")
+            if layer.mapping.size and (layer.mapping.min() < 0 or layer.mapping.max() >= prev):
+                fail(f"layer {i}: mapping index out of range 0..{prev - 1}")
+            need = int((np.int64(1) << n).sum())
+            if layer.tables.shape != (need,):
+                fail(f"layer {i}: tables have {layer.tables.size} entries, n_inputs needs {need}")
+            if layer.tables.size and layer.tables.max() > 1:
+                fail(f"layer {i}: table entries must be 0 or 1")
+            prev = layer.num_luts
+        if prev % self.num_classes:
+            fail(f"layers: last layer has {prev} LUTs, not a multiple of {self.num_classes} classes")
+        if self.class_bias.shape != (self.num_classes,):
+            fail(f"class_bias: shape {self.class_bias.shape}, expected ({self.num_classes},)")
+        if len(self.class_names) != self.num_classes:
+            fail(f"class_names: {len(self.class_names)} names for {self.num_classes} classes")
+        if len(self.feature_names) != self.num_features:
+            fail(f"feature_names: {len(self.feature_names)} names for {self.num_features} features")
+        return self

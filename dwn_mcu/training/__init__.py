@@ -1,0 +1,1 @@
+"""Training DWNs with PyTorch (CPU or CUDA). The only part of dwn-mcu that imports torch."""
