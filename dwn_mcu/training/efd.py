@@ -47,15 +47,16 @@ def efd_input_grad(entries: torch.Tensor, addr: torch.Tensor, grad_out: torch.Te
     L, size = entries.shape
     n = size.bit_length() - 1
     s = smooth_table(entries)
-    rows = (torch.arange(L, device=entries.device) * size)[None, :]  # flat offset of each table
-    flat = s.reshape(-1)
-    grads = []
+    # G[l, a, k] = S[l, a | 1<<k] - S[l, a & ~(1<<k)]: every slot's gradient for every address, so each
+    # sample needs a single gather of one row of n values.
+    cols = []
     for k in range(n):
-        bit = 1 << k
-        hi = flat[rows + (addr | bit)]
-        lo = flat[rows + (addr & ~bit)]
-        grads.append(hi - lo)
-    return torch.stack(grads, dim=-1) * grad_out[..., None]
+        v = s.reshape(L, size >> (k + 1), 2, 1 << k)
+        d = v[:, :, 1:2, :] - v[:, :, 0:1, :]
+        cols.append(d.expand(L, size >> (k + 1), 2, 1 << k).reshape(L, size))
+    table = torch.stack(cols, dim=-1).reshape(L * size, n)
+    rows = addr + (torch.arange(L, device=entries.device) * size)[None, :]
+    return table[rows] * grad_out[..., None]
 
 
 def efd_weights(n: int, dtype=torch.float64, device=None) -> torch.Tensor:
