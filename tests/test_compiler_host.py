@@ -47,16 +47,26 @@ def test_three_layers_sanitized(layout):
 
 
 def test_wide_luts_and_large_scores_use_wide_types():
-    # n up to 12 (16-bit addresses), > 256 input bits (16-bit mapping), a bias beyond int16
+    # n up to 12 (16-bit addresses), > 256 input bits (12-bit packed mapping), a bias beyond int16
     model = mixed_model(5, num_features=4, max_bits=100, luts=(13, 4), n_range=(9, 12), num_classes=2)
     model = type(model)(thresholds=model.thresholds, bits_per_feature=model.bits_per_feature, layers=model.layers,
                         num_classes=2, class_bias=np.array([40000, -40000])).validate()
     src = render_model_sources(model, "nano33ble", "wide", "table")
     assert "typedef int32_t wide_score_t;" in src["wide.h"]
-    assert "uint16_t a = 0u" in src["wide.c"] and "static const uint16_t wide_l1_map" in src["wide.c"]
+    assert "uint16_t a = 0u" in src["wide.c"] and "two in three bytes" in src["wide.c"]
     for layout in ("table", "unrolled"):
         with compile_host(model, board="nano33ble", layout=layout, name="wide", build="sanitize") as host:
             assert_same(host, model, adversarial(model, 2))
+
+
+@pytest.mark.parametrize("bits, fmt", [(200, "uint8_t"), (4096, "two in three bytes"), (4097, "uint16_t")])
+def test_mapping_formats_at_their_limits(bits, fmt):
+    model = random_model(6, num_features=1, bits_per_feature=bits, luts=(27, 6), n=[5, 3], num_classes=3)
+    src = render_model_sources(model, "pico", "lim", "table")["lim.c"]
+    assert fmt in src.split("lim_l1_tab")[0]
+    X = np.concatenate([adversarial_inputs(model, 0, random_rows=50)[::7], model.thresholds[-3:, None]])
+    with compile_host(model, board="pico", layout="table", name="lim", build="sanitize") as host:
+        assert_same(host, model, X)
 
 
 def test_predict_and_scores_emlearn_style():

@@ -244,3 +244,28 @@ def test_wheel_ships_boards_templates_and_runner(tmp_path):
               "platformio.ini.j2", "library.json.j2", "library.properties.j2"):
         assert f"dwn_mcu/firmware_templates/{t}" in names
     assert "dwn_mcu/host_tests/dwn_runner.c" in names
+
+
+@pytest.mark.parametrize("cc, flags, board", [
+    ("avr-gcc", ["-mmcu=atmega328p"], "nano"),
+    ("arm-none-eabi-gcc", ["-mcpu=cortex-m3", "-mthumb"], "bluepill_f103c8"),
+])
+def test_flash_estimate_within_ten_percent_of_compiled_object(tmp_path, cc, flags, board):
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} not installed")
+    from elftools.elf.elffile import ELFFile
+    from test_compiler_pack import mixed_model
+
+    from dwn_mcu.compiler import get_board, make_plan
+
+    model = mixed_model(8, num_features=12, max_bits=20, luts=(70, 30), n_range=(2, 7), num_classes=3)
+    for layout in ("table", "unrolled"):
+        plan = make_plan(model, get_board(board), "m", layout)
+        for name, text in render_model_sources(model, board, "m", layout).items():
+            (tmp_path / name).write_text(text)
+        obj = tmp_path / "m.o"
+        subprocess.run([cc, "-std=c99", "-Os", *flags, "-c", tmp_path / "m.c", "-o", obj], check=True)
+        with open(obj, "rb") as fh:
+            flash = sum(s["sh_size"] for s in ELFFile(fh).iter_sections()
+                        if s.name.startswith((".text", ".data", ".rodata", ".progmem")))
+        assert abs(plan.model_flash - flash) <= 0.1 * flash, (layout, plan.model_flash, flash)

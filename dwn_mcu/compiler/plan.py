@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import DWNError
 from ..frozen import FrozenDWN
 from .boards import Board
-from .pack import UNROLLED_IMMEDIATE_MAX_N, narrowest_uint
+from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
 
 LAYOUTS = ("table", "unrolled")
 
@@ -23,16 +23,16 @@ LAYOUTS = ("table", "unrolled")
 # table: `fixed` (encoder, predict, argmax) + `layer` per layer loop. unrolled: `u_fixed`, then per LUT
 # reading a flash table `u_lut` + `u_input` per input, per LUT with an immediate table `i_lut` + `i_input`.
 _CODE_COST = {
-    "avr": {"fixed": 400, "layer": 194, "u_fixed": 410, "u_lut": 37, "u_input": 8.0, "i_lut": 13, "i_input": 12},
-    "cortex-m0plus": {"fixed": 232, "layer": 148, "u_fixed": 290, "u_lut": 10, "u_input": 12.9, "i_lut": -20,
+    "avr": {"fixed": 384, "layer": 184, "u_fixed": 410, "u_lut": 37, "u_input": 8.0, "i_lut": 13, "i_input": 12},
+    "cortex-m0plus": {"fixed": 208, "layer": 156, "u_fixed": 290, "u_lut": 10, "u_input": 12.9, "i_lut": -20,
                       "i_input": 20},
-    "cortex-m3": {"fixed": 200, "layer": 152, "u_fixed": 250, "u_lut": 40, "u_input": 7.6, "i_lut": -25,
+    "cortex-m3": {"fixed": 184, "layer": 156, "u_fixed": 250, "u_lut": 40, "u_input": 7.6, "i_lut": -25,
                   "i_input": 23.4},
-    "cortex-m4f": {"fixed": 208, "layer": 148, "u_fixed": 240, "u_lut": 33, "u_input": 8.5, "i_lut": -24,
+    "cortex-m4f": {"fixed": 192, "layer": 152, "u_fixed": 240, "u_lut": 33, "u_input": 8.5, "i_lut": -24,
                    "i_input": 23},
-    "riscv32": {"fixed": 231, "layer": 168, "u_fixed": 300, "u_lut": 45, "u_input": 10.7, "i_lut": -24,
+    "riscv32": {"fixed": 218, "layer": 162, "u_fixed": 300, "u_lut": 45, "u_input": 10.7, "i_lut": -24,
                 "i_input": 26.1},
-    "xtensa": {"fixed": 231, "layer": 168, "u_fixed": 300, "u_lut": 45, "u_input": 10.7, "i_lut": -24,
+    "xtensa": {"fixed": 218, "layer": 162, "u_fixed": 300, "u_lut": 45, "u_input": 10.7, "i_lut": -24,
                "i_input": 26.1},
 }
 #: Bytes of stack the model's predict() needs beyond its score array (locals, saved registers).
@@ -71,7 +71,8 @@ class LayerPlan:
     prev_bits: int
     n_max: int
     uniform_n: int | None
-    map_ctype: str  # mapping entry type (table layout)
+    map_format: str  # how the table layout stores the mapping: uint8 | packed12 | uint16 | uint32
+    map_ctype: str  # C type of one mapping index
     addr_ctype: str  # LUT address
     toff_ctype: str  # running table bit offset (table layout)
     lut_ctype: str  # LUT loop counter
@@ -128,6 +129,7 @@ def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
             prev_bits=prev,
             n_max=n_max,
             uniform_n=int(ns[0]) if ns.size == 1 else None,
+            map_format=mapping_format(prev),
             map_ctype=ctype(narrowest_uint(max(prev - 1, 0))),
             addr_ctype="uint8_t" if n_max <= 8 else "uint16_t",
             toff_ctype="uint16_t" if layer.tables.size <= 0xFFFF else "uint32_t",
@@ -148,7 +150,7 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
     }
     if layout == "table":
         out["lut tables"] = sum((lp.table_bits + 7) // 8 for lp in layers)
-        out["mappings"] = sum(lp.mapping_entries * np.dtype(lp.map_ctype[:-2]).itemsize for lp in layers)
+        out["mappings"] = sum(mapping_bytes(lp.mapping_entries, lp.map_format) for lp in layers)
         out["input counts"] = sum(lp.num_luts for lp in layers if lp.uniform_n is None)
         out["code"] = cost["fixed"] + cost["layer"] * len(layers)
     else:

@@ -53,7 +53,8 @@ def report_dict(model: FrozenDWN, plan: Plan, selftest_count: int = 0) -> dict:
         "model": {
             "features": model.num_features, "classes": model.num_classes, "input_bits": model.num_input_bits,
             "layers": [{"luts": lp.num_luts, "inputs": lp.uniform_n if lp.uniform_n is not None else "mixed",
-                        "reads_bits": lp.prev_bits, "table_bits": lp.table_bits, "mapping_type": lp.map_ctype}
+                        "reads_bits": lp.prev_bits, "table_bits": lp.table_bits,
+                        "mapping": lp.map_format if plan.layout == "table" else "constants in code"}
                        for lp in plan.layers],
             "information_bits": model.size_bits(),
         },
@@ -75,7 +76,7 @@ def summary(report: dict) -> str:
     ]
     for i, layer in enumerate(report["model"]["layers"], start=1):
         lines.append(f"layer {i} {layer['luts']} LUTs ({layer['inputs']} inputs), {layer['table_bits']} table bits, "
-                     f"mapping {layer['mapping_type']}")
+                     f"mapping {layer['mapping']}")
     return "\n".join(lines)
 
 
