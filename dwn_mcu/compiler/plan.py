@@ -89,6 +89,7 @@ class Plan:
     layout_reason: str
     score_ctype: str
     count_ctype: str  # thresholds per feature
+    input_type: str  # features as the C API takes them (float32: the only input type of format 1)
     layers: tuple[LayerPlan, ...]
     buffers: tuple[int, ...]  # bytes of the two activation buffers (layer k's bits live in buffer k % 2)
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
@@ -217,10 +218,11 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     return Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
+        input_type="float32",
         count_ctype=ctype(narrowest_uint(int(counts.max()) if counts.size else 0)),
         layers=layers, buffers=buffers, flash=flash, ram=ram, flash_by_layout=totals,
     )
 
 
 def _breakdown(parts: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]))
+    return ", ".join(f"{k} {v}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v)

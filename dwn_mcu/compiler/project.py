@@ -59,6 +59,7 @@ def report_dict(model: FrozenDWN, plan: Plan, selftest_count: int = 0) -> dict:
             "information_bits": model.size_bits(),
         },
         "score_type": plan.score_ctype,
+        "input_type": plan.input_type,
         "selftest_vectors": selftest_count,
         "files": {"library": f"lib/{plan.name}", "model_copy": MODEL_COPY, "vectors": VECTORS},
     }
