@@ -92,7 +92,6 @@ def test_layout_choice_and_override(tmp_path, model):
     assert auto["layout"] == "table" and "unrolled would need" in auto["layout_reason"]
     forced = build_project(model, "nucleo_f401re", tmp_path / "c", layout="table")
     assert forced["layout"] == "table" and forced["layout_reason"] == "table layout requested"
-    assert "NAME_LAYOUT_TABLE" not in (tmp_path / "c/lib/dwn_model/src/dwn_model.h").read_text()
     assert "DWN_MODEL_LAYOUT_TABLE 1" in (tmp_path / "c/lib/dwn_model/src/dwn_model.h").read_text()
 
 

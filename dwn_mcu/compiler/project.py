@@ -36,8 +36,9 @@ def render_model_sources(model: FrozenDWN, board="nano", name: str = "dwn_model"
                          boards_dir=None, check_budget: bool = True) -> dict[str, str]:
     """`{NAME.h: text, NAME.c: text}`: the model library alone (what test firmwares compile).
     `check_budget=False` skips the board's flash/RAM check (a test firmware on an emulator)."""
+    model = model.validate()
     plan = make_plan(model, get_board(board, boards_dir), name, layout, check_budget=check_budget)
-    return render_library(model.validate(), plan)
+    return render_library(model, plan)
 
 
 def report_dict(model: FrozenDWN, plan: Plan, selftest_count: int = 0) -> dict:
