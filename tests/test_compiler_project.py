@@ -32,9 +32,8 @@ def model_file(tmp_path, model):
     return path
 
 
-def build(argv, capsys=None):
-    code = main(["build", *map(str, argv)])
-    return code
+def build(argv):
+    return main(["build", *map(str, argv)])
 
 
 def test_cli_build_writes_project(tmp_path, model_file, capsys):

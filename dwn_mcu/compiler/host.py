@@ -29,7 +29,9 @@ BUILDS = {
     "sanitize": WARNINGS + ["-O1", "-g1", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
                             "-fno-sanitize-recover=all"],
 }
-_SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"}
+# The model never allocates, so leak checking adds nothing, and LeakSanitizer fails outright in some
+# containers (it needs ptrace-like access): it is off; address and UB checks stay on.
+_SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=0", "UBSAN_OPTIONS": "print_stacktrace=1"}
 
 
 class HostBuildError(DWNError):
