@@ -114,3 +114,15 @@ def test_property_random_models(seed, n, depth, classes, features, layout):
     X = adversarial_inputs(model, seed, random_rows=32)
     with compile_host(model, board="pico", layout=layout, name=f"m{seed}") as host:
         assert_same(host, model, X)
+
+
+def test_sanitizer_build_reports_an_out_of_bounds_read():
+    # the proof can fail: a library that reads past its activation buffer is caught by ASan
+    from dwn_mcu.compiler.host import HostBuildError
+
+    model = random_model(3, num_features=4, luts=(24, 8), n=4, num_classes=2)
+    sources = render_model_sources(model, "nano", "oob", "table")
+    assert "in[i >> 3]" in sources["oob.c"]
+    sources["oob.c"] = sources["oob.c"].replace("in[i >> 3]", "in[(i >> 3) + 64u]")
+    with HostModel(sources, "oob", 2, build="sanitize") as host, pytest.raises(HostBuildError, match="runtime error|overflow"):
+        host.run(adversarial(model)[:5])
