@@ -4,6 +4,7 @@ layouts and every mapping format (objects only: running them is the target-verif
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from test_compiler_pack import mixed_model
 
@@ -23,7 +24,8 @@ COMPILERS = {
 def models():
     wide = mixed_model(4, num_features=3, max_bits=150, luts=(20, 9), n_range=(0, 10), num_classes=3)
     huge_input = random_model(5, num_features=2, bits_per_feature=2500, luts=(16, 4), n=7, num_classes=2)
-    return {"mixed n 0..10, 12-bit indices": wide, "16-bit indices": huge_input,
+    constant = mixed_model(7, thresholds=[np.zeros(0, np.float32)] * 3, luts=(6, 4), n_range=(0, 0))
+    return {"mixed n 0..10, 12-bit indices": wide, "16-bit indices": huge_input, "no input bits": constant,
             "uniform": random_model(6, num_features=4, luts=(30, 10), n=6, num_classes=5)}
 
 

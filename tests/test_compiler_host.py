@@ -71,6 +71,14 @@ def test_mapping_formats_at_their_limits(bits, fmt, n):
         assert_same(host, model, X)
 
 
+@pytest.mark.parametrize("layout", ["table", "unrolled"])
+def test_model_reading_no_feature(layout):
+    # every threshold removed: constant LUTs only, the scores are the same for every input
+    model = mixed_model(7, thresholds=[np.zeros(0, np.float32)] * 3, luts=(6, 4), n_range=(0, 0))
+    with compile_host(model, layout=layout, build="sanitize") as host:
+        assert_same(host, model, adversarial(model)[:20])
+
+
 def test_predict_and_scores_emlearn_style():
     model = random_model(2, num_features=5, luts=(40, 20), n=[4, 6], num_classes=4)
     X = np.random.default_rng(0).normal(size=(200, 5)).astype(np.float32)
