@@ -22,7 +22,6 @@ from .render import render_library, render_project
 from .write import check_destination, write_tree
 
 
-
 class ProjectError(DWNError):
     """A folder is not a complete dwn-mcu project (missing report, library, model copy or vectors)."""
 
@@ -88,7 +87,7 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def build_project(model: FrozenDWN, board="nano", out_dir="out", name: str = "dwn_model", layout: str | None = None,
+def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", layout: str | None = None,
                   selftest_vectors=None, force: bool = False, boards_dir=None, verify_vectors=None) -> dict:
     """Write a PlatformIO project for `model` on `board` into `out_dir`; return the report.
 
