@@ -85,3 +85,24 @@ def cell_inputs(model: FrozenDWN, limit: int = 20000) -> np.ndarray:
     if rows > limit:
         raise ValueError(f"{rows} encoder cells, more than {limit}")
     return np.array(list(itertools.product(*per_feature)), dtype=np.float32).reshape(rows, -1)
+
+
+def quantile_model(X: np.ndarray, seed: int = 0, bits_per_feature: int = 16, luts: tuple[int, ...] = (100,),
+                   n: int = 6, num_classes: int = 2) -> FrozenDWN:
+    """A random-structured model whose thresholds are empirical quantiles of the data `X` (a
+    distributive thermometer, repeats removed), with random mapping and random tables: what the
+    optimizer meets before a trainer exists. Not a trained model."""
+    rng = np.random.default_rng(seed)
+    qs = (np.arange(1, bits_per_feature + 1) / (bits_per_feature + 1))
+    per_feature = []
+    for f in range(X.shape[1]):
+        col = X[:, f][np.isfinite(X[:, f])]
+        per_feature.append(np.unique(np.quantile(col, qs).astype(np.float32)) if col.size else
+                           np.zeros(0, np.float32))
+    bpf = np.array([t.size for t in per_feature], dtype=np.int64)
+    layers, prev = [], int(bpf.sum())
+    for count in luts:
+        layers.append(join_layer([(rng.integers(0, prev, n), rng.integers(0, 2, 1 << n).astype(np.uint8))
+                                  for _ in range(count)]))
+        prev = count
+    return FrozenDWN(np.concatenate(per_feature), bpf, tuple(layers), num_classes).validate()

@@ -51,8 +51,8 @@ def snap_feature_thresholds(per_feature) -> list[np.ndarray]:
 def fits_float16_grid(thresholds) -> bool:
     """Whether every threshold is a finite float16 value and none is -0 (so 16-bit keys are exact)."""
     t = np.asarray(thresholds, dtype=np.float32)
-    h = t.astype(np.float16)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = t.astype(np.float16)
         same = h.astype(np.float32) == t
     return bool(np.all(same & np.isfinite(h) & ~((t == 0) & np.signbit(t))))
 
