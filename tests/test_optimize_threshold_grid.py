@@ -9,6 +9,7 @@ from dwn_mcu.optimize.threshold_grid import (
     fits_float16_grid,
     float16_key,
     snap_feature_thresholds,
+    snap_thermometer_to_float16,
     snap_to_float16,
 )
 
@@ -82,6 +83,8 @@ def test_snap_to_float16():
     assert [a.size for a in snap_feature_thresholds([t, t[:2]])] == [5, 1]
     with pytest.raises(ValueError):
         snap_to_float16([np.nan])
+    flat, counts = snap_thermometer_to_float16(np.concatenate([t[:2], [-1.0, 2.0]]).astype(F32), [2, 0, 2])
+    assert counts.tolist() == [1, 0, 2] and flat.tolist() == [float(np.float16(0.1)), -1.0, 2.0]
 
 
 def test_fits_float16_grid():

@@ -1,7 +1,8 @@
 """Thresholds on the float16 grid, and the exact 16-bit comparison that grid allows.
 
 Training option. After the thermometer is fitted and before training, snap each feature's thresholds
-with `snap_to_float16` (the values stay float32, but every one is exactly a float16 value; repeats are
+with `snap_to_float16` (or the flat arrays at once: `thresholds, counts =
+snap_thermometer_to_float16(thresholds, counts)` right after `thermometer.fit_thresholds`) (the values stay float32, but every one is exactly a float16 value; repeats are
 merged, so a feature may lose bits). The model is then trained and frozen with those thresholds, so the
 snapping is part of the model, not an approximation of it: `FrozenDWN.encode` still compares in float32.
 
@@ -46,6 +47,16 @@ def snap_to_float16(thresholds) -> np.ndarray:
 def snap_feature_thresholds(per_feature) -> list[np.ndarray]:
     """`snap_to_float16` for every feature of a thermometer (a list of 1-D arrays)."""
     return [snap_to_float16(t) for t in per_feature]
+
+
+def snap_thermometer_to_float16(thresholds, bits_per_feature) -> tuple[np.ndarray, np.ndarray]:
+    """The flat form: feature-major `thresholds` with `bits_per_feature` counts in, the snapped flat
+    thresholds (float32) and the new counts (int64; a feature may lose repeats) out."""
+    counts = np.asarray(bits_per_feature, dtype=np.int64)
+    parts = np.split(np.asarray(thresholds, dtype=np.float32), np.cumsum(counts)[:-1]) if counts.size else []
+    snapped = snap_feature_thresholds(parts)
+    flat = np.concatenate(snapped).astype(np.float32) if snapped else np.zeros(0, np.float32)
+    return flat, np.array([t.size for t in snapped], dtype=np.int64)
 
 
 def fits_float16_grid(thresholds) -> bool:
