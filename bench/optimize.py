@@ -1,11 +1,12 @@
 """Benchmark of the optimizer: model bits before and after, each pass's share, changed predictions.
 
-    PYTHONPATH=. python bench/optimize.py [--source trained|random|both] [--out bench/RESULTS-optimizer.md]
+    PYTHONPATH=. python bench/optimize.py [--source trained|random|both] [--models DIR] [--out FILE]
 
 Models: for each of the six shared tabular datasets, small one-layer models. `trained` trains them with
 `dwn_mcu.training.DWNClassifier` (needs the training extra, torch); `random` builds random-structured
 models whose thresholds are training-split quantiles (`dwn_mcu.optimize.planted.quantile_model`: random
-mapping, random tables, labelled as such). Every row checks the optimized model against the original
+mapping, random tables, labelled as such). `--models DIR` also measures every `DIR/<dataset>_*.dwn`
+(models trained elsewhere; the file name's prefix names the dataset), labelled "file". Every row checks the optimized model against the original
 on every test-split row plus adversarial inputs: the "changed" column must be 0.
 """
 
@@ -67,6 +68,7 @@ def main(argv=None):
     ap.add_argument("--source", choices=["trained", "random", "both"], default="both")
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS-optimizer.md"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", help="folder of <dataset>_*.dwn files to measure too")
     args = ap.parse_args(argv)
     os.environ.setdefault("DWN_MCU_DATA", str(ROOT.parent.parent / "shared" / "datasets"))
 
@@ -95,6 +97,18 @@ def main(argv=None):
                 print(f"{source:8} {name:11} {model.layers[-1].num_luts:4} LUTs {bits:3} bits {mapping:9} "
                       f"{b:7} -> {a:7} bits ({100 * (b - a) / b:5.1f}% fewer) changed {changed} "
                       f"acc {acc:.3f} {seconds:.2f}s", flush=True)
+    if args.models:
+        from dwn_mcu.model_file import load
+
+        for path in sorted(Path(args.models).glob("*.dwn")):
+            name = path.stem.split("_")[0]
+            data, model = load_dataset(name), load(path)
+            small, report, changed, acc, seconds = measure(data, model)
+            rows.append((f"file {path.stem}", name, model.layers[-1].num_luts, int(model.bits_per_feature.max()),
+                         path.stem.split("_")[3] if path.stem.count("_") >= 3 else "?", report, changed, acc, seconds))
+            b, a = report.before["total_bits"], report.after["total_bits"]
+            print(f"{path.stem:40} {b:7} -> {a:7} bits ({100 * (b - a) / b:5.1f}% fewer) changed {changed} "
+                  f"acc {acc:.3f}", flush=True)
     write_results(Path(args.out), rows, " ".join(sys.argv[1:]))
 
 
