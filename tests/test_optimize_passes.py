@@ -132,9 +132,6 @@ def test_duplicate_luts(case):
     model, plan = case
     out = merge_duplicate_luts(model)
     assert_exact(model, out)
-    # A planted copy with a bit read twice shows its sameness once the repeat is gone.
-    out = merge_duplicate_luts(remove_dont_care_inputs(model))
-    assert_exact(model, out)
     for layer in out.layers[:-1]:
         keys = [canonical_key(i, t) for i, t in split_layer(layer)]
         assert len(set(keys)) == len(keys)

@@ -1,7 +1,7 @@
 """Pass: merge LUTs of one earlier layer that compute the same function of the same inputs.
 
-Two LUTs are duplicates when, with their inputs sorted by bit index (the table permuted to match),
-they have the same inputs and the same table. The first survives; readers of the others read it
+Two LUTs are duplicates when they compute the same function of the same bits, whatever the order of
+their input slots and even if one reads a bit twice (`canonical_key`). The first survives; readers of the others read it
 instead, and the others are removed. Readers that now read one bit twice lose the repeat in the
 don't-care pass.
 
@@ -15,13 +15,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..frozen import FrozenDWN, LutLayer
-from .netlist import keep_luts, permute_inputs, replace, split_layer
+from .netlist import keep_luts, replace, split_layer
 
 
 def canonical_key(inputs, table) -> tuple:
-    """The LUT's function as a hashable key that ignores the order of its input slots."""
-    inp, tab = permute_inputs(inputs, table, np.argsort(inputs, kind="stable"))
-    return tuple(inp.tolist()), tab.tobytes()
+    """The LUT's function as a hashable key: over its distinct input bits in increasing order (a bit
+    read in several slots is one variable; the table is read where those slots agree)."""
+    bits, slot_var = np.unique(np.asarray(inputs), return_inverse=True)
+    addr = np.arange(1 << bits.size)
+    full = np.zeros_like(addr)
+    for k, v in enumerate(slot_var.reshape(-1)):
+        full |= ((addr >> int(v)) & 1) << k
+    return tuple(bits.tolist()), np.asarray(table)[full].tobytes()
 
 
 def merge_duplicate_luts(model: FrozenDWN) -> FrozenDWN:
