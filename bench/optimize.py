@@ -15,7 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from dwn_mcu.data import load_dataset  # noqa: E402
 from dwn_mcu.optimize import PASSES, optimize  # noqa: E402
 from dwn_mcu.optimize.planted import quantile_model  # noqa: E402
+from dwn_mcu.optimize.threshold_grid import fits_float16_grid  # noqa: E402
 from dwn_mcu.synthetic import adversarial_inputs  # noqa: E402
 
 TABULAR = ["phoneme", "australian", "segment", "wisconsin", "pima", "banana"]
@@ -51,6 +55,26 @@ def random_model(data, luts, bits, seed):
     return quantile_model(X, seed=seed, bits_per_feature=bits, luts=(max(1, luts // C) * C,), n=6, num_classes=C)
 
 
+def avr_flash(model, layout="table"):
+    """Flash bytes (text + data, PROGMEM tables included) of the generated model library compiled for
+    the Nano (ATmega328P) with avr-gcc -Os, or None without the compiler package or avr-gcc."""
+    try:
+        from dwn_mcu.compiler import render_model_sources
+    except ImportError:
+        return None
+    if shutil.which("avr-gcc") is None:
+        return None
+    sources = render_model_sources(model, "nano", "m", layout)
+    with tempfile.TemporaryDirectory() as tmp:
+        for fname, text in sources.items():
+            Path(tmp, fname).write_text(text)
+        subprocess.run(["avr-gcc", "-std=c99", "-Os", "-mmcu=atmega328p", "-ffunction-sections", "-fdata-sections",
+                        "-c", "m.c", "-o", "m.o"], cwd=tmp, check=True)
+        out = subprocess.run(["avr-size", "m.o"], cwd=tmp, check=True, capture_output=True, text=True).stdout
+    text, data = out.splitlines()[1].split()[:2]
+    return int(text) + int(data)
+
+
 def measure(data, model):
     X_test, y_test = data.test_split()
     t0 = time.perf_counter()
@@ -60,7 +84,8 @@ def measure(data, model):
     changed = int(np.sum(small.predict(X) != model.predict(X)))
     changed_scores = int(np.sum(np.any(small.scores(X) != model.scores(X), axis=1)))
     acc = float(np.mean(model.predict(X_test) == y_test))
-    return small, report, changed + changed_scores, acc, seconds
+    flash = (avr_flash(model), avr_flash(small))
+    return small, report, changed + changed_scores, acc, seconds, flash
 
 
 def main(argv=None):
@@ -91,8 +116,8 @@ def main(argv=None):
                     model = trained_model(data, luts, bits, mapping, args.seed)
                 else:
                     model = random_model(data, luts, bits, args.seed)
-                small, report, changed, acc, seconds = measure(data, model)
-                rows.append((source, name, model.layers[-1].num_luts, bits, mapping, report, changed, acc, seconds))
+                small, report, changed, acc, seconds, flash = measure(data, model)
+                rows.append((source, name, model.layers[-1].num_luts, bits, mapping, small, report, changed, acc, seconds, flash))
                 b, a = report.before["total_bits"], report.after["total_bits"]
                 print(f"{source:8} {name:11} {model.layers[-1].num_luts:4} LUTs {bits:3} bits {mapping:9} "
                       f"{b:7} -> {a:7} bits ({100 * (b - a) / b:5.1f}% fewer) changed {changed} "
@@ -103,9 +128,10 @@ def main(argv=None):
         for path in sorted(Path(args.models).glob("*.dwn")):
             name = path.stem.split("_")[0]
             data, model = load_dataset(name), load(path)
-            small, report, changed, acc, seconds = measure(data, model)
+            small, report, changed, acc, seconds, flash = measure(data, model)
             rows.append((f"file {path.stem}", name, model.layers[-1].num_luts, int(model.bits_per_feature.max()),
-                         path.stem.split("_")[3] if path.stem.count("_") >= 3 else "?", report, changed, acc, seconds))
+                         path.stem.split("_")[3] if path.stem.count("_") >= 3 else "?", small, report, changed, acc,
+                         seconds, flash))
             b, a = report.before["total_bits"], report.after["total_bits"]
             print(f"{path.stem:40} {b:7} -> {a:7} bits ({100 * (b - a) / b:5.1f}% fewer) changed {changed} "
                   f"acc {acc:.3f}", flush=True)
@@ -124,19 +150,25 @@ def write_results(path: Path, rows, argline: str):
         "Bits are `FrozenDWN.size_bits()['total_bits']` (tables + mapping at ceil(log2 inputs) bits per "
         "entry + 32 bits per threshold). \"changed\" counts test-split rows plus adversarial inputs whose "
         "class or scores differ between the original and the optimized model (must be 0). Pass columns: "
-        "share of the bits removed that each pass removed. \"random\" rows are random-structured models "
+        "share of the bits removed that each pass removed. Nano flash: text + data bytes of the generated "
+        "model library (table layout) compiled with avr-gcc -Os for the ATmega328P, before -> after. "
+        "\"after, 16-bit thresholds\": bits after when every threshold is on the float16 grid (models "
+        "trained with `snap_thermometer_to_float16`, file names ending `_f16`), thresholds counted at 16 bits. "
+        "\"random\" rows are random-structured models "
         "(thresholds = training quantiles, random mapping, random tables), not trained ones.",
         "",
-        "| source | dataset | LUTs | bits/feat | mapping | test acc | bits before | bits after | fewer | changed | "
+        "| source | dataset | LUTs | bits/feat | mapping | test acc | bits before | bits after | fewer | after, 16-bit thresholds | Nano flash | changed | "
         + " | ".join(names) + " | ignored features | time |",
-        "| --- " * (12 + len(names)) + "|",
+        "| --- " * (14 + len(names)) + "|",
     ]
-    for source, name, luts, bits, mapping, rep, changed, acc, seconds in rows:
+    for source, name, luts, bits, mapping, small, rep, changed, acc, seconds, flash in rows:
         b, a = rep.before["total_bits"], rep.after["total_bits"]
         share = [f"{100 * rep.removed[p]['total_bits'] / max(b - a, 1):.0f}%" for p in names]
+        flash = "n/a" if None in flash else f"{flash[0]} -> {flash[1]}"
+        half = a - 16 * small.num_input_bits if fits_float16_grid(small.thresholds) else "-"
         lines.append(
             f"| {source} | {name} | {luts} | {bits} | {mapping} | {100 * acc:.1f}% | {b} | {a} | "
-            f"{100 * (b - a) / b:.1f}% | {changed} | " + " | ".join(share)
+            f"{100 * (b - a) / b:.1f}% | {half} | {flash} | {changed} | " + " | ".join(share)
             + f" | {len(rep.ignored_features)} | {seconds:.2f}s |"
         )
     path.write_text("\n".join(lines) + "\n")
