@@ -1,0 +1,156 @@
+"""The whole build: board lookup -> plan -> pack/render -> write, plus the report.
+
+The project carries what `dwn-mcu verify` needs to prove it later without the caller's files:
+`dwn/model.dwn` (a copy of the model) and `dwn/vectors.npy` (the verification vectors)."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, DWNError
+from ..frozen import FrozenDWN
+from ..model_file import load, to_bytes
+from ..synthetic import adversarial_inputs
+from .boards import Board, get_board
+from .plan import Plan, make_plan
+from .render import render_library, render_project
+from .write import check_destination, write_tree
+
+
+
+class ProjectError(DWNError):
+    """A folder is not a complete dwn-mcu project (missing report, library, model copy or vectors)."""
+
+
+MODEL_COPY = "dwn/model.dwn"
+VECTORS = "dwn/vectors.npy"
+REPORT = "dwn_report.json"
+
+
+def render_model_sources(model: FrozenDWN, board="nano", name: str = "dwn_model", layout: str | None = None,
+                         boards_dir=None, check_budget: bool = True) -> dict[str, str]:
+    """`{NAME.h: text, NAME.c: text}`: the model library alone (what test firmwares compile).
+    `check_budget=False` skips the board's flash/RAM check (a test firmware on an emulator)."""
+    plan = make_plan(model, get_board(board, boards_dir), name, layout, check_budget=check_budget)
+    return render_library(model.validate(), plan)
+
+
+def report_dict(model: FrozenDWN, plan: Plan, selftest_count: int = 0) -> dict:
+    b = plan.board
+    return {
+        "name": plan.name,
+        "board": b.as_dict(),
+        "layout": plan.layout,
+        "layout_reason": plan.layout_reason,
+        "flash": {"estimate": plan.flash_total, "budget": b.flash, "model": plan.model_flash,
+                  "breakdown": dict(plan.flash), "by_layout": dict(plan.flash_by_layout)},
+        "ram": {"estimate": plan.ram_total, "budget": b.ram, "model": plan.model_ram, "breakdown": dict(plan.ram)},
+        "model": {
+            "features": model.num_features, "classes": model.num_classes, "input_bits": model.num_input_bits,
+            "layers": [{"luts": lp.num_luts, "inputs": lp.uniform_n if lp.uniform_n is not None else "mixed",
+                        "reads_bits": lp.prev_bits, "table_bits": lp.table_bits, "mapping_type": lp.map_ctype}
+                       for lp in plan.layers],
+            "information_bits": model.size_bits(),
+        },
+        "score_type": plan.score_ctype,
+        "selftest_vectors": selftest_count,
+        "files": {"library": f"lib/{plan.name}", "model_copy": MODEL_COPY, "vectors": VECTORS},
+    }
+
+
+def summary(report: dict) -> str:
+    f, r, b = report["flash"], report["ram"], report["board"]
+    lines = [
+        f"board   {b['name']} ({b['arch']}, {b['f_cpu'] / 1e6:g} MHz)",
+        f"layout  {report['layout']}: {report['layout_reason']}",
+        f"flash   {f['estimate']} of {b['flash']} bytes ({100 * f['estimate'] / b['flash']:.1f}%), model "
+        f"{f['model']}: " + ", ".join(f"{k} {v}" for k, v in f["breakdown"].items()),
+        f"RAM     {r['estimate']} of {b['ram']} bytes ({100 * r['estimate'] / b['ram']:.1f}%), model "
+        f"{r['model']}: " + ", ".join(f"{k} {v}" for k, v in r["breakdown"].items()),
+    ]
+    for i, layer in enumerate(report["model"]["layers"], start=1):
+        lines.append(f"layer {i} {layer['luts']} LUTs ({layer['inputs']} inputs), {layer['table_bits']} table bits, "
+                     f"mapping {layer['mapping_type']}")
+    return "\n".join(lines)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def build_project(model: FrozenDWN, board="nano", out_dir="out", name: str = "dwn_model", layout: str | None = None,
+                  selftest_vectors=None, force: bool = False, boards_dir=None, verify_vectors=None) -> dict:
+    """Write a PlatformIO project for `model` on `board` into `out_dir`; return the report.
+
+    Everything is checked (board, name, budget, destination) before anything is written.
+    `selftest_vectors` (N, F) are embedded in the sketch with the reference's answers; `verify_vectors`
+    (default: adversarial inputs) are stored for `dwn-mcu verify` together with the self-test vectors."""
+    model = model.validate()
+    board = board if isinstance(board, Board) else get_board(board, boards_dir)
+    st = None if selftest_vectors is None else np.asarray(selftest_vectors, np.float32).reshape(-1, model.num_features)
+    plan = make_plan(model, board, name, layout, selftest_count=0 if st is None else st.shape[0])
+    check_destination(out_dir, force)
+    files = render_project(model, plan, st)
+    report = report_dict(model, plan, 0 if st is None else st.shape[0])
+    vectors = adversarial_inputs(model) if verify_vectors is None else np.asarray(verify_vectors, np.float32)
+    if st is not None:
+        vectors = np.concatenate([vectors, st])
+    files[MODEL_COPY] = to_bytes(model)
+    files[VECTORS] = _npy(vectors.astype(np.float32))
+    files[REPORT] = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    write_tree(out_dir, files, force)
+    return report
+
+
+def selftest_vectors(model: FrozenDWN, X=None, count: int = 16) -> np.ndarray:
+    """`count` rows for the sketch's self-test: evenly spaced rows of X (the user's data) or, without data,
+    of the adversarial inputs (NaN, infinities, values on thresholds, random rows)."""
+    X = adversarial_inputs(model) if X is None else np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != model.num_features:
+        raise DataError(f"self-test data has shape {X.shape}, the model needs {model.num_features} features per row")
+    if count <= 0 or X.shape[0] == 0:
+        raise DataError("self-test needs at least one vector")
+    rows = np.unique(np.linspace(0, X.shape[0] - 1, num=min(count, X.shape[0])).astype(np.int64))
+    return X[rows]
+
+
+@dataclass(frozen=True)
+class Project:
+    """What a generated project holds for verification: `load_project(out_dir)`."""
+
+    root: Path
+    name: str
+    report: dict
+    model: FrozenDWN
+    vectors: np.ndarray
+    lib_src: Path
+
+
+def load_project(out_dir) -> Project:
+    """Read a generated project's own files (report, model copy, vectors, library); DWNError if any is missing."""
+    root = Path(out_dir)
+    report_path = root / REPORT
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        name = report["name"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ProjectError(f"{report_path}: not a dwn-mcu project report ({exc})") from None
+    lib_src = root / "lib" / name / "src"
+    for need in (lib_src / f"{name}.c", lib_src / f"{name}.h", root / VECTORS):
+        if not need.is_file():
+            raise ProjectError(f"{root}: missing {need.relative_to(root)}")
+    try:
+        vectors = np.load(root / VECTORS, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"{root / VECTORS}: unreadable ({exc})") from None
+    model = load(root / MODEL_COPY)
+    if vectors.ndim != 2 or vectors.shape[1] != model.num_features:
+        raise ProjectError(f"{root / VECTORS}: shape {vectors.shape} does not match {model.num_features} features")
+    return Project(root, name, report, model, vectors.astype(np.float32), lib_src)
