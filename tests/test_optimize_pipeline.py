@@ -102,3 +102,22 @@ def test_quantile_models_on_shared_datasets(name):
         X = np.concatenate([X_test, adversarial_inputs(model, seed=0)])
         np.testing.assert_array_equal(out.scores(X), model.scores(X))
         assert report.after["total_bits"] <= report.before["total_bits"]
+
+
+@pytest.mark.parametrize("input_type", ["int8", "uint16"])
+def test_integer_input_models_optimize_exactly(input_type):
+    import itertools
+
+    from dwn_mcu.integer_inputs import to_integer_model, type_range
+
+    model, _ = planted_model(11, num_features=3, bits_per_feature=5, luts=(12, 8), n=3, rate=0.2)
+    imodel = to_integer_model(model, input_type, scale=0.25, offset=-2.0 if input_type == "uint16" else 0.0)
+    small, report = optimize(imodel)
+    assert small.input_type == input_type
+    np.testing.assert_array_equal(small.input_scale, imodel.input_scale)
+    lo, hi = type_range(input_type)
+    per_feature = [np.unique(np.clip(np.concatenate([t, t + 1, [lo, hi]]), lo, hi)) for t in imodel.feature_thresholds]
+    X = np.array(list(itertools.product(*per_feature)), dtype=np.float32)  # every integer cell
+    np.testing.assert_array_equal(small.scores(X), imodel.scores(X))
+    assert report.after["total_bits"] < report.before["total_bits"]
+    assert from_bytes(to_bytes(small)).input_type == input_type
