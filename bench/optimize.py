@@ -1,18 +1,23 @@
-"""Benchmark of the optimizer: model bits before and after, each pass's share, changed predictions.
+"""Benchmark of the optimizer: model bits and Nano flash before and after, each pass's share, changed
+predictions, and what the float16 threshold grid costs in accuracy.
 
-    PYTHONPATH=. python bench/optimize.py [--source trained|random|both] [--models DIR] [--out FILE]
+    PYTHONPATH=. python bench/optimize.py [--source trained|random|both] [--seeds 3] [--out FILE]
 
-Models: for each of the six shared tabular datasets, small one-layer models. `trained` trains them with
-`dwn_mcu.training.DWNClassifier` (needs the training extra, torch); `random` builds random-structured
-models whose thresholds are training-split quantiles (`dwn_mcu.optimize.planted.quantile_model`: random
-mapping, random tables, labelled as such). `--models DIR` also measures every `DIR/<dataset>_*.dwn`
-(models trained elsewhere; the file name's prefix names the dataset), labelled "file". Every row checks the optimized model against the original
-on every test-split row plus adversarial inputs: the "changed" column must be 0.
+Models, for each of the six shared tabular datasets, small one-layer models (n = 6):
+* trained: `dwn_mcu.training.classifier.DWNClassifier`, 30 epochs, seed 0, configurations CONFIGS;
+  and (50 LUTs, 32 thresholds, learnable mapping) over `--seeds` seeds with and without the float16
+  threshold grid (`threshold_grid.snap_thermometer_to_float16` applied to the fitted thermometer; until
+  the classifier has an option for it, this script wraps `Thermometer.fit` while it trains).
+* random: random-structured models (`planted.quantile_model`: training-quantile thresholds, random
+  mapping and tables), labelled as such.
+Every row checks the optimized model against the original on every test-split row plus adversarial
+inputs: "changed" must be 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -22,6 +27,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -31,21 +37,37 @@ sys.path.insert(0, str(ROOT))
 from dwn_mcu.data import load_dataset  # noqa: E402
 from dwn_mcu.optimize import PASSES, optimize  # noqa: E402
 from dwn_mcu.optimize.planted import quantile_model  # noqa: E402
-from dwn_mcu.optimize.threshold_grid import fits_float16_grid  # noqa: E402
+from dwn_mcu.optimize.threshold_grid import fits_float16_grid, snap_thermometer_to_float16  # noqa: E402
 from dwn_mcu.synthetic import adversarial_inputs  # noqa: E402
 
 TABULAR = ["phoneme", "australian", "segment", "wisconsin", "pima", "banana"]
-# (LUTs, bits per feature, mapping) of the small one-layer models (dwn_training.md's "small DWN").
-CONFIGS = [(50, 16, "learnable"), (200, 32, "learnable"), (100, 16, "random")]
+# (LUTs, thresholds per feature, first-layer mapping); the first is also the float16 comparison's.
+CONFIGS = [(50, 32, "learnable"), (100, 16, "random"), (200, 16, "learnable")]
 
 
-def trained_model(data, luts, bits, mapping, seed):
-    from dwn_mcu.training import DWNClassifier
+@contextlib.contextmanager
+def float16_thermometer():
+    """While active, the classifier's thermometer is snapped to the float16 grid after fitting."""
+    from dwn_mcu.training import classifier
+
+    fit = classifier.Thermometer.fit.__func__
+
+    def fit16(cls, X, bits=16, encoding="distributive"):
+        th = fit(cls, X, bits, encoding)
+        return cls(*snap_thermometer_to_float16(th.thresholds, th.bits_per_feature), th.encoding)
+
+    with mock.patch.object(classifier.Thermometer, "fit", classmethod(fit16)):
+        yield
+
+
+def trained_model(data, luts, bits, mapping, seed, f16=False):
+    from dwn_mcu.training.classifier import DWNClassifier
 
     X, y = data.train_split()
     clf = DWNClassifier(luts=(luts,), lut_inputs=6, bits=bits, mapping=mapping, epochs=30, seed=seed,
                         verbose=False, device="cpu")
-    clf.fit(X, y, feature_names=list(data.feature_names), class_names=list(data.class_names))
+    with float16_thermometer() if f16 else contextlib.nullcontext():
+        clf.fit(X, y, feature_names=list(data.feature_names), class_names=list(data.class_names))
     return clf.freeze()
 
 
@@ -57,11 +79,9 @@ def random_model(data, luts, bits, seed):
 
 def avr_flash(model, layout="table"):
     """Flash bytes (text + data, PROGMEM tables included) of the generated model library compiled for
-    the Nano (ATmega328P) with avr-gcc -Os, or None without the compiler package or avr-gcc."""
-    try:
-        from dwn_mcu.compiler import render_model_sources
-    except ImportError:
-        return None
+    the Nano (ATmega328P) with avr-gcc -Os, or None without avr-gcc."""
+    from dwn_mcu.compiler import render_model_sources
+
     if shutil.which("avr-gcc") is None:
         return None
     sources = render_model_sources(model, "nano", "m", layout)
@@ -75,102 +95,107 @@ def avr_flash(model, layout="table"):
     return int(text) + int(data)
 
 
-def measure(data, model):
+def measure(label, data, model, luts, bits, mapping, seed):
+    """Optimize `model` and measure it; `luts, bits, mapping` name the configuration it was built with."""
     X_test, y_test = data.test_split()
     t0 = time.perf_counter()
     small, report = optimize(model)
     seconds = time.perf_counter() - t0
     X = np.concatenate([X_test, adversarial_inputs(model, seed=0)])
-    changed = int(np.sum(small.predict(X) != model.predict(X)))
-    changed_scores = int(np.sum(np.any(small.scores(X) != model.scores(X), axis=1)))
-    acc = float(np.mean(model.predict(X_test) == y_test))
-    flash = (avr_flash(model), avr_flash(small))
-    return small, report, changed + changed_scores, acc, seconds, flash
+    changed = int(np.sum((small.predict(X) != model.predict(X)) | np.any(small.scores(X) != model.scores(X), axis=1)))
+    row = dict(source=label, dataset=data.name, config=(luts, bits, mapping), luts=model.layers[-1].num_luts,
+               bits=bits, mapping=mapping,
+               seed=seed, acc=float(np.mean(model.predict(X_test) == y_test)), report=report, changed=changed,
+               seconds=seconds, flash=(avr_flash(model), avr_flash(small)),
+               half=report.after["total_bits"] - 16 * small.num_input_bits if fits_float16_grid(small.thresholds)
+               else None)
+    b, a = report.before["total_bits"], report.after["total_bits"]
+    print(f"{label:12} {data.name:11} {row['luts']:4} LUTs {bits:3} bits {mapping:9} seed {seed} {b:7} -> {a:7} bits "
+          f"({100 * (b - a) / b:5.1f}% fewer) changed {changed} acc {row['acc']:.4f} flash {row['flash']}", flush=True)
+    return row
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", choices=["trained", "random", "both"], default="both")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds of the float16 accuracy comparison")
+    ap.add_argument("--datasets", nargs="+", default=TABULAR, choices=TABULAR)
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS-optimizer.md"))
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--models", help="folder of <dataset>_*.dwn files to measure too")
     args = ap.parse_args(argv)
-    os.environ.setdefault("DWN_MCU_DATA", str(ROOT.parent.parent / "shared" / "datasets"))
-
-    sources = ["trained", "random"] if args.source == "both" else [args.source]
-    if "trained" in sources:
-        try:
-            import dwn_mcu.training  # noqa: F401
-            from dwn_mcu.training import DWNClassifier  # noqa: F401
-        except ImportError as exc:
-            print(f"no trainer ({exc}); random-structured models only", file=sys.stderr)
-            sources.remove("trained")
+    os.environ.setdefault("DWN_MCU_DATA", str(ROOT.parent / "shared" / "datasets"))
     rows = []
-    for source in sources:
-        for name in TABULAR:
-            data = load_dataset(name)
+    for name in args.datasets:
+        data = load_dataset(name)
+        if args.source in ("random", "both"):
+            for luts, bits, _ in CONFIGS:
+                rows.append(measure("random", data, random_model(data, luts, bits, 0), luts, bits, "random", 0))
+        if args.source in ("trained", "both"):
             for luts, bits, mapping in CONFIGS:
-                if source == "random" and mapping == "learnable":
-                    mapping = "random"
-                if source == "trained":
-                    model = trained_model(data, luts, bits, mapping, args.seed)
-                else:
-                    model = random_model(data, luts, bits, args.seed)
-                small, report, changed, acc, seconds, flash = measure(data, model)
-                rows.append((source, name, model.layers[-1].num_luts, bits, mapping, small, report, changed, acc, seconds, flash))
-                b, a = report.before["total_bits"], report.after["total_bits"]
-                print(f"{source:8} {name:11} {model.layers[-1].num_luts:4} LUTs {bits:3} bits {mapping:9} "
-                      f"{b:7} -> {a:7} bits ({100 * (b - a) / b:5.1f}% fewer) changed {changed} "
-                      f"acc {acc:.3f} {seconds:.2f}s", flush=True)
-    if args.models:
-        from dwn_mcu.model_file import load
-
-        for path in sorted(Path(args.models).glob("*.dwn")):
-            name = path.stem.split("_")[0]
-            data, model = load_dataset(name), load(path)
-            small, report, changed, acc, seconds, flash = measure(data, model)
-            rows.append((f"file {path.stem}", name, model.layers[-1].num_luts, int(model.bits_per_feature.max()),
-                         path.stem.split("_")[3] if path.stem.count("_") >= 3 else "?", small, report, changed, acc,
-                         seconds, flash))
-            b, a = report.before["total_bits"], report.after["total_bits"]
-            print(f"{path.stem:40} {b:7} -> {a:7} bits ({100 * (b - a) / b:5.1f}% fewer) changed {changed} "
-                  f"acc {acc:.3f}", flush=True)
-    write_results(Path(args.out), rows, " ".join(sys.argv[1:]))
+                rows.append(measure("trained", data, trained_model(data, luts, bits, mapping, 0), luts, bits, mapping, 0))
+            luts, bits, mapping = CONFIGS[0]
+            for seed in range(args.seeds):
+                if seed:
+                    rows.append(measure("trained", data, trained_model(data, luts, bits, mapping, seed), luts, bits,
+                                        mapping, seed))
+                rows.append(measure("trained f16", data, trained_model(data, luts, bits, mapping, seed, f16=True),
+                                    luts, bits, mapping, seed))
+    write_results(Path(args.out), rows, " ".join(sys.argv[1:] if argv is None else argv))
 
 
 def write_results(path: Path, rows, argline: str):
     names = [name for name, _ in PASSES]
+    fewer = lambda r: 100 * (r["report"].before["total_bits"] - r["report"].after["total_bits"]) / r["report"].before["total_bits"]  # noqa: E731
     lines = [
-        "# Optimizer benchmark",
+        "## Optimizer",
         "",
-        f"Command: `PYTHONPATH=. python bench/optimize.py {argline}`".replace(" `", "`", 0),
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        f"Command: `PYTHONPATH=. nice python bench/optimize.py {argline}`".replace(" `", " `"),
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs), Python "
+        f"{platform.python_version()}, NumPy {np.__version__}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
         "",
-        "Bits are `FrozenDWN.size_bits()['total_bits']` (tables + mapping at ceil(log2 inputs) bits per "
-        "entry + 32 bits per threshold). \"changed\" counts test-split rows plus adversarial inputs whose "
-        "class or scores differ between the original and the optimized model (must be 0). Pass columns: "
-        "share of the bits removed that each pass removed. Nano flash: text + data bytes of the generated "
-        "model library (table layout) compiled with avr-gcc -Os for the ATmega328P, before -> after. "
-        "\"after, 16-bit thresholds\": bits after when every threshold is on the float16 grid (models "
-        "trained with `snap_thermometer_to_float16`, file names ending `_f16`), thresholds counted at 16 bits. "
-        "\"random\" rows are random-structured models "
-        "(thresholds = training quantiles, random mapping, random tables), not trained ones.",
+        "Model bits: `FrozenDWN.size_bits()['total_bits']` (tables + mapping at ceil(log2 inputs) bits per entry "
+        "+ 32 bits per threshold). *after (16-bit thr.)*: bits after with thresholds counted at 16 bits, for "
+        "models trained on the float16 grid (`trained f16`). *Nano flash*: text + data bytes of the generated "
+        "model library (table layout) compiled with avr-gcc -Os -mmcu=atmega328p, before -> after. *changed*: "
+        "test-split rows plus adversarial inputs whose class or scores differ (must be 0). Pass columns: share of "
+        "the removed bits each pass removed. `random` rows are random-structured models (training-quantile "
+        "thresholds, random mapping, random tables), not trained models.",
         "",
-        "| source | dataset | LUTs | bits/feat | mapping | test acc | bits before | bits after | fewer | after, 16-bit thresholds | Nano flash | changed | "
-        + " | ".join(names) + " | ignored features | time |",
-        "| --- " * (14 + len(names)) + "|",
+        "| source | dataset | LUTs | thr/feat | mapping | seed | test acc | bits before | bits after | fewer "
+        "| after (16-bit thr.) | Nano flash | changed | " + " | ".join(names) + " | ignored features | time |",
+        "| --- " * (16 + len(names)) + "|",
     ]
-    for source, name, luts, bits, mapping, small, rep, changed, acc, seconds, flash in rows:
+    for r in rows:
+        rep = r["report"]
         b, a = rep.before["total_bits"], rep.after["total_bits"]
         share = [f"{100 * rep.removed[p]['total_bits'] / max(b - a, 1):.0f}%" for p in names]
-        flash = "n/a" if None in flash else f"{flash[0]} -> {flash[1]}"
-        half = a - 16 * small.num_input_bits if fits_float16_grid(small.thresholds) else "-"
+        flash = "n/a" if None in r["flash"] else f"{r['flash'][0]} -> {r['flash'][1]}"
+        half = "-" if r["half"] is None else f"{r['half']} ({100 * (b - r['half']) / b:.1f}% fewer)"
         lines.append(
-            f"| {source} | {name} | {luts} | {bits} | {mapping} | {100 * acc:.1f}% | {b} | {a} | "
-            f"{100 * (b - a) / b:.1f}% | {half} | {flash} | {changed} | " + " | ".join(share)
-            + f" | {len(rep.ignored_features)} | {seconds:.2f}s |"
+            f"| {r['source']} | {r['dataset']} | {r['luts']} | {r['bits']} | {r['mapping']} | {r['seed']} | "
+            f"{100 * r['acc']:.1f}% | {b} | {a} | {fewer(r):.1f}% | {half} | {flash} | {r['changed']} | "
+            + " | ".join(share) + f" | {len(rep.ignored_features)} | {r['seconds']:.2f}s |"
         )
+    trained = [r for r in rows if r["source"] == "trained"]
+    if trained:
+        small = [fewer(r) for r in trained]
+        lines += ["", f"Trained one-layer models (<= 200 LUTs, 32-bit thresholds): {len(small)} models, bits "
+                  f"{np.mean(small):.1f}% fewer on average (min {min(small):.1f}%, max {max(small):.1f}%); "
+                  f"{sum(r['changed'] for r in rows)} changed predictions or scores over all rows."]
+    f16 = [r for r in rows if r["source"] == "trained f16"]
+    if f16:
+        lines += ["", "Float16 threshold grid, (50 LUTs, 32 thresholds, learnable) over the seeds: mean test "
+                  "accuracy without / with the grid, and bits after optimization with 32-bit / 16-bit thresholds.",
+                  "", "| dataset | seeds | acc float32 thr. | acc float16 grid | bits after (32-bit thr.) | "
+                  "bits after f16 (16-bit thr.) |", "| --- | --- | --- | --- | --- | --- |"]
+        for name in dict.fromkeys(r["dataset"] for r in f16):
+            base = [r for r in rows if r["source"] == "trained" and r["dataset"] == name
+                    and r["config"] == CONFIGS[0]]
+            grid = [r for r in f16 if r["dataset"] == name]
+            lines.append(
+                f"| {name} | {len(grid)} | {100 * np.mean([r['acc'] for r in base]):.1f}% | "
+                f"{100 * np.mean([r['acc'] for r in grid]):.1f}% | "
+                f"{np.mean([r['report'].after['total_bits'] for r in base]):.0f} | "
+                f"{np.mean([r['half'] for r in grid if r['half'] is not None]):.0f} |")
     path.write_text("\n".join(lines) + "\n")
     print(f"wrote {path}")
 

@@ -10,6 +10,7 @@ from dwn_mcu.optimize import (
     drop_unused_thresholds,
     fold_constant_luts,
     ignored_features,
+    make_layers_uniform,
     merge_duplicate_luts,
     remove_dead_luts,
     remove_dont_care_inputs,
@@ -155,3 +156,17 @@ def test_renumber(case):
     again = renumber(out)
     assert all(a.mapping.tobytes() == b.mapping.tobytes() and a.tables.tobytes() == b.tables.tobytes()
                for a, b in zip(again.layers, out.layers))
+
+
+@given(planted())
+@SETTINGS
+def test_make_layers_uniform(case):
+    model, _ = case
+    mixed = remove_dont_care_inputs(drop_unused_thresholds(model))
+    out = make_layers_uniform(mixed, per_lut_bits=10**6)  # padding always pays: every layer uniform
+    assert_exact(model, out)
+    for a, b in zip(out.layers, mixed.layers):
+        assert np.unique(a.n_inputs).size == 1 and a.n_inputs[0] == b.n_inputs.max() or b.mapping.size == 0
+    assert np.array_equal(np.unique(out.layers[0].mapping), np.unique(mixed.layers[0].mapping))  # no bit read anew
+    kept = make_layers_uniform(mixed, per_lut_bits=0, per_layer_bits=0)  # mixed is never dearer: unchanged
+    assert all(np.array_equal(a.n_inputs, b.n_inputs) for a, b in zip(kept.layers, mixed.layers))

@@ -1,4 +1,6 @@
-"""`optimize(model) -> (model, report)`: run every pass, in order, until none changes the model.
+"""`optimize(model) -> (model, report)`: run every pass, in order, until none changes the model, then
+(unless `uniform=False`) pad back to one input count the layers where mixed counts cost the compiler
+more than they save (`uniform.py`; reported as `uniform_layers`, usually adding bits).
 
 Each pass is exact (same class and same scores for every float32 input, NaN and infinities included),
 so their composition is too. The report counts, for each pass summed over the rounds, what it removed:
@@ -18,6 +20,7 @@ from .dead import remove_dead_luts
 from .dont_care import remove_dont_care_inputs
 from .duplicates import merge_duplicate_luts
 from .renumber import renumber
+from .uniform import make_layers_uniform
 from .unused_thresholds import drop_unused_thresholds, ignored_features
 
 PASSES = (
@@ -55,7 +58,7 @@ def _fingerprint(model: FrozenDWN) -> bytes:
 class OptimizeReport:
     before: dict
     after: dict
-    removed: dict  # pass name -> {census key: amount removed, summed over rounds}
+    removed: dict  # pass name -> {census key: amount removed (negative: added), summed over rounds}
     rounds: int
     ignored_features: list = field(default_factory=list)
 
@@ -67,19 +70,21 @@ class OptimizeReport:
         b, a = self.before["total_bits"], self.after["total_bits"]
         lines = [f"model bits {b} -> {a} ({100 * (b - a) / max(b, 1):.1f}% fewer) in {self.rounds} rounds"]
         for name, gone in self.removed.items():
-            parts = [f"{v} {k.replace('_', ' ')}" for k, v in gone.items() if v and k != "total_bits"]
+            parts = [f"{v:+d} {k.replace('_', ' ')}" for k, v in gone.items() if v and k != "total_bits"]
             what = ", ".join(parts) if parts else "nothing"
-            lines.append(f"  {name:<18} -{gone['total_bits']} bits: {what}")
+            lines.append(f"  {name:<18} {-gone['total_bits']:+d} bits: {what}")
         if self.ignored_features:
             lines.append(f"  ignored features ({len(self.ignored_features)}): {', '.join(self.ignored_features)}")
         return "\n".join(lines)
 
 
-def optimize(model: FrozenDWN) -> tuple[FrozenDWN, OptimizeReport]:
+def optimize(model: FrozenDWN, uniform: bool = True) -> tuple[FrozenDWN, OptimizeReport]:
     """The optimized model (exact) and a report of what each pass removed."""
     model.validate()
     before = census(model)
     removed = {name: {k: 0 for k in before} for name, _ in PASSES}
+    if uniform:
+        removed["uniform_layers"] = {k: 0 for k in before}
     rounds = 0
     while rounds < MAX_ROUNDS:
         rounds += 1
@@ -92,5 +97,8 @@ def optimize(model: FrozenDWN) -> tuple[FrozenDWN, OptimizeReport]:
                 removed[name][k] += old[k] - new[k]
         if _fingerprint(model) == start:
             break
+    if uniform:
+        old, model = census(model), make_layers_uniform(model)
+        removed["uniform_layers"] = {k: old[k] - v for k, v in census(model).items()}
     report = OptimizeReport(before, census(model), removed, rounds, ignored_features(model))
     return model, report
