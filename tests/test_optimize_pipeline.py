@@ -85,7 +85,8 @@ def test_cli_optimize(tmp_path, capsys):
     assert small.size_bits()["total_bits"] < model.size_bits()["total_bits"]
     assert main(["optimize", str(src), "-o", str(dst)]) == 2  # exists, no --force
     assert "--force" in capsys.readouterr().err
-    assert main(["optimize", str(src), "-o", str(dst), "--force"]) == 0
+    assert main(["optimize", str(src), "-o", str(dst), "--force", "--keep-mixed"]) == 0
+    assert "uniform_layers" not in capsys.readouterr().out
     (tmp_path / "bad.dwn").write_bytes(b"not a model")
     assert main(["optimize", str(tmp_path / "bad.dwn"), "-o", str(tmp_path / "x.dwn")]) == 2
     assert not (tmp_path / "x.dwn").exists()

@@ -12,6 +12,8 @@ def register(sub):
     p.add_argument("model", help="path to a .dwn file")
     p.add_argument("-o", "--output", required=True, help="where to write the optimized .dwn file")
     p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+    p.add_argument("--keep-mixed", action="store_true",
+                   help="never pad a layer back to one input count (smallest model bits, maybe more flash)")
     p.set_defaults(func=run)
 
 
@@ -21,7 +23,7 @@ def run(args):
         raise DWNError(f"{out}: already exists (use --force to overwrite)")
     if not out.parent.is_dir():
         raise DWNError(f"{out.parent}: no such folder")
-    model, report = optimize(load(args.model))
+    model, report = optimize(load(args.model), uniform=not args.keep_mixed)
     save(model, out)  # atomic: a temporary file in the same folder, then a rename
     print(report.summary())
     print(f"wrote {out}")
