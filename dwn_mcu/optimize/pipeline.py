@@ -70,7 +70,7 @@ class OptimizeReport:
         b, a = self.before["total_bits"], self.after["total_bits"]
         lines = [f"model bits {b} -> {a} ({100 * (b - a) / max(b, 1):.1f}% fewer) in {self.rounds} rounds"]
         for name, gone in self.removed.items():
-            parts = [f"{v:+d} {k.replace('_', ' ')}" for k, v in gone.items() if v and k != "total_bits"]
+            parts = [f"{-v:+d} {k.replace('_', ' ')}" for k, v in gone.items() if v and k != "total_bits"]
             what = ", ".join(parts) if parts else "nothing"
             lines.append(f"  {name:<18} {-gone['total_bits']:+d} bits: {what}")
         if self.ignored_features:
