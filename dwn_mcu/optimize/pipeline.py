@@ -31,7 +31,7 @@ PASSES = (
     ("duplicate_luts", merge_duplicate_luts),
     ("renumber", renumber),
 )
-MAX_ROUNDS = 50  # each round that changes something removes at least one element; never reached
+MAX_ROUNDS = 50  # a guard: every pass is idempotent and canonical, so rounds stop when nothing shrinks
 
 
 def census(model: FrozenDWN) -> dict:
@@ -83,8 +83,6 @@ def optimize(model: FrozenDWN, uniform: bool = True) -> tuple[FrozenDWN, Optimiz
     model.validate()
     before = census(model)
     removed = {name: {k: 0 for k in before} for name, _ in PASSES}
-    if uniform:
-        removed["uniform_layers"] = {k: 0 for k in before}
     rounds = 0
     while rounds < MAX_ROUNDS:
         rounds += 1
