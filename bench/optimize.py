@@ -95,7 +95,22 @@ def avr_flash(model, layout="table"):
     return int(text) + int(data)
 
 
-def measure(label, data, model, luts, bits, mapping, seed):
+def avr_cycles(model, X):
+    """Median AVR cycles per inference (table layout, simavr, cycle-exact) over the rows X, after checking
+    that the firmware agrees with the reference on every one; None without `dwn_mcu.targets`."""
+    try:
+        from dwn_mcu.targets.verify import verify_on_target
+    except ImportError:
+        return None
+    from dwn_mcu.compiler import render_model_sources
+
+    result = verify_on_target(model, "avr", X, render_model_sources(model, "nano", "m", "table"), "m",
+                              measure_model_share=False)
+    assert result.agree == result.vectors, f"AVR firmware disagrees: {result.first_mismatch}"
+    return result.latency_summary()["median"]
+
+
+def measure(label, data, model, luts, bits, mapping, seed, cycles=False):
     """Optimize `model` and measure it; `luts, bits, mapping` name the configuration it was built with."""
     X_test, y_test = data.test_split()
     t0 = time.perf_counter()
@@ -108,10 +123,12 @@ def measure(label, data, model, luts, bits, mapping, seed):
                seed=seed, acc=float(np.mean(model.predict(X_test) == y_test)), report=report, changed=changed,
                seconds=seconds, flash=(avr_flash(model), avr_flash(small)),
                half=report.after["total_bits"] - 16 * small.num_input_bits if fits_float16_grid(small.thresholds)
-               else None)
+               else None,
+               cycles=(avr_cycles(model, X_test[:32]), avr_cycles(small, X_test[:32])) if cycles else None)
     b, a = report.before["total_bits"], report.after["total_bits"]
     print(f"{label:12} {data.name:11} {row['luts']:4} LUTs {bits:3} bits {mapping:9} seed {seed} {b:7} -> {a:7} bits "
-          f"({100 * (b - a) / b:5.1f}% fewer) changed {changed} acc {row['acc']:.4f} flash {row['flash']}", flush=True)
+          f"({100 * (b - a) / b:5.1f}% fewer) changed {changed} acc {row['acc']:.4f} flash {row['flash']} "
+          f"cycles {row['cycles']}", flush=True)
     return row
 
 
@@ -120,6 +137,8 @@ def main(argv=None):
     ap.add_argument("--source", choices=["trained", "random", "both"], default="both")
     ap.add_argument("--seeds", type=int, default=3, help="seeds of the float16 accuracy comparison")
     ap.add_argument("--datasets", nargs="+", default=TABULAR, choices=TABULAR)
+    ap.add_argument("--cycles", action="store_true",
+                    help="AVR cycles per inference (simavr) for the first trained configuration, seed 0")
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS-optimizer.md"))
     args = ap.parse_args(argv)
     os.environ.setdefault("DWN_MCU_DATA", str(ROOT.parent / "shared" / "datasets"))
@@ -131,7 +150,8 @@ def main(argv=None):
                 rows.append(measure("random", data, random_model(data, luts, bits, 0), luts, bits, "random", 0))
         if args.source in ("trained", "both"):
             for luts, bits, mapping in CONFIGS:
-                rows.append(measure("trained", data, trained_model(data, luts, bits, mapping, 0), luts, bits, mapping, 0))
+                rows.append(measure("trained", data, trained_model(data, luts, bits, mapping, 0), luts, bits, mapping, 0,
+                                    cycles=args.cycles and (luts, bits, mapping) == CONFIGS[0]))
             luts, bits, mapping = CONFIGS[0]
             for seed in range(args.seeds):
                 if seed:
@@ -176,6 +196,14 @@ def write_results(path: Path, rows, argline: str):
             f"{100 * r['acc']:.1f}% | {b} | {a} | {fewer(r):.1f}% | {half} | {flash} | {r['changed']} | "
             + " | ".join(share) + f" | {len(rep.ignored_features)} | {r['seconds']:.2f}s |"
         )
+    timed = [r for r in rows if r.get("cycles") and None not in r["cycles"]]
+    if timed:
+        lines += ["", "AVR cycles per inference (ATmega328P under simavr, table layout, median over 32 test rows, "
+                  "each checked against the reference), trained models of the first configuration, seed 0:", "",
+                  "| dataset | cycles before | cycles after | fewer |", "| --- | --- | --- | --- |"]
+        for r in timed:
+            c0, c1 = r["cycles"]
+            lines.append(f"| {r['dataset']} | {c0:.0f} | {c1:.0f} | {100 * (c0 - c1) / c0:.1f}% |")
     lines += ["", f"Changed predictions or scores over all {len(rows)} rows: {sum(r['changed'] for r in rows)}.", "",
               "Trained models, bits fewer after optimization, by configuration (all datasets and seeds):", ""]
     for config in CONFIGS:
