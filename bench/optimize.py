@@ -95,19 +95,27 @@ def avr_flash(model, layout="table"):
     return int(text) + int(data)
 
 
-def avr_cycles(model, X):
-    """Median AVR cycles per inference (table layout, simavr, cycle-exact) over the rows X, after checking
-    that the firmware agrees with the reference on every one; None without `dwn_mcu.targets`."""
+def avr_cycles(model, X, layout):
+    """Median AVR cycles per inference (simavr, cycle-exact) over the rows X, after checking that the
+    firmware agrees with the reference on every one; None without `dwn_mcu.targets`."""
     try:
         from dwn_mcu.targets.verify import verify_on_target
     except ImportError:
         return None
     from dwn_mcu.compiler import render_model_sources
 
-    result = verify_on_target(model, "avr", X, render_model_sources(model, "nano", "m", "table"), "m",
+    result = verify_on_target(model, "avr", X, render_model_sources(model, "nano", "m", layout), "m",
                               measure_model_share=False)
     assert result.agree == result.vectors, f"AVR firmware disagrees: {result.first_mismatch}"
     return result.latency_summary()["median"]
+
+
+def layout_costs(model, X):
+    """{layout: {variant: (Nano flash bytes, AVR cycles)}} for the original model and the optimized one
+    with mixed input counts kept (`uniform=False`) or padded back (`uniform=True`)."""
+    variants = {"original": model, "mixed": optimize(model, uniform=False)[0], "uniform": optimize(model)[0]}
+    return {layout: {k: (avr_flash(m, layout), avr_cycles(m, X, layout)) for k, m in variants.items()}
+            for layout in ("table", "unrolled")}
 
 
 def measure(label, data, model, luts, bits, mapping, seed, cycles=False):
@@ -124,11 +132,11 @@ def measure(label, data, model, luts, bits, mapping, seed, cycles=False):
                seconds=seconds, flash=(avr_flash(model), avr_flash(small)),
                half=report.after["total_bits"] - 16 * small.num_input_bits if fits_float16_grid(small.thresholds)
                else None,
-               cycles=(avr_cycles(model, X_test[:32]), avr_cycles(small, X_test[:32])) if cycles else None)
+               layouts=layout_costs(model, X_test[:32]) if cycles else None)
     b, a = report.before["total_bits"], report.after["total_bits"]
     print(f"{label:12} {data.name:11} {row['luts']:4} LUTs {bits:3} bits {mapping:9} seed {seed} {b:7} -> {a:7} bits "
           f"({100 * (b - a) / b:5.1f}% fewer) changed {changed} acc {row['acc']:.4f} flash {row['flash']} "
-          f"cycles {row['cycles']}", flush=True)
+          f"{row['layouts'] or ''}", flush=True)
     return row
 
 
@@ -138,7 +146,8 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=3, help="seeds of the float16 accuracy comparison")
     ap.add_argument("--datasets", nargs="+", default=TABULAR, choices=TABULAR)
     ap.add_argument("--cycles", action="store_true",
-                    help="AVR cycles per inference (simavr) for the first trained configuration, seed 0")
+                    help="Nano flash and AVR cycles (simavr) of both layouts, original / mixed / uniform, for the "
+                         "trained 50- and 200-LUT learnable models, seed 0")
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS-optimizer.md"))
     args = ap.parse_args(argv)
     os.environ.setdefault("DWN_MCU_DATA", str(ROOT.parent / "shared" / "datasets"))
@@ -151,7 +160,7 @@ def main(argv=None):
         if args.source in ("trained", "both"):
             for luts, bits, mapping in CONFIGS:
                 rows.append(measure("trained", data, trained_model(data, luts, bits, mapping, 0), luts, bits, mapping, 0,
-                                    cycles=args.cycles and (luts, bits, mapping) == CONFIGS[0]))
+                                    cycles=args.cycles and mapping == "learnable"))
             luts, bits, mapping = CONFIGS[0]
             for seed in range(args.seeds):
                 if seed:
@@ -196,14 +205,18 @@ def write_results(path: Path, rows, argline: str):
             f"{100 * r['acc']:.1f}% | {b} | {a} | {fewer(r):.1f}% | {half} | {flash} | {r['changed']} | "
             + " | ".join(share) + f" | {len(rep.ignored_features)} | {r['seconds']:.2f}s |"
         )
-    timed = [r for r in rows if r.get("cycles") and None not in r["cycles"]]
+    timed = [r for r in rows if r.get("layouts")]
     if timed:
-        lines += ["", "AVR cycles per inference (ATmega328P under simavr, table layout, median over 32 test rows, "
-                  "each checked against the reference), trained models of the first configuration, seed 0:", "",
-                  "| dataset | cycles before | cycles after | fewer |", "| --- | --- | --- | --- |"]
+        lines += ["", "Layouts: Nano flash bytes / AVR cycles per inference (ATmega328P under simavr, median over 32 "
+                  "test rows, each checked against the reference) of the original model, the optimized one with "
+                  "mixed input counts (`uniform=False`) and padded back to one count (`uniform=True`), trained "
+                  "learnable models, seed 0:", "",
+                  "| dataset | LUTs | table: original | table: mixed | table: uniform | unrolled: original "
+                  "| unrolled: mixed | unrolled: uniform |", "| --- " * 8 + "|"]
         for r in timed:
-            c0, c1 = r["cycles"]
-            lines.append(f"| {r['dataset']} | {c0:.0f} | {c1:.0f} | {100 * (c0 - c1) / c0:.1f}% |")
+            cells = [f"{f} B / {c:.0f}" if None not in (f, c) else "n/a"
+                     for lay in ("table", "unrolled") for f, c in r["layouts"][lay].values()]
+            lines.append(f"| {r['dataset']} | {r['luts']} | " + " | ".join(cells) + " |")
     lines += ["", f"Changed predictions or scores over all {len(rows)} rows: {sum(r['changed'] for r in rows)}.", "",
               "Trained models, bits fewer after optimization, by configuration (all datasets and seeds):", ""]
     for config in CONFIGS:
