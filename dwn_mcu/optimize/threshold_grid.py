@@ -1,9 +1,9 @@
 """Thresholds on the float16 grid, and the exact 16-bit comparison that grid allows.
 
 Training option. After the thermometer is fitted and before training, snap each feature's thresholds
-with `snap_to_float16` (or the flat arrays at once: `thresholds, counts =
-snap_thermometer_to_float16(thresholds, counts)` right after `thermometer.fit_thresholds`) (the values stay float32, but every one is exactly a float16 value; repeats are
-merged, so a feature may lose bits). The model is then trained and frozen with those thresholds, so the
+with `snap_to_float16`, or the flat arrays at once: `thresholds, counts =
+snap_thermometer_to_float16(thresholds, counts)` right after `thermometer.fit_thresholds`. The values
+stay float32, but every one is exactly a float16 value; repeats are merged, so a feature may lose bits. The model is then trained and frozen with those thresholds, so the
 snapping is part of the model, not an approximation of it: `FrozenDWN.encode` still compares in float32.
 
 Compiler. `fits_float16_grid(model.thresholds)` says whether a model qualifies. Then each threshold is
@@ -23,8 +23,9 @@ value >= x, and c is the smallest). And c > t <=> key16(c) > key16(t) because ke
 float16 values (with -0 below +0: c = -0 is not > t = +0, as wanted; thresholds of -0 are stored as +0).
 NaN gets key 0, below every threshold's key (the smallest is key16(-65504) = 0x0400), so its bits are 0.
 
-`ceil_key16` below is written with the same integer steps a C version takes (see the comments), so it
-is the reference the C is tested against.
+`ceil_key16` below is written with the same integer steps a C version would take (see the comments),
+so it is the reference to hold such C against; `tests/test_optimize_threshold_grid.py` holds it against
+a float16 rounding reference and the float32 comparison itself.
 """
 
 from __future__ import annotations
