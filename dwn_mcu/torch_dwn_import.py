@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, DWNFormatError
 from .frozen import MAX_LUT_INPUTS, FrozenDWN, LutLayer
 
 _DUMMY = "_LUTLayer__dummy_mapping"
@@ -362,5 +362,5 @@ def import_torch_dwn(
     )
     try:
         return model.validate()
-    except Exception as exc:  # a convention check above missed something: say so in one line
+    except DWNFormatError as exc:  # a convention check above missed something: say so in one line
         raise CheckpointError(f"{where}: imported model is invalid: {exc}") from None

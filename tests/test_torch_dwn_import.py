@@ -297,3 +297,7 @@ def test_missing_classes_and_thresholds(dwn, tmp_path, capsys):
     bad[1, 0] = np.inf
     with pytest.raises(CheckpointError, match="feature 1"):
         import_torch_dwn(ckpt, bad, num_classes=2)
+    with pytest.raises(CheckpointError, match="feature_names: 1 names for 3 features"):
+        import_torch_dwn(ckpt, thr, num_classes=2, feature_names=["a"])
+    with pytest.raises(CheckpointError, match="3 class names for 2 classes"):
+        import_torch_dwn(ckpt, thr, num_classes=2, class_names=["a", "b", "c"])

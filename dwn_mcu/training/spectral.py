@@ -23,8 +23,8 @@ for it, a parity of `d` inputs pays `d` times as much as a single input of the s
 penalty is exactly zero only for constant tables. "exponential" (`2**d - 1`) suppresses high orders much
 harder (a parity of all 6 inputs of a 6-LUT costs 63 against 1 for one input).
 
-Where this departs from the paper: the DWN paper's spectral regularization is described (issue 6) as a
-norm of each LUT's spectrum. Unweighted, that norm is by Parseval the plain L2 norm of the entries
+Where this departs from the paper: the DWN paper's spectral regularization is described (in issue 6;
+the paper's own formula was not at hand when this was written) as a norm of each LUT's spectrum. Unweighted, that norm is by Parseval the plain L2 norm of the entries
 (`Σ_S Â(S)² = 2**-n ‖A‖²`), i.e. weight decay, blind to which inputs a term involves; the weighting by
 order is ours, and so is leaving the constant term free and averaging over LUTs (so that λ does not
 scale with the layer's width). Use: `loss = cross_entropy + λ · Σ_layers spectral_penalty(luts_l)`.
