@@ -3,6 +3,9 @@
     # cost of spectral_penalty (forward + backward) against a plain L2 penalty, 1 torch thread, CPU
     MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 nice python bench/spectral.py --cost
 
+    # what λ does to the tables: the penalty of the trained entries and of the stored bits (as ±1)
+    DWN_MCU_DATA=../shared/datasets nice python bench/spectral.py --effect australian [--lambdas 0,1,10,100]
+
     # validation and test accuracy for a few λ (needs the trainer, dwn_mcu.training.classifier)
     DWN_MCU_DATA=../shared/datasets MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 \
         nice python bench/spectral.py [--datasets australian,pima,segment] [--lambdas 0,0.001,0.01,0.1] \
@@ -45,6 +48,26 @@ def cost(reps: int = 50):
         print(f"| {L} × {1 << n} | {row[0]:.3f} | {row[1]:.3f} |", flush=True)
 
 
+def effect(args):
+    import torch
+
+    from dwn_mcu import DWNClassifier
+    from dwn_mcu.data import load_dataset
+    from dwn_mcu.training.spectral import spectral_penalty
+
+    X, y = load_dataset(args.effect).train_split()
+    print(f"{args.effect}, luts {args.luts}, seed 0: spectral penalty (degree weighting) of the first layer")
+    print("| λ | P(entries) | P(stored bits as ±1) | mean abs entry | epochs |")
+    print("| --- | --- | --- | --- | --- |")
+    for lam in [float(v) for v in args.lambdas.split(",")]:
+        luts = tuple(int(v) for v in args.luts.split(","))
+        clf = DWNClassifier(luts=luts, spectral=lam, seed=0, verbose=False).fit(X, y)
+        E = clf.model_.layers[0].entries.detach()
+        signs = torch.where(E > 0, 1.0, -1.0)
+        print(f"| {lam:g} | {spectral_penalty(E).item():.3f} | {spectral_penalty(signs).item():.3f} | "
+              f"{E.abs().mean().item():.3f} | {len(clf.history_)} |", flush=True)
+
+
 def accuracy(args):
     from dwn_mcu import DWNClassifier
     from dwn_mcu.data import load_dataset
@@ -84,13 +107,19 @@ def accuracy(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cost", action="store_true", help="time the penalty instead of training")
+    ap.add_argument("--effect", metavar="DATASET", help="penalty of the trained tables for each λ")
     ap.add_argument("--datasets", default="australian,pima,segment")
     ap.add_argument("--lambdas", default="0,0.001,0.01,0.1")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--luts", default="200")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    cost() if args.cost else accuracy(args)
+    if args.cost:
+        cost()
+    elif args.effect:
+        effect(args)
+    else:
+        accuracy(args)
 
 
 if __name__ == "__main__":
