@@ -301,3 +301,31 @@ def test_missing_classes_and_thresholds(dwn, tmp_path, capsys):
         import_torch_dwn(ckpt, thr, num_classes=2, feature_names=["a"])
     with pytest.raises(CheckpointError, match="3 class names for 2 classes"):
         import_torch_dwn(ckpt, thr, num_classes=2, class_names=["a", "b", "c"])
+
+
+@pytest.mark.parametrize("layout", ["table", "unrolled"])
+def test_generated_c_agrees_with_torch_dwn(dwn, forward, tmp_path, layout):
+    """torch_dwn's forward pass and the C the compiler generates from the imported model, compared
+    directly: merged thresholds, a learnable mapping, and input-less padding LUTs (10 LUTs, 3 classes)."""
+    from dwn_mcu.compiler import compile_host
+    from dwn_mcu.compiler.host import host_compiler
+
+    if host_compiler() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no host C compiler (gcc) in CI")
+        pytest.skip("no host C compiler (gcc)")
+    torch.manual_seed(6)
+    F, B = 5, 4
+    thermometer = dwn.DistributiveThermometer(B).fit(torch.randint(0, 5, (500, F)).float())
+    model = torch.nn.Sequential(
+        dwn.LUTLayer(F * B, 30, n=4, mapping="learnable"), dwn.LUTLayer(30, 10, n=3), dwn.GroupSum(3)
+    )
+    frozen = import_torch_dwn(save_state(tmp_path, model), thermometer.thresholds, num_classes=3)
+    assert frozen.metadata["merged_duplicate_thresholds"] > 0 and frozen.metadata["group_padding_luts"] == 2
+    X = probe_inputs(thermometer.thresholds.numpy(), F, 100, seed=7)
+    X[:50] = np.rint(X[:50])
+    with compile_host(frozen, board="nano", layout=layout) as c:
+        classes, scores = c.run(X)
+    torch_out = forward(model, thermometer, X)
+    np.testing.assert_array_equal(scores, np.rint(torch_out).astype(np.int64))
+    np.testing.assert_array_equal(classes, torch_out.argmax(axis=1))
