@@ -63,11 +63,10 @@ def _torch_load(path: Path):
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling refused"
+    except pickle.UnpicklingError:
         raise CheckpointError(
             f"{path}: refused by torch.load(weights_only=True): it holds Python objects, not only tensors "
-            f"(save model.state_dict() instead) [{first[:120]}]"
+            "(save model.state_dict() instead)"
         ) from None
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None

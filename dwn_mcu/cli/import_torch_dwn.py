@@ -29,6 +29,8 @@ def run(args):
     out = Path(args.output)
     if out.exists() and not args.force:
         raise CheckpointError(f"{out}: exists (use --force to overwrite)")
+    if not out.parent.is_dir():
+        raise CheckpointError(f"{out}: folder {out.parent} does not exist")
     split = lambda text: None if text is None else [s.strip() for s in text.split(",")]  # noqa: E731
     model = import_torch_dwn(
         args.checkpoint,
@@ -38,8 +40,6 @@ def run(args):
         feature_names=split(args.feature_names),
         num_features=args.num_features,
     )
-    if not out.parent.is_dir():
-        raise CheckpointError(f"{out}: folder {out.parent} does not exist")
     save(model, out)
     sizes = ", ".join(str(layer.num_luts) for layer in model.layers)
     print(f"wrote {out}: {model.num_features} features, {model.num_input_bits} bits, LUT layers {sizes}, "
