@@ -394,7 +394,8 @@ def _c_float(v) -> str:
     v = float(np.float32(v))
     if v == 0:
         return "0.0f" if not np.signbit(v) else "-0.0f"
-    return f"{v.hex()}f"
+    mantissa, exponent = v.hex().split("p")
+    return f"{mantissa.rstrip('0').rstrip('.')}p{exponent}f"
 
 
 def _c_array(values: np.ndarray) -> dict:
