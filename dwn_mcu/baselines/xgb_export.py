@@ -424,6 +424,7 @@ def render_sources(tables: XGBTables, name: str) -> dict:
         "name": name, "NAME": name.upper(), "t": tables, "a": arrays,
         "num_nodes": int(tables.node_feat.size), "num_leaves": int(tables.leaves.size),
         "num_thresholds": int(tables.thr_keys.size), "class1_min_margin": _c_float(tables.class1_min_margin),
+        "class1_min_key": f"0x{int(float_keys(np.float32([tables.class1_min_margin]))[0]):08X}UL",
         "node_index_t": _C_TYPES[narrowest(max(int(tables.node_feat.size), 1))][0],
         "leaf_index_t": _C_TYPES[narrowest(max(int(tables.leaves.size), 1))][0],
         "feature_t": _C_TYPES[narrowest(max(tables.num_features, 255))][0],

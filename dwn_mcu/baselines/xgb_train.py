@@ -23,7 +23,7 @@ from . import BaselineError
 from .xgb_export import XGBModel, XGBTables, pack, parse_booster
 
 DEFAULT_DEPTHS = (1, 2, 3, 4, 5, 6, 8)
-DEFAULT_LEARNING_RATES = (0.1, 0.3, 0.6, 1.0)
+DEFAULT_LEARNING_RATES = (0.1, 0.2, 0.3, 0.5)
 DEFAULT_MAX_BINS = (16, 64, 256)
 MAX_ROUNDS = 400
 
