@@ -172,3 +172,42 @@ def _cand(s, layout, flash, ram, acc, trained, fits, seconds) -> DWNCandidate:
     return DWNCandidate(shape=str(s), lut_inputs=s.lut_inputs, luts=tuple(s.luts), bits=s.bits, layout=layout,
                         flash=int(flash), ram=int(ram), val_accuracy=acc, trained=trained, fits=fits,
                         seconds=round(seconds, 2))
+
+
+def candidate_lines(result: DWNSearchResult) -> list:
+    """Every candidate as a Markdown table, the chosen one marked."""
+    lines = ["| shape | layout | flash B | RAM B | val acc | trained | fits |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for c in result.candidates:
+        mark = " (chosen)" if c == result.best else ""
+        acc = f"{c.val_accuracy:.4f}" if c.trained else "-"
+        lines.append(f"| {c.shape}{mark} | {c.layout} | {c.flash} | {c.ram} | {acc} | {'yes' if c.trained else 'no'} "
+                     f"| {'yes' if c.fits else 'no'} |")
+    return lines
+
+
+def fit_to_board(data, args, out) -> int:
+    """`dwn-mcu train --board B [--flash-budget] [--ram-budget]`: search, print every candidate, save the best."""
+    import sys
+
+    from .data import stratified_split
+    from .model_file import save
+
+    X, y = data.train_split()
+    Xt, yt = data.test_split()
+    val = stratified_split(y, 0.2, seed=args.seed)
+    say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    r = search_dwn(X[~val], y[~val], X[val], y[val], data.num_classes, args.board, args.flash_budget,
+                   args.ram_budget, max_trials=args.trials, time_limit=args.time_limit, seed=args.seed,
+                   epochs=args.epochs, patience=args.patience, progress=say)
+    model = r.model
+    test_acc = float(np.mean(model.predict(Xt) == yt)) if yt.size else float("nan")
+    model.metadata.update(dataset=data.name, test_accuracy=test_acc, board=get_board(args.board).key,
+                          layout=r.layout, flash_budget=r.flash_budget, ram_budget=r.ram_budget)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save(model, out)
+    print("\n".join(candidate_lines(r)))
+    print(f"chosen         {r.best.shape}, {r.layout} layout: {r.best.flash} of {r.flash_budget} bytes of flash, "
+          f"{r.best.ram} of {r.ram_budget} bytes of RAM (planned); validation {r.best.val_accuracy:.4f}")
+    print(f"test accuracy  {test_acc:.4f} (NumPy reference on the test split)")
+    print(f"wrote          {out}")
+    return 0

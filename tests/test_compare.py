@@ -94,3 +94,19 @@ def test_compare_bad_inputs_are_one_line_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (args, err)
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_train_cli_fits_the_board_budget(tmp_path, capsys):
+    shared_dataset("pima")
+    from dwn_mcu.compiler import get_board, make_plan
+    from dwn_mcu.model_file import load
+
+    out = tmp_path / "m.dwn"
+    code = main(["train", "--dataset", "pima", "--board", "nano", "--flash-budget", "1800", "--trials", "1",
+                 "--epochs", "2", "-o", str(out), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    model = load(out)
+    layout = model.metadata["layout"]
+    assert make_plan(model, get_board("nano"), layout=layout).model_flash <= 1800
+    assert "(chosen)" in printed and "| no | no |" in printed  # every candidate listed, skipped ones too
