@@ -8,6 +8,7 @@ xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-m
 pytest.importorskip("dwn_mcu.targets.simavr", reason="needs the targets package (simavr runner)")
 
 from dwn_mcu.baselines.xgb_export import pack, parse_booster, render_sources  # noqa: E402
+from dwn_mcu.baselines.xgb_plan import plan_xgboost  # noqa: E402
 from dwn_mcu.baselines.xgb_target import verify_on_avr  # noqa: E402
 from dwn_mcu.targets.testing import require_target  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
@@ -40,3 +41,5 @@ def test_whole_test_split_in_simavr(dataset, rounds, depth):
     assert result.model_data_symbols == {} and result.model_ram == 0  # tables in flash, not RAM
     assert tables.table_bytes < result.model_flash < tables.table_bytes + 2500  # tables + code + float routines
     assert len(result.cycles) == Xt.shape[0] and min(result.cycles) > 0
+    # the planner's figure is what budgets are held to: the chip never needs more
+    assert result.model_flash <= plan_xgboost(tables, "nano").model_flash
