@@ -1,13 +1,17 @@
-"""XGBoost on the Arduino Nano (ATmega328P) at three flash budgets, measured: the baseline side of the
-DWN vs XGBoost comparison (issue 5).
+"""DWN vs XGBoost on the Arduino Nano (ATmega328P) at 2 KB, 8 KB and the whole board (issue 5).
 
-For each dataset and budget: the budget-fitted search (`train_xgboost`) on the training rows minus a
+Default: `dwn_mcu.compare.compare` per dataset (both families fitted by the planner's rules, built,
+verified and timed in simavr), reports in `--out-dir/<dataset>/` and one summary table printed.
+
+    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_nano.py --out-dir bench/compare_nano
+
+`--xgboost-only`: the baseline alone, with its budget held to the measured ELF share. For each dataset and budget: the budget-fitted search (`train_xgboost`) on the training rows minus a
 stratified 20% validation split (seed 0), with the budget checked against the model's measured share of
 the AVR firmware's flash (tables + code + the float routines it pulls in: the ELF with the model minus
 the same ELF without it). The chosen model is then run on the whole test split in simavr (exact cycles)
 and compared with xgboost's own predictions, bit for bit.
 
-    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_nano.py [--out bench/xgb_nano.json]
+    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_nano.py --xgboost-only [--out F.json]
 """
 
 from __future__ import annotations
@@ -63,8 +67,14 @@ def main(argv=None):
     ap.add_argument("--datasets", nargs="*", default=DATASETS)
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per search")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="bench/xgb_nano.json")
+    ap.add_argument("--out", default="bench/xgb_nano.json", help="--xgboost-only: the JSON of every row")
+    ap.add_argument("--xgboost-only", action="store_true")
+    ap.add_argument("--out-dir", default="bench/compare_nano", help="compare: one report folder per dataset")
+    ap.add_argument("--dwn-trials", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=20)
     args = ap.parse_args(argv)
+    if not args.xgboost_only:
+        return run_compare(args)
     rows = []
     for name in args.datasets:
         ds = load_dataset(name)
@@ -102,6 +112,27 @@ def main(argv=None):
         print(f"| {r['dataset']} | {r['budget_label']} ({r['budget']}) | {r['shape']} | {100 * r['val_accuracy']:.1f}% "
               f"| {100 * r['test_accuracy']:.1f}% | {r['table_bytes']} | {r['model_flash']} | {r['model_ram']} "
               f"({r['stack']}) | {c['median']:,.0f} ({c['min']:,}-{c['max']:,}) | {r['avr_agree']}/{r['avr_vectors']} |")
+    return 0
+
+
+def run_compare(args):
+    from pathlib import Path
+
+    from dwn_mcu.compare import compare, table_lines
+
+    lines = []
+    for name in args.datasets:
+        t0 = time.monotonic()
+        report = compare(load_dataset(name), "nano", [2048, 8192, 30720 - 4200], Path(args.out_dir) / name,
+                         seed=args.seed, dwn_trials=args.dwn_trials, epochs=args.epochs,
+                         xgb_time_limit=args.time_limit, force=True,
+                         progress=lambda m: print(m, file=sys.stderr, flush=True))
+        body = table_lines(report)
+        print(f"\n## {name} ({time.monotonic() - t0:.0f} s)\n" + "\n".join(body), flush=True)
+        lines += [ln.replace("| ", f"| {name} | ", 1) for ln in body[2:]]
+    print("\n| dataset | budget B | family | shape | test acc | flash B | RAM B | cycles/inference | winner |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("\n".join(lines))
     return 0
 
 
