@@ -86,6 +86,11 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
                        f"({whole_flash} bytes: {board.flash} flash minus {board.sketch_flash} for the sketch)")
     if emulate and board.emulator != "simavr":
         raise DWNError(f"{board.name}: no cycle-exact emulator for {board.arch} here (use --no-emulate)")
+    if emulate:
+        try:
+            from .targets import verify  # noqa: F401
+        except ImportError:
+            raise DWNError("emulation needs dwn_mcu.targets (simavr runner), not installed here; use --no-emulate")
     say = progress or (lambda msg: None)
     X, y = data.train_split()
     Xt, yt = data.test_split()
