@@ -115,10 +115,13 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
         raise BaselineError("XGBoost's search needs validation rows")
     size_fn = size_fn or (lambda tables: tables.table_bytes)
     num_margins = 1 if num_classes == 2 else num_classes
-    grid = list(itertools.product(depths, learning_rates, max_bins))
-    order = np.random.default_rng(seed).permutation(len(grid))
-    # Shallow, coarse models first: they are cheap and always give a tiny-budget answer early.
-    grid = sorted((grid[i] for i in order), key=lambda g: (g[0] > 3, g[2] > 64))
+    # Seeded order, interleaved by depth so that a time limit still sees every depth early.
+    rng = np.random.default_rng(seed)
+    groups = []
+    for depth in depths:
+        group = list(itertools.product([depth], learning_rates, max_bins))
+        groups.append([group[i] for i in rng.permutation(len(group))])
+    grid = [g[i] for i in range(max(map(len, groups), default=0)) for g in groups if i < len(g)]
     dval = xgb.DMatrix(X_val)
     start = time.monotonic()
     candidates, best, best_key, trials = [], None, None, 0
