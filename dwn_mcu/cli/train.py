@@ -94,6 +94,8 @@ def run(args):
         raise DWNError(f"{out}: already exists (use --force to overwrite)")
     data = load_data(args.data, args.target, args.dataset)
 
+    if (args.flash_budget or args.ram_budget) and not args.board:
+        raise DWNError("--flash-budget and --ram-budget need --board (the board whose rules price the model)")
     if args.board:
         from ..budget_search import fit_to_board
 
