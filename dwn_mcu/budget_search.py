@@ -3,10 +3,11 @@ over shapes (LUT inputs n, LUTs per layer, layers, thermometer bits per feature)
 
 Each shape's size is known before training: the planner (`dwn_mcu.compiler.make_plan`) prices a random
 model of that shape, which is an upper bound of the trained model's size (training can only merge
-repeated thresholds). Shapes that cannot fit are skipped untrained; the rest are trained largest first
-(the budget is the point) until the trial or time limit, and every trained model is priced again, exactly,
-by the planner, in the fastest layout that fits. The best is the highest validation accuracy that fits,
-ties to the smaller model, then the earlier trial.
+repeated thresholds). Shapes that cannot fit are skipped untrained; the rest are trained in an order
+that spreads over their sizes (the largest first, then the middle, the quarters, ...) until the trial or
+time limit, and every trained model is priced again by the planner, in the fastest layout that fits.
+The best is the highest validation accuracy that fits, ties to the smaller model, then the earlier trial.
+(The planner's figures are estimates: `dwn_mcu.compare` checks the built ELF and searches again if needed.)
 """
 
 from __future__ import annotations
@@ -131,11 +132,13 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
         smallest = min((c.flash for c in candidates if c.flash), default=0)
         raise BudgetError(f"no DWN shape fits {flash_budget} bytes of flash and {ram_budget} bytes of RAM on "
                           f"{board.name} (the smallest tried needs {smallest} bytes of flash)")
-    # Largest first; among equal sizes, a seeded order.
+    # Spread over the sizes that fit: the largest first, then the middle, the quarters, ... of the list
+    # sorted by planned flash (largest first), so that a few trials see big and small shapes alike.
     rng = np.random.default_rng(seed)
     tiebreak = rng.permutation(len(priced))
-    order = [s for _, _, s in sorted(((-f, int(t), s) for (f, s), t in zip(priced, tiebreak)),
-                                     key=lambda v: (v[0], v[1]))]
+    by_size = [s for _, _, s in sorted(((-f, int(t), s) for (f, s), t in zip(priced, tiebreak)),
+                                       key=lambda v: (v[0], v[1]))]
+    order = [by_size[i] for i in _spread(len(by_size))]
     best = best_key = best_model = best_layout = None
     trials = 0
     for s in order:
@@ -166,6 +169,19 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
         raise BudgetError(f"no trained DWN fits {flash_budget} bytes of flash on {board.name}")
     return DWNSearchResult(best, best_model, best_layout, candidates, trials, time.monotonic() - start,
                            flash_budget, ram_budget)
+
+
+def _spread(n: int) -> list:
+    """0, then the midpoints of ever finer halvings of range(n): 0, n/2, n/4, 3n/4, ... (each index once)."""
+    order, seen, parts = [], set(), 1
+    while len(order) < n:
+        for k in range(parts):
+            i = min(n - 1, (k * n) // parts)
+            if i not in seen:
+                seen.add(i)
+                order.append(i)
+        parts *= 2
+    return order
 
 
 def _cand(s, layout, flash, ram, acc, trained, fits, seconds) -> DWNCandidate:
