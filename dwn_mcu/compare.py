@@ -75,6 +75,8 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
     """Fit, score, build and measure both families at each budget; write the report; return it."""
     board = get_board(board)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DWNError(f"{out}: is a file, not a folder")
     if out.exists() and any(out.iterdir()) and not force:
         raise DWNError(f"{out}: already exists and is not empty (use --force to overwrite)")
     whole_flash, ram_budget = model_budgets(board)
