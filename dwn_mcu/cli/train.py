@@ -75,6 +75,12 @@ def register(sub):
                    help="torch CPU threads (default 1, fastest for small models; 0: torch's default)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit = p.add_argument_group("fit to a board (searches LUT inputs, LUTs, layers and bits; dwn_mcu.budget_search)")
+    fit.add_argument("--board", help="keep the most accurate shape that fits this board (--luts etc. ignored)")
+    fit.add_argument("--flash-budget", type=_int_range(1), metavar="BYTES", help="the model's flash share")
+    fit.add_argument("--ram-budget", type=_int_range(1), metavar="BYTES", help="the model's RAM share")
+    fit.add_argument("--trials", type=_int_range(1), default=6, help="shapes trained at most (default 6)")
+    fit.add_argument("--time-limit", type=_positive_float, default=None, metavar="S", help="seconds of search")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.dwn", help="where to write the model")
     p.set_defaults(func=run)
@@ -88,6 +94,12 @@ def run(args):
         raise DWNError(f"{out}: already exists (use --force to overwrite)")
     data = load_data(args.data, args.target, args.dataset)
 
+    if (args.flash_budget or args.ram_budget) and not args.board:
+        raise DWNError("--flash-budget and --ram-budget need --board (the board whose rules price the model)")
+    if args.board:
+        from ..budget_search import fit_to_board
+
+        return fit_to_board(data, args, out)
     from ..training.classifier import DWNClassifier  # imports torch (a DWNError says so if it is missing)
 
     X_tr, y_tr = data.train_split()
