@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+import time
 
 import numpy as np
 import torch
@@ -150,9 +151,11 @@ class DWNClassifier:
         return idx.astype(np.int64)
 
     # ------------------------------------------------------------------------------------------- fit
-    def fit(self, X, y, X_val=None, y_val=None, feature_names=None, class_names=None) -> "DWNClassifier":
+    def fit(self, X, y, X_val=None, y_val=None, feature_names=None, class_names=None, callback=None):
         """Train on `X` (N, F) and labels `y`. Early stopping watches `X_val`/`y_val` when given, else a
-        stratified `validation_fraction` of the rows. Returns self."""
+        stratified `validation_fraction` of the rows. `feature_names`/`class_names` name the columns and
+        labels 0..C-1 in the frozen model; `callback(record)` gets each epoch's record of `history_`
+        (epoch, loss, train_accuracy, val_accuracy, seconds). Returns self."""
         luts = self._check_params()
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[0] != np.shape(y)[0] or X.shape[0] == 0:
@@ -189,7 +192,7 @@ class DWNClassifier:
             self.thermometer_.num_bits, luts, int(self.lut_inputs), C, self.tau_, self.mapping, int(self.seed)
         ).to(self.device_)
         with _threads(self.num_threads):
-            self._train(X_tr, y_tr, X_va, y_va)
+            self._train(X_tr, y_tr, X_va, y_va, callback)
         return self
 
     def _bits(self, X) -> torch.Tensor:
@@ -200,7 +203,7 @@ class DWNClassifier:
 
         return sum(spectral_penalty(layer.entries) for layer in self.model_.layers)
 
-    def _train(self, X_tr, y_tr, X_va, y_va) -> None:
+    def _train(self, X_tr, y_tr, X_va, y_va, callback) -> None:
         from tqdm.auto import tqdm
 
         self.model_.train()
@@ -224,8 +227,10 @@ class DWNClassifier:
             disable=not (self.verbose and sys.stderr.isatty()),
         )
         for epoch in bar:
+            started = time.perf_counter()
             order = torch.randperm(N, generator=gen).to(dev)
-            total_loss, correct = 0.0, 0
+            total_loss = torch.zeros((), device=dev)  # summed on the device: no sync per step
+            correct = torch.zeros((), dtype=torch.int64, device=dev)
             for start in range(0, N, bs):
                 idx = order[start : start + bs]
                 xb, yb = bits[idx].float(), labels[idx]
@@ -237,11 +242,11 @@ class DWNClassifier:
                 loss.backward()
                 opt.step()
                 model.clamp_()
-                total_loss += float(loss.detach()) * idx.numel()
-                correct += int((_argmax_lowest(scores.detach()) == yb).sum())
+                total_loss += loss.detach() * idx.numel()
+                correct += (_argmax_lowest(scores.detach()) == yb).sum()
             if sched is not None:
                 sched.step()
-            record = {"epoch": epoch, "loss": total_loss / N, "train_accuracy": correct / N}
+            record = {"epoch": epoch, "loss": float(total_loss) / N, "train_accuracy": int(correct) / N}
             if X_va is not None:
                 with torch.no_grad():
                     record["val_accuracy"] = float(np.mean(self._predict_index(X_va) == y_va))
@@ -250,7 +255,10 @@ class DWNClassifier:
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     since_best += 1
+            record["seconds"] = time.perf_counter() - started
             self.history_.append(record)
+            if callback is not None:
+                callback(record)
             bar.set_postfix(
                 loss=f"{record['loss']:.4f}", train=f"{record['train_accuracy']:.4f}",
                 **({"val": f"{record['val_accuracy']:.4f}"} if X_va is not None else {}),
