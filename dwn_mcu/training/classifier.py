@@ -54,7 +54,7 @@ class DWNClassifier:
         self,
         luts=(200,),
         lut_inputs: int = 6,
-        bits: int = 16,
+        bits: int = 32,
         encoding: str = "distributive",
         mapping: str = "learnable",
         tau: float | None = None,
@@ -206,11 +206,10 @@ class DWNClassifier:
     def _train(self, X_tr, y_tr, X_va, y_va, callback) -> None:
         from tqdm.auto import tqdm
 
-        self.model_.train()
         model, dev = self.model_, self.device_
         bits = self._bits(X_tr)
         labels = torch.from_numpy(y_tr).to(dev)
-        opt = torch.optim.Adam(model.parameters(), lr=float(self.lr))
+        opt = torch.optim.Adam(model.parameters(), lr=float(self.lr), fused=True)
         epochs = int(self.epochs)
         if self.schedule == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
@@ -228,6 +227,7 @@ class DWNClassifier:
         )
         for epoch in bar:
             started = time.perf_counter()
+            model.train()  # (no layer behaves differently in eval mode; kept for form)
             order = torch.randperm(N, generator=gen).to(dev)
             total_loss = torch.zeros((), device=dev)  # summed on the device: no sync per step
             correct = torch.zeros((), dtype=torch.int64, device=dev)
@@ -248,8 +248,7 @@ class DWNClassifier:
                 sched.step()
             record = {"epoch": epoch, "loss": float(total_loss) / N, "train_accuracy": int(correct) / N}
             if X_va is not None:
-                with torch.no_grad():
-                    record["val_accuracy"] = float(np.mean(self._predict_index(X_va) == y_va))
+                record["val_accuracy"] = float(np.mean(self._predict_index(X_va) == y_va))
                 if record["val_accuracy"] > best_acc:
                     best_acc, best_epoch, since_best = record["val_accuracy"], epoch, 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -270,19 +269,18 @@ class DWNClassifier:
             model.load_state_dict(best_state)
         self.best_epoch_ = best_epoch if best_state is not None else len(self.history_)
         self.validation_accuracy_ = best_acc if best_state is not None else None
-        with torch.no_grad():
-            self.train_accuracy_ = float(np.mean(self._predict_index(X_tr) == y_tr))
+        self.train_accuracy_ = float(np.mean(self._predict_index(X_tr) == y_tr))
 
     # ------------------------------------------------------------------------------------ inference
-    @torch.no_grad()
     def scores(self, X) -> np.ndarray:
         """Per-class popcounts (N, C) int64 of the torch model in eval mode (no temperature)."""
         X = np.asarray(X, dtype=np.float32)
-        self.model_.eval()
         with _threads(self.num_threads):
             return self._scores(X)
 
+    @torch.no_grad()
     def _scores(self, X) -> np.ndarray:
+        self.model_.eval()
         out = []
         C = len(self.class_names_)
         for start in range(0, X.shape[0], _EVAL_BATCH):
