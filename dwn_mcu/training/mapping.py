@@ -31,7 +31,7 @@ class RandomMapping(nn.Module):
         self.register_buffer("mapping", torch.from_numpy(random_mapping(num_inputs, num_luts, n, seed)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, self.mapping.reshape(-1)].reshape(x.shape[0], self.num_luts, self.n)
+        return x.index_select(1, self.mapping.reshape(-1)).reshape(x.shape[0], self.num_luts, self.n)
 
     def indices(self) -> torch.Tensor:
         return self.mapping
@@ -49,7 +49,7 @@ class LearnableMappingFunction(torch.autograd.Function):
     def forward(ctx, x, weights_t, tau):
         ctx.save_for_backward(x, weights_t)
         ctx.tau = tau
-        return x[:, weights_t.argmax(dim=1)]
+        return x.index_select(1, weights_t.argmax(dim=1))
 
     @staticmethod
     def backward(ctx, grad_out):
