@@ -187,7 +187,7 @@ class DWNClassifier:
         self.luts_ = luts
         group = luts[-1] // C
         self.tau_ = float(self.tau) if self.tau is not None else math.sqrt(group) / 2
-        self.device_ = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device_ = _device(self.device)
         self.model_ = DWN(
             self.thermometer_.num_bits, luts, int(self.lut_inputs), C, self.tau_, self.mapping, int(self.seed)
         ).to(self.device_)
@@ -345,3 +345,16 @@ def _threads(count):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def _device(name) -> torch.device:
+    """The torch device `name` (None: CUDA when available, else CPU); ValueError if unusable here."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device {name!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: CUDA is not available on this machine")
+    return dev
