@@ -45,8 +45,8 @@ class DWNClassifier:
     device: ``"cuda"``, ``"cpu"``, ... ; None picks CUDA when available.
     num_threads: CPU threads torch may use while fitting and predicting (None: torch's own setting).
         The default, 1, is fastest for the small models microcontrollers hold: their operations are too
-        small to share, and on a busy machine threads wait for each other (phoneme, 200 LUTs, 10 epochs: 2.7 s on one
-        thread, 35 s on two, measured on a loaded 2-core VM). Raise it for MNIST-sized models on CPU.
+        small to share, and on a busy machine threads wait for each other (phoneme, 200 LUTs, 10 epochs:
+        2.7 s on one thread, 35 s on two, on a loaded 2-core VM). Raise it for MNIST-sized models on CPU.
     verbose: show a progress bar per epoch (only on a terminal).
     """
 
