@@ -13,7 +13,8 @@ The fast form uses the factorisation `alpha * beta**H = 0.5 * prod_{j != k} K[a_
 and then differencing along bit `k` gives `S[a | 1<<k] - S[a & ~(1<<k)] = 0.5 * (K x..x K) D_k` read at
 the other bits of `a`, since `K` along bit `k` followed by the difference halves it. So smoothing each
 table and differencing it along every bit, `O(L n 2^n)`, then one gather of `n` values per sample and
-LUT, `O(B L n)`, replace the direct sum's `O(B L n 2^n)`. `efd_input_grad_direct` keeps the direct sum as the test oracle.
+LUT, `O(B L n)`, replace the direct sum's `O(B L n 2^n)`. `efd_input_grad_direct` keeps the direct
+sum as the test oracle.
 """
 
 from __future__ import annotations
