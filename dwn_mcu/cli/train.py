@@ -61,7 +61,7 @@ def register(sub):
                    help="LUTs per layer (default 200); the last is rounded up to a multiple of the classes")
     p.add_argument("--lut-inputs", type=_int_range(1, MAX_LUT_INPUTS), default=6, metavar="N",
                    help="inputs per LUT (default 6)")
-    p.add_argument("--bits", type=_int_range(1, 4096), default=16, help="thresholds per feature (default 16)")
+    p.add_argument("--bits", type=_int_range(1, 4096), default=32, help="thresholds per feature (default 32)")
     p.add_argument("--encoding", choices=ENCODINGS, default="distributive", help="thermometer (default distributive)")
     p.add_argument("--mapping", choices=("learnable", "random"), default="learnable",
                    help="first layer's input mapping (default learnable)")
@@ -116,7 +116,9 @@ def run(args):
         raise DWNError(str(exc)) from None
     seconds = time.perf_counter() - start
     model = clf.freeze()
-    test_acc = float(np.mean(model.predict(X_te) == y_te)) if y_te.size else float("nan")
+    reference = model.predict(X_te)
+    agree = int(np.sum(reference == clf.predict(X_te)))  # the frozen model must be the trained one
+    test_acc = float(np.mean(reference == y_te)) if y_te.size else float("nan")
     model.metadata.update(dataset=data.name, test_accuracy=test_acc, train_seconds=round(seconds, 3))
     out.parent.mkdir(parents=True, exist_ok=True)
     save(model, out)
@@ -130,5 +132,6 @@ def run(args):
     print(f"test accuracy  {test_acc:.4f} (NumPy reference on the test split)")
     print(f"model size     {size['total_bits']} bits ({size['total_bits'] / 8192:.1f} KiB): "
           f"{size['table_bits']} table, {size['mapping_bits']} mapping, {size['threshold_bits']} threshold")
+    print(f"reference      NumPy == torch on {agree}/{X_te.shape[0]} test rows")
     print(f"wrote          {out}")
-    return 0
+    return 0 if agree == X_te.shape[0] else 1
