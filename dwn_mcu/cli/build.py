@@ -26,6 +26,8 @@ def register(sub):
     p.add_argument("--selftest-target", metavar="COLUMN", help="label column of a --selftest-data CSV")
     p.add_argument("--selftest-count", type=int, default=16, help="vectors to embed (default 16)")
     p.add_argument("--boards-dir", help="extra folder of board TOML files (default: $DWN_MCU_BOARDS)")
+    p.add_argument("--no-optimize", action="store_true",
+                   help="compile the model as it is, without the exact netlist optimizer")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.set_defaults(func=run)
 
@@ -50,7 +52,7 @@ def run(args):
     model = load(args.model)
     st = _selftest_rows(args, model) if (args.selftest or args.selftest_data) else None
     report = build_project(model, board, args.output, name=args.name, layout=args.layout, selftest_vectors=st,
-                           force=args.force)
+                           force=args.force, optimize=not args.no_optimize)
     print(f"wrote {args.output}")
     print(summary(report))
     return 0

@@ -75,6 +75,13 @@ def summary(report: dict) -> str:
         f"RAM     {r['estimate']} of {b['ram']} bytes ({100 * r['estimate'] / b['ram']:.1f}%), model "
         f"{r['model']}: " + ", ".join(f"{k} {v}" for k, v in r["breakdown"].items()),
     ]
+    opt = report.get("optimizer")
+    if opt:
+        b, a = opt["before"]["total_bits"], opt["after"]["total_bits"]
+        lines.append(f"optimizer {b} -> {a} model bits ({100 * (b - a) / max(b, 1):.1f}% fewer): " + ", ".join(
+            f"{k} {-v['total_bits']:+d}" for k, v in opt["removed"].items() if v["total_bits"]))
+        if opt["ignored_features"]:
+            lines.append(f"ignored features: {', '.join(opt['ignored_features'])}")
     for i, layer in enumerate(report["model"]["layers"], start=1):
         lines.append(f"layer {i} {layer['luts']} LUTs ({layer['inputs']} inputs), {layer['table_bits']} table bits, "
                      f"mapping {layer['mapping']}")
@@ -87,20 +94,41 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def optimize_for_board(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
+                       selftest_count: int = 0) -> tuple[FrozenDWN, dict]:
+    """Run the exact netlist optimizer for this board: keep LUTs of mixed input counts where the planner
+    picks the unrolled layout (smaller and faster there), pad layers back to one count where it picks the
+    table-driven loop and mixed counts would cost more flash or cycles (`make_layers_uniform`)."""
+    from ..optimize import make_layers_uniform, optimize
+
+    small, opt = optimize(model, uniform=False)
+    if make_plan(small, board, name, layout, selftest_count, check_budget=False).layout == "table":
+        small = make_layers_uniform(small)
+    return small, opt.to_dict()
+
+
 def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", layout: str | None = None,
-                  selftest_vectors=None, force: bool = False, boards_dir=None, verify_vectors=None) -> dict:
+                  selftest_vectors=None, force: bool = False, boards_dir=None, verify_vectors=None,
+                  optimize: bool = True) -> dict:
     """Write a PlatformIO project for `model` on `board` into `out_dir`; return the report.
 
     Everything is checked (board, name, budget, destination) before anything is written.
-    `selftest_vectors` (N, F) are embedded in the sketch with the reference's answers; `verify_vectors`
-    (default: adversarial inputs) are stored for `dwn-mcu verify` together with the self-test vectors."""
+    `optimize` first runs the exact netlist passes (`dwn_mcu.optimize`; the report's `optimizer` entry
+    says what each removed). `selftest_vectors` (N, F) are embedded in the sketch with the reference's
+    answers; `verify_vectors` (default: adversarial inputs) are stored for `dwn-mcu verify` together with
+    the self-test vectors."""
     model = model.validate()
     board = board if isinstance(board, Board) else get_board(board, boards_dir)
     st = None if selftest_vectors is None else np.asarray(selftest_vectors, np.float32).reshape(-1, model.num_features)
-    plan = make_plan(model, board, name, layout, selftest_count=0 if st is None else st.shape[0])
+    st_count = 0 if st is None else st.shape[0]
+    optimizer_report = None
+    if optimize:
+        model, optimizer_report = optimize_for_board(model, board, name, layout, st_count)
+    plan = make_plan(model, board, name, layout, selftest_count=st_count)
     check_destination(out_dir, force)
     files = render_project(model, plan, st)
-    report = report_dict(model, plan, 0 if st is None else st.shape[0])
+    report = report_dict(model, plan, st_count)
+    report["optimizer"] = optimizer_report
     vectors = adversarial_inputs(model) if verify_vectors is None else np.asarray(verify_vectors, np.float32)
     if st is not None:
         vectors = np.concatenate([vectors, st])
