@@ -36,6 +36,7 @@ static avr_cycle_count_t region_start, last_output;
 static int in_region;
 static uint16_t region_sp, region_min_sp, min_sp;
 static uint8_t exit_status;
+static int last_char = '\n';
 static int uart_ready;
 
 static uint16_t sp_of(avr_t *avr) { return avr->data[R_SPL] | (avr->data[R_SPH] << 8); }
@@ -44,6 +45,7 @@ static void console_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *p) {
   (void)p;
   avr->data[addr] = v;
   putchar(v);
+  last_char = v;
   last_output = avr->cycle;
 }
 
@@ -55,6 +57,8 @@ static void mark_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *p) {
     region_sp = region_min_sp = sp_of(avr);
     in_region = 1;
   } else if (v == 2 && in_region) {
+    if (last_char != '\n') putchar('\n');
+    last_char = '\n';
     printf("@REGION %llu %u\n", (unsigned long long)(avr->cycle - region_start),
            (unsigned)(region_sp - region_min_sp));
     in_region = 0;
@@ -71,6 +75,7 @@ static void uart_out_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
   (void)irq;
   avr_t *avr = param;
   putchar((int)(value & 0xFF));
+  last_char = (int)(value & 0xFF);
   last_output = avr->cycle;
 }
 static void uart_xon_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
@@ -170,7 +175,8 @@ int main(int argc, char **argv) {
     }
   }
   fflush(stdout);
-  printf("\n@END state=%s exit=%u cycles=%llu max_stack=%u\n", end, exit_status,
+  if (last_char != '\n') putchar('\n');
+  printf("@END state=%s exit=%u cycles=%llu max_stack=%u\n", end, exit_status,
          (unsigned long long)avr->cycle, (unsigned)(avr->ramend - min_sp));
   fflush(stdout);
   if (!strcmp(end, "crashed")) return 3;
