@@ -55,14 +55,17 @@ def split_markers(raw: str):
 
 
 def run_avr(elf, mcu: str = "atmega328p", freq: int = 16_000_000, max_cycles: int = 2_000_000_000,
-            uart_in=None, idle_cycles: int = 0, timeout: float = 300.0) -> RunOutput:
-    """Run `elf` to completion in simavr. Raises TargetError on a crash, the cycle limit, a non-zero
+            uart_in=None, idle_cycles: int = 0, timeout: float = 300.0, uart_lines: bool = False,
+            uart_wait_lines: int = 0, uart_start_cycles: int = 0) -> RunOutput:
+    """Run `elf` to completion in simavr (see host_tests/simavr/avr_run.c for the UART options). Raises TargetError on a crash, the cycle limit, a non-zero
     exit status from the firmware, or the wall-clock timeout."""
     cmd = [str(harness_path()), str(elf), "--mcu", mcu, "--freq", str(freq), "--max-cycles", str(max_cycles)]
     if uart_in is not None:
         cmd += ["--uart-in", str(uart_in)]
     if idle_cycles:
         cmd += ["--idle-cycles", str(idle_cycles)]
+    if uart_lines:
+        cmd += ["--uart-lines", "--uart-wait-lines", str(uart_wait_lines), "--uart-start-cycles", str(uart_start_cycles)]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:

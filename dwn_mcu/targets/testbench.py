@@ -50,7 +50,8 @@ def _run(cmd, cwd) -> None:
     proc = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=300)
     if proc.returncode:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
-        first = next((m for m in msg if "error" in m), msg[0] if msg else "")
+        first = next((m for m in msg if "overflowed" in m or "will not fit" in m), None) or \
+            next((m for m in msg if "error" in m), msg[0] if msg else "")
         raise TargetError(f"{Path(str(cmd[0])).name} failed in {cwd}: {first}")
 
 

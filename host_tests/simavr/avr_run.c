@@ -12,6 +12,10 @@
  * - --uart-in feeds a file to UART0's receiver at the simulated baud rate (flow control from simavr's
  *   receive FIFO); with --idle-cycles the run ends, successfully, once all input is consumed and the
  *   firmware has sent nothing for that many cycles (an Arduino loop() never returns).
+ * - --uart-lines makes it a request/response exchange: the first line is sent once the firmware has
+ *   printed --uart-wait-lines lines (a start-up banner or self-test) and --uart-start-cycles have
+ *   passed; each further line only after the firmware answered the previous one with a newline. (A
+ *   sketch busy in a long computation would otherwise overflow its 64-byte receive buffer.)
  * - The run ends when the firmware sleeps with interrupts off (cli; sleep), crashes, or passes
  *   --max-cycles. Last line: "@END state=<done|idle|crashed|cycle-limit> exit=<n> cycles=<n>
  *   max_stack=<n>". Exit status: the firmware's status when done or idle, 3 crashed, 4 cycle limit,
@@ -38,6 +42,7 @@ static uint16_t region_sp, region_min_sp, min_sp;
 static uint8_t exit_status;
 static int last_char = '\n';
 static int uart_ready;
+static unsigned long output_lines;
 
 static uint16_t sp_of(avr_t *avr) { return avr->data[R_SPL] | (avr->data[R_SPH] << 8); }
 
@@ -46,6 +51,7 @@ static void console_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *p) {
   avr->data[addr] = v;
   putchar(v);
   last_char = v;
+  if (v == '\n') output_lines++;
   last_output = avr->cycle;
 }
 
@@ -76,6 +82,7 @@ static void uart_out_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
   avr_t *avr = param;
   putchar((int)(value & 0xFF));
   last_char = (int)(value & 0xFF);
+  if (last_char == '\n') output_lines++;
   last_output = avr->cycle;
 }
 static void uart_xon_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
@@ -89,19 +96,24 @@ static void uart_xoff_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
 
 static int usage(const char *prog) {
   fprintf(stderr, "usage: %s prog.elf [--max-cycles N] [--mcu NAME] [--freq HZ] [--uart-in FILE] "
-                  "[--idle-cycles N]\n", prog);
+                  "[--idle-cycles N] [--uart-lines] [--uart-wait-lines N] [--uart-start-cycles N]\n", prog);
   return 2;
 }
 
 int main(int argc, char **argv) {
   const char *elf = NULL, *mcu = NULL, *uart_in = NULL;
-  unsigned long long max_cycles = 100000000ULL, idle_cycles = 0, freq = 0;
+  unsigned long long max_cycles = 100000000ULL, idle_cycles = 0, freq = 0, start_cycles = 0;
+  int lines_mode = 0;
+  unsigned long wait_lines = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--max-cycles") && i + 1 < argc) max_cycles = strtoull(argv[++i], 0, 0);
     else if (!strcmp(argv[i], "--mcu") && i + 1 < argc) mcu = argv[++i];
     else if (!strcmp(argv[i], "--freq") && i + 1 < argc) freq = strtoull(argv[++i], 0, 0);
     else if (!strcmp(argv[i], "--uart-in") && i + 1 < argc) uart_in = argv[++i];
     else if (!strcmp(argv[i], "--idle-cycles") && i + 1 < argc) idle_cycles = strtoull(argv[++i], 0, 0);
+    else if (!strcmp(argv[i], "--uart-lines")) lines_mode = 1;
+    else if (!strcmp(argv[i], "--uart-wait-lines") && i + 1 < argc) wait_lines = strtoul(argv[++i], 0, 0);
+    else if (!strcmp(argv[i], "--uart-start-cycles") && i + 1 < argc) start_cycles = strtoull(argv[++i], 0, 0);
     else if (argv[i][0] != '-' && !elf) elf = argv[i];
     else return usage(argv[0]);
   }
@@ -168,8 +180,14 @@ int main(int argc, char **argv) {
     if (in_region && sp < region_min_sp) region_min_sp = sp;
     if (state == cpu_Done) { end = "done"; break; }
     if (state == cpu_Crashed) { end = "crashed"; break; }
-    if (input_pos < input_len && uart_ready) avr_raise_irq(uart_rx, input[input_pos++]);
-    if (idle_cycles && input_pos >= input_len && avr->cycle - last_output > idle_cycles) {
+    if (input_pos < input_len && uart_ready && avr->cycle >= start_cycles && output_lines >= wait_lines) {
+      uint8_t byte = input[input_pos++];
+      avr_raise_irq(uart_rx, byte);
+      if (lines_mode && byte == '\n') wait_lines = output_lines + 1; /* wait for the answer */
+    }
+    /* idle: all input read (or, exchanging lines, an answer that never came) and a quiet firmware */
+    if (idle_cycles && (input_pos >= input_len || lines_mode) && avr->cycle > start_cycles &&
+        avr->cycle - last_output > idle_cycles) {
       end = "idle";
       break;
     }
