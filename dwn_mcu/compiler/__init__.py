@@ -1,1 +1,25 @@
-"""Compiling a frozen DWN for a board: plan -> pack -> render -> write. Never imports torch."""
+"""Compiling a frozen DWN for a board: plan -> pack -> render -> write. Never imports torch.
+
+Public API:
+    build_project(model, board, out_dir, name=..., layout=..., selftest_vectors=..., force=...) -> report
+    render_model_sources(model, board, name, layout) -> {filename: text}
+    compile_host(model, board=..., layout=..., build="strict") -> HostModel with predict(X) / scores(X)
+    get_board(name), load_boards()
+"""
+
+from .boards import Board, BoardError, get_board, load_boards
+from .host import HostBuildError, HostModel
+from .plan import LAYOUTS, BudgetError, PlanError, make_plan
+from .project import build_project, render_model_sources, summary
+from .write import OutputExistsError
+
+
+def compile_host(model, board="nano", layout=None, name="dwn_model", build="strict", boards_dir=None) -> HostModel:
+    """The generated C for `board`, compiled with the host gcc: an object whose predict/scores run it."""
+    sources = render_model_sources(model, board, name, layout, boards_dir)
+    return HostModel(sources, name, model.num_classes, build)
+
+
+__all__ = ["LAYOUTS", "Board", "BoardError", "BudgetError", "HostBuildError", "HostModel", "OutputExistsError",
+           "PlanError", "build_project", "compile_host", "get_board", "load_boards", "make_plan",
+           "render_model_sources", "summary"]

@@ -1,0 +1,86 @@
+"""Fast (factorised) versus direct-sum EFD backward, in one run: batch 256, 2000 LUTs, n = 6.
+
+    MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 \
+        python bench/efd_speed.py [--batch 256] [--luts 2000] [--n 6] [--repeats 15] [--device cpu]
+
+Times (median of `--repeats`, after 3 warm-ups) the input gradient alone (fast: smooth the tables and
+gather; direct: the per-sample sum over all 2**n entries) and the whole LUT function forward + backward
+(input and table gradients) with each. Checks that the two agree before timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import torch
+
+from dwn_mcu.training.efd import addresses, efd_input_grad, efd_input_grad_direct, lut_lookup
+
+
+def timed(fn, repeats, device):
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(3):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--luts", type=int, default=2000)
+    ap.add_argument("--n", type=int, default=6)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    dev = torch.device(args.device)
+    gen = torch.Generator().manual_seed(0)
+    entries = (torch.rand(args.luts, 1 << args.n, generator=gen) * 2 - 1).to(dev)
+    x = (torch.rand(args.batch, args.luts, args.n, generator=gen) > 0.5).float().to(dev)
+    g = torch.randn(args.batch, args.luts, generator=gen).to(dev)
+    addr = addresses(x)
+    diff = (efd_input_grad(entries, addr, g) - efd_input_grad_direct(entries, addr, g)).abs().max().item()
+
+    def whole(direct):
+        xr = x.clone().requires_grad_(True)
+        er = entries.clone().requires_grad_(True)
+        lut_lookup(xr, er, direct).backward(g)
+
+    res = {
+        "device": str(dev) if dev.type != "cpu" else f"cpu ({platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads)",
+        "batch": args.batch, "luts": args.luts, "n": args.n, "max_abs_difference": diff,
+        "input_grad_fast_ms": 1e3 * timed(lambda: efd_input_grad(entries, addr, g), args.repeats, dev),
+        "input_grad_direct_ms": 1e3 * timed(lambda: efd_input_grad_direct(entries, addr, g), args.repeats, dev),
+        "layer_fast_ms": 1e3 * timed(lambda: whole(False), args.repeats, dev),
+        "layer_direct_ms": 1e3 * timed(lambda: whole(True), args.repeats, dev),
+    }
+    res["input_grad_speedup"] = res["input_grad_direct_ms"] / res["input_grad_fast_ms"]
+    res["layer_speedup"] = res["layer_direct_ms"] / res["layer_fast_ms"]
+    print(f"device {res['device']}; batch {args.batch}, {args.luts} LUTs, n = {args.n}; "
+          f"fast vs direct max |diff| {diff:.2e}")
+    print(f"input gradient:            fast {res['input_grad_fast_ms']:8.2f} ms   direct "
+          f"{res['input_grad_direct_ms']:8.2f} ms   x{res['input_grad_speedup']:.1f}")
+    print(f"layer forward + backward:  fast {res['layer_fast_ms']:8.2f} ms   direct "
+          f"{res['layer_direct_ms']:8.2f} ms   x{res['layer_speedup']:.1f}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""`dwn-mcu train`: train a DWN on a CSV, an `.npz` or a named dataset, freeze it, write a `.dwn` file.
+
+Torch is imported only when the command runs, so the rest of the CLI works without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..data import load_data
+from ..errors import DWNError
+from ..frozen import MAX_LUT_INPUTS
+from ..model_file import save
+from ..thermometer import ENCODINGS
+
+
+def _int_range(lo, hi=None):
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"{v} is outside {lo}..{hi if hi is not None else ''}")
+        return v
+
+    return parse
+
+
+def _lut_counts(text):
+    try:
+        counts = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of LUT counts") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every layer needs at least 1 LUT")
+    return counts
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return v
+
+
+def register(sub):
+    p = sub.add_parser("train", help="train a DWN and write a .dwn model file")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", metavar="PATH", help="a CSV file (with --target) or a .npz dataset")
+    src.add_argument("--dataset", metavar="NAME", help="a bundled dataset or NAME.npz in $DWN_MCU_DATA")
+    p.add_argument("--target", metavar="COL", help="the label column of a CSV")
+    p.add_argument("--luts", type=_lut_counts, default=(200,), metavar="L1,L2,...",
+                   help="LUTs per layer (default 200); the last is rounded up to a multiple of the classes")
+    p.add_argument("--lut-inputs", type=_int_range(1, MAX_LUT_INPUTS), default=6, metavar="N",
+                   help="inputs per LUT (default 6)")
+    p.add_argument("--bits", type=_int_range(1, 4096), default=16, help="thresholds per feature (default 16)")
+    p.add_argument("--encoding", choices=ENCODINGS, default="distributive", help="thermometer (default distributive)")
+    p.add_argument("--mapping", choices=("learnable", "random"), default="learnable",
+                   help="first layer's input mapping (default learnable)")
+    p.add_argument("--epochs", type=_int_range(1), default=60, help="epochs at most (default 60)")
+    p.add_argument("--batch-size", type=_int_range(1), default=128, help="minibatch size (default 128)")
+    p.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam learning rate (default 0.01)")
+    p.add_argument("--tau", type=_positive_float, default=None, help="GroupSum temperature (default sqrt(group)/2)")
+    p.add_argument("--patience", type=_int_range(1), default=20, help="early-stopping patience in epochs (default 20)")
+    p.add_argument("--seed", type=_int_range(0), default=0, help="random seed (default 0)")
+    p.add_argument("--threads", type=_int_range(0), default=1,
+                   help="torch CPU threads (default 1, fastest for small models; 0: torch's default)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help="overwrite the output file")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.dwn", help="where to write the model")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    out = Path(args.output)
+    if out.is_dir():
+        raise DWNError(f"{out}: is a folder")
+    if out.exists() and not args.force:
+        raise DWNError(f"{out}: already exists (use --force to overwrite)")
+    data = load_data(args.data, args.target, args.dataset)
+
+    from ..training.classifier import DWNClassifier  # imports torch (a DWNError says so if it is missing)
+
+    X_tr, y_tr = data.train_split()
+    X_te, y_te = data.test_split()
+    clf = DWNClassifier(
+        luts=args.luts, lut_inputs=args.lut_inputs, bits=args.bits, encoding=args.encoding, mapping=args.mapping,
+        tau=args.tau, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+        seed=args.seed, device=args.device, num_threads=args.threads or None, verbose=not args.quiet,
+    )
+    start = time.perf_counter()
+    try:
+        clf.fit(X_tr, y_tr, feature_names=data.feature_names, class_names=data.class_names)
+    except ValueError as exc:
+        raise DWNError(str(exc)) from None
+    seconds = time.perf_counter() - start
+    model = clf.freeze()
+    test_acc = float(np.mean(model.predict(X_te) == y_te)) if y_te.size else float("nan")
+    model.metadata.update(dataset=data.name, test_accuracy=test_acc, train_seconds=round(seconds, 3))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save(model, out)
+    size = model.size_bits()
+    if tuple(clf.luts_) != tuple(args.luts):
+        print(f"note: last layer rounded up to {clf.luts_[-1]} LUTs ({model.num_classes} classes)")
+    print(f"dataset        {data.name}: {X_tr.shape[0]} training rows, {X_te.shape[0]} test rows, "
+          f"{model.num_features} features, {model.num_classes} classes")
+    print(f"model          {' -> '.join(map(str, clf.luts_))} LUTs of {args.lut_inputs} inputs, "
+          f"{model.num_input_bits} thermometer bits; {len(clf.history_)} epochs in {seconds:.1f} s")
+    print(f"test accuracy  {test_acc:.4f} (NumPy reference on the test split)")
+    print(f"model size     {size['total_bits']} bits ({size['total_bits'] / 8192:.1f} KiB): "
+          f"{size['table_bits']} table, {size['mapping_bits']} mapping, {size['threshold_bits']} threshold")
+    print(f"wrote          {out}")
+    return 0

@@ -1,0 +1,163 @@
+"""Board descriptions: one TOML file per board in `boards/` (shipped in the package) plus, optionally, a
+user folder named by `--boards-dir` or the `DWN_MCU_BOARDS` environment variable.
+
+A board file states what the planner and the project writer need: a display name and aliases, the
+PlatformIO platform/board/framework, the architecture, clock, the flash and RAM the application may use,
+whether tables need `PROGMEM`, the cross compiler and its flags, the sketch's own cost, and the emulator.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DWNError
+from ..resources import resource_dir
+
+ARCHES = ("avr", "cortex-m0plus", "cortex-m3", "cortex-m4f", "riscv32", "xtensa")
+EMULATORS = ("simavr", "qemu-arm", "qemu-riscv32", "none")
+ENV_VAR = "DWN_MCU_BOARDS"
+
+
+class BoardError(DWNError):
+    """A board file is malformed, or a board name is unknown."""
+
+
+@dataclass(frozen=True)
+class Board:
+    key: str  # the file's stem: `nano` for boards/nano.toml
+    name: str
+    aliases: tuple[str, ...]
+    pio_platform: str
+    pio_board: str
+    pio_framework: str
+    arch: str
+    mcu: str
+    f_cpu: int
+    flash: int
+    ram: int
+    progmem: bool
+    cc: str
+    cflags: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    sketch_flash: int
+    sketch_ram: int
+    emulator: str
+    emulator_machine: str | None
+    emulator_cc: str | None
+    emulator_cflags: tuple[str, ...]
+    path: Path
+
+    def as_dict(self) -> dict:
+        return {
+            "key": self.key, "name": self.name, "platformio_board": self.pio_board, "arch": self.arch,
+            "mcu": self.mcu, "f_cpu": self.f_cpu, "flash": self.flash, "ram": self.ram,
+        }
+
+
+def _field(path: Path, table: dict, section: str, key: str, kind, default=...):
+    where = f"{section}.{key}" if section else key
+    if key not in table:
+        if default is not ...:
+            return default
+        raise BoardError(f"board file {path}: missing field '{where}'")
+    value = table[key]
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is list:
+        ok = ok and all(isinstance(v, str) for v in value)
+    if not ok:
+        raise BoardError(f"board file {path}: field '{where}' must be {_KIND_NAMES[kind]}, got {value!r}")
+    return value
+
+
+_KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list of strings",
+               dict: "a table"}
+
+
+def load_board(path) -> Board:
+    """Read and check one board file; a malformed file raises BoardError naming the file and field."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BoardError(f"board file {path}: cannot read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BoardError(f"board file {path}: not valid TOML ({exc})") from None
+    sec = {s: _field(path, data, "", s, dict, {} if s in ("sketch", "emulator") else ...)
+           for s in ("platformio", "chip", "toolchain", "sketch", "emulator")}
+    f = lambda s, k, kind, default=...: _field(path, sec[s], s, k, kind, default)  # noqa: E731
+    arch = f("chip", "arch", str)
+    if arch not in ARCHES:
+        raise BoardError(f"board file {path}: field 'chip.arch' is {arch!r}, expected one of {', '.join(ARCHES)}")
+    emulator = f("emulator", "kind", str, "none")
+    if emulator not in EMULATORS:
+        raise BoardError(f"board file {path}: field 'emulator.kind' is {emulator!r}, "
+                         f"expected one of {', '.join(EMULATORS)}")
+    for key in ("f_cpu", "flash", "ram"):
+        if f("chip", key, int) <= 0:
+            raise BoardError(f"board file {path}: field 'chip.{key}' must be positive")
+    return Board(
+        key=path.stem,
+        name=_field(path, data, "", "name", str),
+        aliases=tuple(_field(path, data, "", "aliases", list, [])),
+        pio_platform=f("platformio", "platform", str),
+        pio_board=f("platformio", "board", str),
+        pio_framework=f("platformio", "framework", str),
+        arch=arch,
+        mcu=f("chip", "mcu", str),
+        f_cpu=f("chip", "f_cpu", int),
+        flash=f("chip", "flash", int),
+        ram=f("chip", "ram", int),
+        progmem=f("chip", "progmem", bool),
+        cc=f("toolchain", "cc", str),
+        cflags=tuple(f("toolchain", "cflags", list)),
+        ldflags=tuple(f("toolchain", "ldflags", list, [])),
+        sketch_flash=f("sketch", "flash", int, 0),
+        sketch_ram=f("sketch", "ram", int, 0),
+        emulator=emulator,
+        emulator_machine=f("emulator", "machine", str, None),
+        emulator_cc=f("emulator", "cc", str, None),
+        emulator_cflags=tuple(f("emulator", "cflags", list, [])),
+        path=path,
+    )
+
+
+def board_dirs(extra=None) -> list[Path]:
+    """The package's boards, then `extra` (option) or $DWN_MCU_BOARDS; later folders override earlier."""
+    dirs = [resource_dir("boards")]
+    extra = extra if extra is not None else os.environ.get(ENV_VAR)
+    if extra:
+        extra = Path(extra)
+        if not extra.is_dir():
+            raise BoardError(f"boards folder {extra} does not exist")
+        dirs.append(extra)
+    return dirs
+
+
+def load_boards(extra=None) -> dict[str, Board]:
+    """Every board, keyed by file stem, sorted by key."""
+    boards = {}
+    for d in board_dirs(extra):
+        for path in sorted(d.glob("*.toml")):
+            boards[path.stem] = load_board(path)
+    return dict(sorted(boards.items()))
+
+
+def get_board(name, extra=None) -> Board:
+    """A board by key or alias (case-insensitive); unknown names raise BoardError with the closest names."""
+    if isinstance(name, Board):
+        return name
+    boards = load_boards(extra)
+    wanted = str(name).strip().lower()
+    names = {}
+    for board in boards.values():
+        for n in (board.key, *board.aliases):
+            names.setdefault(n.lower(), board)
+    if wanted in names:
+        return names[wanted]
+    close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise BoardError(f"unknown board '{name}'{hint} (`dwn-mcu boards` lists them)")

@@ -1,0 +1,156 @@
+"""Host proof: compile a generated model library with the host's gcc, link it with the runner in
+`host_tests/dwn_runner.c`, run feature vectors through it and compare with the NumPy reference.
+
+Two builds: `strict` (`-std=c99 -O2 -Wall -Wextra -Werror -pedantic`) and `sanitize` (AddressSanitizer and
+UndefinedBehaviorSanitizer, no recovery: any report aborts the run). `HostModel` is the emlearn-style
+convenience: an object whose `predict`/`scores` run the compiled C.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DWNError
+from ..frozen import FrozenDWN
+from ..resources import resource_dir
+
+WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+BUILDS = {
+    "strict": WARNINGS + ["-O2"],
+    "sanitize": WARNINGS + ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+                            "-fno-sanitize-recover=all"],
+}
+_SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"}
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+class HostBuildError(DWNError):
+    """The host compiler rejected the generated C, or the runner failed (crash, sanitizer report)."""
+
+
+def host_compiler() -> str | None:
+    return os.environ.get("CC") or shutil.which("gcc")
+
+
+def runner_source() -> Path:
+    return resource_dir("host_tests") / "dwn_runner.c"
+
+
+def compile_runner(lib_src: Path, name: str, exe: Path, build: str = "strict") -> Path:
+    """Compile `lib_src/<name>.c` with the runner into `exe`; HostBuildError shows the compiler's output."""
+    cc = host_compiler()
+    if cc is None:
+        raise HostBuildError("no host C compiler (gcc) found")
+    cmd = [cc, *BUILDS[build], f"-I{lib_src}", f"-DDWN_NAME={name}", f"-DDWN_PREFIX={name.upper()}",
+           f'-DDWN_HEADER="{name}.h"', str(runner_source()), str(Path(lib_src) / f"{name}.c"), "-o", str(exe)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 or proc.stderr.strip():
+        raise HostBuildError(f"{build} build of {name}.c failed: {proc.stderr.strip()[:2000]}")
+    return Path(exe)
+
+
+def format_vectors(X) -> bytes:
+    """Rows of 8-hex-digit float32 bit patterns separated by spaces, one row per line."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    n, f = X.shape
+    u = X.view(np.uint32)
+    shifts = np.arange(28, -1, -4, dtype=np.uint32)
+    digits = _HEX[(u[:, :, None] >> shifts) & 0xF]  # (n, f, 8)
+    out = np.full((n, f, 9), ord(" "), dtype=np.uint8)
+    out[:, :, :8] = digits
+    out[:, -1, 8] = ord("\n")
+    return out.tobytes()
+
+
+def run_runner(exe: Path, X, num_classes: int, sanitize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Run the compiled runner on X; returns (classes (N,), scores (N, C)) as int64."""
+    X = np.asarray(X, dtype=np.float32)
+    env = {**os.environ, **(_SANITIZER_ENV if sanitize else {})}
+    proc = subprocess.run([str(exe)], input=format_vectors(X), capture_output=True, env=env)
+    if proc.returncode != 0 or proc.stderr.strip():
+        raise HostBuildError(f"runner {exe.name} failed (exit {proc.returncode}): "
+                             f"{proc.stderr.decode(errors='replace').strip()[:2000]}")
+    out = np.array(proc.stdout.split(), dtype=np.int64).reshape(-1, num_classes + 1) if X.shape[0] else \
+        np.zeros((0, num_classes + 1), np.int64)
+    if out.shape[0] != X.shape[0]:
+        raise HostBuildError(f"runner answered {out.shape[0]} of {X.shape[0]} vectors")
+    return out[:, 0], out[:, 1:]
+
+
+@dataclass
+class Comparison:
+    build: str
+    vectors: int
+    mismatches: int
+    first: dict | None  # the first differing vector: index, features, both answers
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+
+def compare(model: FrozenDWN, X, classes, scores, build: str = "") -> Comparison:
+    """Compare C answers with the reference on every vector."""
+    X = np.asarray(X, dtype=np.float32)
+    ref_scores = model.scores(X)
+    ref_classes = np.argmax(ref_scores, axis=1)
+    bad = np.flatnonzero((ref_classes != classes) | np.any(ref_scores != scores, axis=1))
+    first = None
+    if bad.size:
+        i = int(bad[0])
+        first = {"index": i, "features": X[i].tolist(), "reference": (int(ref_classes[i]), ref_scores[i].tolist()),
+                 "c": (int(classes[i]), scores[i].tolist())}
+    return Comparison(build, int(X.shape[0]), int(bad.size), first)
+
+
+def prove(lib_src, name: str, model: FrozenDWN, X, builds=("strict", "sanitize")) -> list[Comparison]:
+    """Build the library in `lib_src` with each build and compare it with the reference on X."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="dwn-host-") as tmp:
+        for build in builds:
+            exe = compile_runner(Path(lib_src), name, Path(tmp) / f"runner_{build}", build)
+            classes, scores = run_runner(exe, X, model.num_classes, sanitize=build == "sanitize")
+            results.append(compare(model, X, classes, scores, build))
+    return results
+
+
+class HostModel:
+    """The generated C compiled for the host: `predict(X)` and `scores(X)` run it (emlearn style).
+
+    >>> with compile_host(model, layout="table") as c:
+    ...     assert (c.predict(X) == model.predict(X)).all()
+    """
+
+    def __init__(self, sources: dict[str, str], name: str, num_classes: int, build: str = "strict"):
+        self.name, self.num_classes, self.build = name, num_classes, build
+        self._dir = Path(tempfile.mkdtemp(prefix="dwn-host-"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, True)
+        for fname, text in sources.items():
+            (self._dir / fname).write_text(text)
+        self.exe = compile_runner(self._dir, name, self._dir / "runner", build)
+
+    def run(self, X) -> tuple[np.ndarray, np.ndarray]:
+        return run_runner(self.exe, X, self.num_classes, sanitize=self.build == "sanitize")
+
+    def predict(self, X) -> np.ndarray:
+        return self.run(X)[0]
+
+    def scores(self, X) -> np.ndarray:
+        return self.run(X)[1]
+
+    def close(self) -> None:
+        self._cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,147 @@
+"""Pack a frozen model's arrays into the byte tables the generated C reads. Pure NumPy, no C text.
+
+* Thresholds become order-preserving 32-bit keys of their float32 bit patterns (`threshold_keys`): for
+  non-NaN floats `a > b` exactly when `key(a) > key(b)`, once -0.0 is folded onto +0.0. The firmware
+  compares keys with integer instructions, so the comparison is exact on every target (no soft-float
+  library, no flush-to-zero of subnormals) and NaN is handled by one explicit test.
+* LUT tables are bit streams, least significant bit first: bit `i` is `byte[i >> 3] >> (i & 7) & 1`.
+  The table-driven layout stores each layer's tables back to back (2**n bits per LUT, no padding); the
+  unrolled layout folds tables of at most 8 bits into immediates and keeps the rest byte-aligned.
+* Mappings are stored in the narrowest unsigned type that holds the previous layer's bit count; the C
+  splits an index into a byte offset (`i >> 3`) and a bit mask (`1 << (i & 7)`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..frozen import FrozenDWN, LutLayer
+
+#: Tables of LUTs with at most this many inputs (2**3 = 8 bits) become immediates in the unrolled layout.
+UNROLLED_IMMEDIATE_MAX_N = 3
+
+_SIGN = np.uint32(0x80000000)
+
+
+def threshold_keys(values) -> np.ndarray:
+    """Order-preserving uint32 keys of float32 values (NaN is not ordered: callers handle it first)."""
+    u = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32).copy()
+    u[u == _SIGN] = 0  # -0.0 compares equal to +0.0
+    negative = (u & _SIGN) != 0
+    return np.where(negative, ~u, u | _SIGN).astype(np.uint32)
+
+
+def encode_with_keys(model: FrozenDWN, X) -> np.ndarray:
+    """Layer 0's bits computed the way the firmware does (keys, NaN -> 0); tests hold it to `model.encode`."""
+    X = np.asarray(X, dtype=np.float32)
+    keys = threshold_keys(np.where(np.isnan(X), np.float32(0), X))
+    keys[np.isnan(X)] = 0  # below every threshold's key: a NaN feature has all bits 0
+    tkeys = threshold_keys(model.thresholds)
+    return (keys[:, model.feature_of_bit] > tkeys[None, :]).astype(np.uint8)
+
+
+def pack_bits(bits) -> np.ndarray:
+    """0/1 values to bytes, least significant bit first; the last byte is zero-padded."""
+    return np.packbits(np.asarray(bits, dtype=np.uint8), bitorder="little")
+
+
+def unpack_bits(data, count: int) -> np.ndarray:
+    return np.unpackbits(np.asarray(data, dtype=np.uint8), bitorder="little", count=count)
+
+
+def narrowest_uint(max_value: int) -> np.dtype:
+    """The narrowest of uint8/16/32 that holds `max_value`."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if max_value <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    raise ValueError(f"{max_value} does not fit 32 bits")
+
+
+@dataclass(frozen=True, eq=False)
+class PackedEncoder:
+    keys: np.ndarray  # (total_bits,) uint32, threshold keys, feature-major
+    counts: np.ndarray  # (F,) thresholds per feature, narrowest unsigned type
+
+
+@dataclass(frozen=True, eq=False)
+class PackedTableLayer:
+    """A layer for the table-driven loop."""
+
+    n_inputs: np.ndarray  # (L,) uint8; the C reads it only when the layer is not uniform
+    uniform_n: int | None
+    mapping: np.ndarray  # (sum n,) narrowest unsigned type holding prev_bits - 1
+    tables: np.ndarray  # uint8, the layer's table bits back to back, LSB first
+    table_bits: int
+
+
+@dataclass(frozen=True, eq=False)
+class UnrolledLut:
+    inputs: tuple  # ((byte offset, bit mask), ...) per input slot, slot 0 first
+    immediate: int | None  # table as an integer when n <= UNROLLED_IMMEDIATE_MAX_N
+    offset: int | None  # byte offset of the table in the layer's flash array otherwise
+
+
+@dataclass(frozen=True, eq=False)
+class PackedUnrolledLayer:
+    luts: tuple[UnrolledLut, ...]
+    tables: np.ndarray  # uint8, byte-aligned tables of the LUTs with more than 8 table bits
+
+
+def pack_encoder(model: FrozenDWN) -> PackedEncoder:
+    counts = model.bits_per_feature
+    dtype = narrowest_uint(int(counts.max()) if counts.size else 0)
+    return PackedEncoder(keys=threshold_keys(model.thresholds), counts=counts.astype(dtype))
+
+
+def pack_table_layer(layer: LutLayer, prev_bits: int) -> PackedTableLayer:
+    ns = np.unique(layer.n_inputs)
+    return PackedTableLayer(
+        n_inputs=layer.n_inputs.astype(np.uint8),
+        uniform_n=int(ns[0]) if ns.size == 1 else None,
+        mapping=layer.mapping.astype(narrowest_uint(max(prev_bits - 1, 0))),
+        tables=pack_bits(layer.tables),
+        table_bits=int(layer.tables.size),
+    )
+
+
+def pack_unrolled_layer(layer: LutLayer) -> PackedUnrolledLayer:
+    luts, chunks, offset = [], [], 0
+    for j in range(layer.num_luts):
+        table = layer.lut_table(j)
+        idx = layer.lut_inputs(j)
+        inputs = tuple((int(i) >> 3, 1 << (int(i) & 7)) for i in idx)
+        if idx.size <= UNROLLED_IMMEDIATE_MAX_N:
+            value = int(np.dot(table.astype(np.int64), np.int64(1) << np.arange(table.size, dtype=np.int64)))
+            luts.append(UnrolledLut(inputs, value, None))
+        else:
+            data = pack_bits(table)
+            luts.append(UnrolledLut(inputs, None, offset))
+            chunks.append(data)
+            offset += data.size
+    tables = np.concatenate(chunks) if chunks else np.zeros(0, np.uint8)
+    return PackedUnrolledLayer(luts=tuple(luts), tables=tables)
+
+
+# ------------------------------------------------------------------------------ reading packed data back
+def table_layer_lut(packed: PackedTableLayer, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mapping, table bits) of LUT `j`, read from the packed arrays the way the C loop walks them."""
+    n = packed.n_inputs.astype(np.int64)
+    m0 = int(n[:j].sum())
+    t0 = int((np.int64(1) << n[:j]).sum())
+    size = 1 << int(n[j])
+    bits = unpack_bits(packed.tables, packed.table_bits)[t0 : t0 + size]
+    return packed.mapping[m0 : m0 + int(n[j])].astype(np.int64), bits
+
+
+def unrolled_lut(packed: PackedUnrolledLayer, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mapping, table bits) of LUT `j` of an unrolled layer, recovered from bytes, masks and tables."""
+    lut = packed.luts[j]
+    mapping = np.array([(b << 3) + int(m).bit_length() - 1 for b, m in lut.inputs], dtype=np.int64)
+    size = 1 << len(lut.inputs)
+    if lut.immediate is not None:
+        bits = (lut.immediate >> np.arange(size)) & 1
+    else:
+        bits = unpack_bits(packed.tables[lut.offset : lut.offset + size // 8], size)
+    return mapping, bits.astype(np.uint8)

@@ -1,0 +1,218 @@
+"""Plan: decide, for one model on one board, the layout, the C types, the RAM buffers, and whether it
+fits. Pure: a FrozenDWN and a Board in, a Plan out; nothing is written. Over budget raises BudgetError
+with the budget and what takes the space.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DWNError
+from ..frozen import FrozenDWN
+from .boards import Board
+from .pack import UNROLLED_IMMEDIATE_MAX_N, narrowest_uint
+
+LAYOUTS = ("table", "unrolled")
+
+# Code bytes of the generated model, per architecture, measured with each family's compiler at -Os
+# (bench/flash_per_lut.py prints the fit for AVR; the ARM figures come from the same script with
+# arm-none-eabi-gcc -mcpu=cortex-m3). `fixed`: predict(), encoder, argmax; `layer`: one table-driven
+# layer loop; unrolled code: `unrolled_lut` per LUT plus `unrolled_input` per LUT input.
+_CODE_COST = {
+    "avr": {"fixed": 430, "layer": 150, "unrolled_lut": 22, "unrolled_input": 6},
+    "cortex-m0plus": {"fixed": 260, "layer": 110, "unrolled_lut": 22, "unrolled_input": 8},
+    "cortex-m3": {"fixed": 230, "layer": 90, "unrolled_lut": 18, "unrolled_input": 8},
+    "cortex-m4f": {"fixed": 230, "layer": 90, "unrolled_lut": 18, "unrolled_input": 8},
+    "riscv32": {"fixed": 280, "layer": 110, "unrolled_lut": 20, "unrolled_input": 8},
+    "xtensa": {"fixed": 300, "layer": 120, "unrolled_lut": 22, "unrolled_input": 9},
+}
+#: Bytes of stack the model's predict() needs beyond its score array (locals, saved registers).
+_STACK = {"avr": 24, "xtensa": 64}
+_STACK_DEFAULT = 48
+#: The unrolled layout is chosen when it fits in this share of the flash budget (estimates are not exact).
+UNROLLED_FLASH_SHARE = 0.9
+
+_C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if inline int "
+    "long register restrict return short signed sizeof static struct switch typedef union unsigned void "
+    "volatile while _Bool _Complex _Imaginary".split()
+)
+
+
+class PlanError(DWNError):
+    """The model cannot be compiled as asked: a bad name or layout, or a shape the C API cannot carry."""
+
+
+class BudgetError(DWNError):
+    """The model does not fit the board's flash or RAM."""
+
+
+_CTYPE = {np.dtype(np.uint8): "uint8_t", np.dtype(np.uint16): "uint16_t", np.dtype(np.uint32): "uint32_t"}
+
+
+def ctype(dtype) -> str:
+    return _CTYPE[np.dtype(dtype)]
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    index: int  # 1-based
+    num_luts: int
+    prev_bits: int
+    n_max: int
+    uniform_n: int | None
+    map_ctype: str  # mapping entry type (table layout)
+    addr_ctype: str  # LUT address
+    toff_ctype: str  # running table bit offset (table layout)
+    lut_ctype: str  # LUT loop counter
+    table_bits: int
+    mapping_entries: int
+    immediate_luts: int  # LUTs whose table the unrolled layout folds into code
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    prefix: str  # upper-case macro prefix
+    board: Board
+    layout: str
+    layout_reason: str
+    score_ctype: str
+    count_ctype: str  # thresholds per feature
+    layers: tuple[LayerPlan, ...]
+    buffers: tuple[int, ...]  # bytes of the two activation buffers (layer k's bits live in buffer k % 2)
+    flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
+    ram: dict = field(default_factory=dict)
+    flash_by_layout: dict = field(default_factory=dict)  # total estimate of each layout
+
+    @property
+    def flash_total(self) -> int:
+        return sum(self.flash.values())
+
+    @property
+    def ram_total(self) -> int:
+        return sum(self.ram.values())
+
+    @property
+    def model_flash(self) -> int:
+        return sum(v for k, v in self.flash.items() if k not in ("sketch", "selftest vectors"))
+
+    @property
+    def model_ram(self) -> int:
+        return sum(v for k, v in self.ram.items() if k not in ("sketch", "sketch input buffer"))
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _C_IDENTIFIER.match(name) or name in _C_KEYWORDS:
+        raise PlanError(f"name {name!r} is not a C identifier (letters, digits and _, not starting with a digit)")
+    return name
+
+
+def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
+    plans, prev = [], model.num_input_bits
+    for i, layer in enumerate(model.layers, start=1):
+        ns = np.unique(layer.n_inputs)
+        n_max = int(ns.max())
+        plans.append(LayerPlan(
+            index=i,
+            num_luts=layer.num_luts,
+            prev_bits=prev,
+            n_max=n_max,
+            uniform_n=int(ns[0]) if ns.size == 1 else None,
+            map_ctype=ctype(narrowest_uint(max(prev - 1, 0))),
+            addr_ctype="uint8_t" if n_max <= 8 else "uint16_t",
+            toff_ctype="uint16_t" if layer.tables.size <= 0xFFFF else "uint32_t",
+            lut_ctype="uint16_t" if layer.num_luts <= 0xFFFF else "uint32_t",
+            table_bits=int(layer.tables.size),
+            mapping_entries=int(layer.mapping.size),
+            immediate_luts=int(np.sum(layer.n_inputs <= UNROLLED_IMMEDIATE_MAX_N)),
+        ))
+        prev = layer.num_luts
+    return tuple(plans)
+
+
+def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
+    cost = _CODE_COST[board.arch]
+    counts = model.bits_per_feature
+    out = {
+        "thresholds": 4 * model.num_input_bits + narrowest_uint(int(counts.max()) if counts.size else 0).itemsize
+        * model.num_features,
+    }
+    if layout == "table":
+        out["lut tables"] = sum((lp.table_bits + 7) // 8 for lp in layers)
+        out["mappings"] = sum(lp.mapping_entries * np.dtype(lp.map_ctype[:-2]).itemsize for lp in layers)
+        out["input counts"] = sum(lp.num_luts for lp in layers if lp.uniform_n is None)
+        out["code"] = cost["fixed"] + cost["layer"] * len(layers)
+    else:
+        big = sum(int(((np.int64(1) << layer.n_inputs[layer.n_inputs > UNROLLED_IMMEDIATE_MAX_N]) // 8).sum())
+                  for layer in model.layers)
+        out["lut tables"] = big
+        out["code"] = cost["fixed"] + sum(cost["unrolled_lut"] * lp.num_luts + cost["unrolled_input"]
+                                          * lp.mapping_entries for lp in layers)
+    out["sketch"] = board.sketch_flash
+    return out
+
+
+def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
+              selftest_count: int = 0) -> Plan:
+    """Choose types, buffers and layout for `model` on `board`; raise BudgetError when it does not fit.
+    `selftest_count` test vectors embedded in the sketch count against the flash budget."""
+    check_name(name)
+    if layout is not None and layout not in LAYOUTS:
+        raise PlanError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
+    if model.num_classes > 255:
+        raise PlanError(f"{model.num_classes} classes: the C API returns the class as uint8_t (at most 255)")
+    layers = _layer_plans(model)
+    # Layer k's bits (k = 0 is the encoder) live in buffer k % 2; the last layer feeds the scores directly.
+    widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
+    buffers = tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
+                    for parity in (0, 1)[: min(2, len(widths))])
+    lo = int(min(0, model.class_bias.min()))
+    hi = int(model.group_size + max(0, model.class_bias.max()))
+    score_ctype = "int16_t" if -32767 <= lo and hi <= 32767 else "int32_t"
+    score_bytes = 2 if score_ctype == "int16_t" else 4
+    counts = model.bits_per_feature
+    ram = {
+        "activation buffers": sum(buffers),
+        "scores": score_bytes * model.num_classes,
+        "stack": _STACK.get(board.arch, _STACK_DEFAULT),
+        "sketch input buffer": 4 * model.num_features,
+        "sketch": board.sketch_ram,
+    }
+    by_layout = {lay: _flash(model, board, layers, lay) for lay in LAYOUTS}
+    if selftest_count:
+        for parts in by_layout.values():
+            parts["selftest vectors"] = selftest_count * (4 * model.num_features + 4 * model.num_classes + 1)
+    totals = {lay: sum(v.values()) for lay, v in by_layout.items()}
+    if layout is not None:
+        chosen, reason = layout, f"{layout} layout requested"
+    elif totals["unrolled"] <= UNROLLED_FLASH_SHARE * board.flash:
+        chosen = "unrolled"
+        reason = (f"unrolled (fastest) fits: {totals['unrolled']} of {board.flash} bytes of flash "
+                  f"(chosen while it stays under {UNROLLED_FLASH_SHARE:.0%} of the budget)")
+    else:
+        chosen = "table"
+        reason = (f"unrolled would need {totals['unrolled']} of {board.flash} bytes of flash; the table-driven "
+                  f"layout (smallest) needs {totals['table']}")
+    flash = by_layout[chosen]
+    problems = []
+    if totals[chosen] > board.flash:
+        problems.append(f"flash {totals[chosen]} > {board.flash} bytes ({_breakdown(flash)})")
+    if sum(ram.values()) > board.ram:
+        problems.append(f"RAM {sum(ram.values())} > {board.ram} bytes ({_breakdown(ram)})")
+    if problems:
+        raise BudgetError(f"model does not fit {board.name} with the {chosen} layout: " + "; ".join(problems))
+    return Plan(
+        name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
+        score_ctype=score_ctype,
+        count_ctype=ctype(narrowest_uint(int(counts.max()) if counts.size else 0)),
+        layers=layers, buffers=buffers, flash=flash, ram=ram, flash_by_layout=totals,
+    )
+
+
+def _breakdown(parts: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]))

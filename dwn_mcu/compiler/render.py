@@ -1,0 +1,89 @@
+"""Render: a Plan and packed arrays in, `{relative path: text}` out, through the Jinja2 templates in
+`firmware_templates/`. No C is assembled in Python; this module only prepares the templates' context."""
+
+from __future__ import annotations
+
+import functools
+
+import jinja2
+import numpy as np
+
+from .. import __version__
+from ..frozen import FrozenDWN
+from ..resources import resource_dir
+from .pack import pack_encoder, pack_table_layer, pack_unrolled_layer
+from .plan import Plan
+
+BAUD = 115200
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("firmware_templates"))),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+        autoescape=False,
+    )
+
+
+def _context(model: FrozenDWN, plan: Plan) -> dict:
+    enc = pack_encoder(model)
+    if plan.layout == "table":
+        prev, packed = model.num_input_bits, []
+        for layer in model.layers:
+            packed.append(pack_table_layer(layer, prev))
+            prev = layer.num_luts
+    else:
+        packed = [pack_unrolled_layer(layer) for layer in model.layers]
+    bias = model.class_bias
+    return {
+        "name": plan.name,
+        "P": plan.prefix,
+        "plan": plan,
+        "board": plan.board,
+        "model": model,
+        "version": __version__,
+        "class_names": model.class_names,
+        "encoder": {"thresholds": enc.keys.tolist(), "counts": enc.counts.tolist()},
+        "packed": packed,
+        "score_range": (int(min(0, bias.min())), int(model.group_size + max(0, bias.max()))),
+        "baud": BAUD,
+    }
+
+
+def _render(template: str, context: dict) -> str:
+    return environment().get_template(template).render(context)
+
+
+def render_library(model: FrozenDWN, plan: Plan) -> dict[str, str]:
+    """The model library alone: `{NAME.h, NAME.c}`."""
+    ctx = _context(model, plan)
+    return {f"{plan.name}.h": _render("model.h.j2", ctx), f"{plan.name}.c": _render("model.c.j2", ctx)}
+
+
+def selftest_context(model: FrozenDWN, vectors) -> dict:
+    """Test vectors as float32 bit patterns with the reference's classes and scores, for the sketch."""
+    X = np.asarray(vectors, dtype=np.float32).reshape(-1, model.num_features)
+    return {
+        "count": int(X.shape[0]),
+        "bits": X.view(np.uint32).tolist(),
+        "classes": model.predict(X).tolist(),
+        "scores": model.scores(X).tolist(),
+    }
+
+
+def render_project(model: FrozenDWN, plan: Plan, selftest_vectors=None) -> dict[str, str]:
+    """Every text file of the PlatformIO project, by path relative to the project folder."""
+    ctx = _context(model, plan)
+    ctx["selftest"] = None if selftest_vectors is None else selftest_context(model, selftest_vectors)
+    lib = f"lib/{plan.name}"
+    return {
+        "platformio.ini": _render("platformio.ini.j2", ctx),
+        "src/main.cpp": _render("main.cpp.j2", ctx),
+        f"{lib}/library.json": _render("library.json.j2", ctx),
+        f"{lib}/library.properties": _render("library.properties.j2", ctx),
+        f"{lib}/src/{plan.name}.h": _render("model.h.j2", ctx),
+        f"{lib}/src/{plan.name}.c": _render("model.c.j2", ctx),
+    }
