@@ -1,56 +1,101 @@
-"""Target proofs with a model library: every vector on every emulated target agrees with the NumPy
-reference, sizes come from the ELF, and a wrong answer is reported with both results."""
+"""Target proofs of the generated model library: on every emulated target and in both layouts, every
+vector agrees with the NumPy reference, sizes come from the linked ELF, the planner's estimates hold
+within 10%, no table lands in AVR RAM, and a wrong answer is reported with both results."""
 
 import numpy as np
 import pytest
 
+from conftest import shared_dataset
+from dwn_mcu.compiler import get_board, make_plan, render_model_sources
 from dwn_mcu.synthetic import adversarial_inputs, random_model
+from dwn_mcu.targets.project import PLAN_TOLERANCE, plan_check
 from dwn_mcu.targets.testing import require_target
 from dwn_mcu.targets.verify import verify_on_target
-from fixtures.standin.render import render_standin
 
-TARGETS = ["avr", "cortex-m0plus", "cortex-m3", "cortex-m4f", "rv32"]
+#: A board of each emulated architecture (its planner estimates are checked against the ELF).
+BOARD = {"avr": "nano", "cortex-m0plus": "pico", "cortex-m3": "bluepill", "cortex-m4f": "nucleo_f401re",
+         "rv32": "esp32c3"}
+LAYOUTS = ("table", "unrolled")
 
 
 @pytest.fixture(scope="module")
 def model():
-    # LUT counts that are not multiples of 8, two layers, three classes.
-    return random_model(seed=3, num_features=6, bits_per_feature=5, luts=(45, 21), n=6, num_classes=3)
+    # The phoneme dataset's 5 features; LUT counts that are not multiples of 8; three classes.
+    return random_model(seed=3, num_features=5, bits_per_feature=6, luts=(45, 21), n=6, num_classes=3)
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_standin_agrees_on_every_target(model, target):
-    require_target(target)
-    X = adversarial_inputs(model, seed=1, random_rows=16)  # NaN, infinities, thresholds +-1 ulp, ...
-    result = verify_on_target(model, target, X, render_standin(model, "tm"), "tm")
+@pytest.fixture(scope="module")
+def vectors(model):
+    data = shared_dataset("phoneme")
+    X_test = data.test_split()[0][:60]  # a subset of the test split keeps the suite fast
+    return np.concatenate([X_test, adversarial_inputs(model, seed=1, random_rows=8)])  # NaN, inf, +-1 ulp
+
+
+@pytest.fixture(scope="module")
+def results(model, vectors):
+    """Each (target, layout) is built and run once; the tests below read the result."""
+    cache = {}
+
+    def get(target, layout):
+        require_target(target)
+        if (target, layout) not in cache:
+            sources = render_model_sources(model, BOARD[target], "tm", layout)
+            cache[target, layout] = verify_on_target(model, target, vectors, sources, "tm")
+        return cache[target, layout]
+
+    return get
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("target", list(BOARD))
+def test_generated_model_agrees_on_every_vector(model, vectors, results, target, layout):
+    result = results(target, layout)
     assert result.first_mismatch is None
-    assert result.agree == result.vectors == X.shape[0]
-    assert len(result.latency) == X.shape[0] and min(result.latency) > 0
-    # the model adds flash; the firmware's flash includes at least the packed tables
+    assert result.agree == result.vectors == vectors.shape[0]
+    assert len(result.latency) == vectors.shape[0] and min(result.latency) > 0
+    assert result.stack_measured is not None and result.stack_measured > 0
     table_bytes = sum((layer.tables.size + 7) // 8 for layer in model.layers)
     assert result.model_size.flash > table_bytes
-    assert result.size.flash > result.model_size.flash
-    assert result.stack_static > 0
+    if target == "avr":
+        assert result.model_data_symbols == {}, "model tables in AVR .data cost RAM"
 
 
-def test_avr_reports_a_mismatch_with_both_answers(model):
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("target", list(BOARD))
+def test_planner_estimates_hold_within_10_percent(model, results, target, layout):
+    result = results(target, layout)
+    plan = make_plan(model, get_board(BOARD[target]), "tm", layout)
+    check = plan_check(result, {"flash": {"model": plan.model_flash}, "ram": {"model": plan.model_ram}},
+                       (2 if plan.score_ctype == "int16_t" else 4) * model.num_classes)
+    assert check.flash_off <= PLAN_TOLERANCE, (
+        f"planner flash estimate {check.flash_estimate} B, linked ELF {check.flash_measured} B")
+    assert check.ram_off <= PLAN_TOLERANCE, (
+        f"planner RAM estimate {check.ram_estimate} B, measured {check.ram_measured} B "
+        f"(ELF share {result.model_size.ram} + deepest stack {result.stack_measured} + score array)")
+
+
+def test_a_wrong_answer_is_reported_with_both(model):
     require_target("avr")
     X = adversarial_inputs(model, seed=2, random_rows=8)[-12:]
-    other = random_model(seed=4, num_features=6, bits_per_feature=5, luts=(45, 21), n=6, num_classes=3)
+    other = random_model(seed=4, num_features=5, bits_per_feature=6, luts=(45, 21), n=6, num_classes=3)
     # firmware built from `other`, checked against `model`: the answers must differ somewhere
-    result = verify_on_target(model, "avr", X, render_standin(other, "tm"), "tm", measure_model_share=False)
+    result = verify_on_target(model, "avr", X, render_model_sources(other, "nano", "tm", "table"), "tm",
+                              measure_model_share=False)
     assert not result.ok
     i = result.first_mismatch["index"]
     assert result.first_mismatch["expected"]["scores"] == model.scores(X[i : i + 1])[0].tolist()
     assert result.first_mismatch["got"]["scores"] == other.scores(X[i : i + 1])[0].tolist()
 
 
-def test_avr_finds_model_data_in_ram_and_measures_stack(model):
+def test_tables_left_in_avr_ram_are_found(model):
     require_target("avr")
-    X = np.zeros((4, model.num_features), np.float32)
-    result = verify_on_target(model, "avr", X, render_standin(model, "tm"), "tm")
-    # the stand-in keeps its per-layer pointer arrays and class biases in .data (RAM): detected
-    assert {"nluts", "bias"} <= set(result.model_data_symbols)
-    assert result.model_size.ram >= sum(result.model_data_symbols.values())
-    # the harness measures the deepest stack of each inference; the static frames are close to it
-    assert result.stack_measured is not None and result.stack_measured >= result.stack_static
+    sources = render_model_sources(model, "nano", "tm", "table")
+    # the same library with PROGMEM taken away: its constant tables now land in .data (RAM)
+    stripped = {k: v.replace("PROGMEM", "") for k, v in sources.items()}
+    X = np.zeros((2, model.num_features), np.float32)
+    good = verify_on_target(model, "avr", X, sources, "tm")
+    bad = verify_on_target(model, "avr", X, stripped, "tm")
+    assert good.model_data_symbols == {} and good.ok
+    assert any("_tab" in s for s in bad.model_data_symbols)
+    assert not bad.ok  # the code still reads those addresses from flash
+    assert bad.model_size.ram >= sum(bad.model_data_symbols.values()) > good.model_size.ram

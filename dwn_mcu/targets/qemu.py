@@ -41,13 +41,13 @@ def _run(cmd, elf, timeout: float, scale: Fraction) -> RunOutput:
         raise TargetError(f"{cmd[0]}: {elf} ran longer than {timeout:.0f} s") from None
     # Semihosting console output arrives on stderr; QEMU's own errors too, so keep both.
     raw = proc.stderr.decode("latin-1") + proc.stdout.decode("latin-1")
-    text, regions, _, _ = split_markers(raw)
+    text, regions, stacks, _ = split_markers(raw)
     if proc.returncode:
         tail = text.strip().splitlines()[-1:] or [""]
         raise TargetError(f"{cmd[0]}: {elf} exited with status {proc.returncode} {tail[0][:200]}".rstrip())
     if "@DONE" not in text:
         raise TargetError(f"{cmd[0]}: {elf} ended without finishing its vectors")
-    return RunOutput(text, tuple(int(round(r * scale)) - 1 for r in regions), (), "done", 0)
+    return RunOutput(text, tuple(int(round(r * scale)) - 1 for r in regions), tuple(stacks), "done", 0)
 
 
 def run_cortex_m(elf, machine: str = "mps2-an385", timeout: float = 120.0) -> RunOutput:

@@ -36,7 +36,7 @@ class TargetResult:
     size: ElfSize  # the whole test firmware (first chunk of vectors)
     model_size: ElfSize | None  # firmware with the model minus the same firmware without it
     stack_static: int  # bytes: an upper bound from -fstack-usage over the model's functions
-    stack_measured: int | None  # bytes: deepest stack during an inference, measured (AVR)
+    stack_measured: int | None  # bytes: deepest stack during an inference, measured in the emulator
     latency: list = field(default_factory=list)  # per vector, calibrated
     model_data_symbols: dict = field(default_factory=dict)  # model symbols in AVR .data (RAM)
 
@@ -133,7 +133,8 @@ def verify_on_target(model, target_name: str, X, sources: dict, name: str, workd
             model_size = size - bare
             if target.runner == "simavr":  # what the model added to .data costs RAM on AVR: a defect
                 before = symbols_in_section(bare_fw.elf, ".data")
-                data_syms = {s: b for s, b in symbols_in_section(fw.elf, ".data").items() if s not in before}
+                data_syms = {s: b for s, b in symbols_in_section(fw.elf, ".data").items()
+                             if s not in before and not s.startswith("tb_")}  # tb_: the testbench's own
 
         got, latency, stacks = {}, [], []
         spans = [(0, first)] + [(lo, hi) for lo, hi in _chunks(n - first, chunk) for lo, hi in [(lo + first, hi + first)]]
