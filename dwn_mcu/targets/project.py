@@ -23,6 +23,35 @@ PLAN_TOLERANCE = 0.10
 SKETCH_VECTORS = 12
 
 
+@dataclass(frozen=True)
+class ProjectFiles:
+    """A generated project's own files, as `verify` needs them."""
+
+    root: Path
+    name: str
+    report: dict
+    model: object  # FrozenDWN
+    vectors: np.ndarray
+    lib_src: Path
+
+
+def open_project(out_dir):
+    """The compiler's `load_project` when it has one, else the same files read here."""
+    try:
+        from ..compiler.project import load_project
+    except ImportError:
+        pass
+    else:
+        return load_project(out_dir)
+    from ..model_file import load
+
+    root = Path(out_dir)
+    report = json.loads((root / "dwn_report.json").read_text(encoding="utf-8"))
+    name = report["name"]
+    vectors = np.load(root / "dwn" / "vectors.npy", allow_pickle=False).astype(np.float32)
+    return ProjectFiles(root, name, report, load(root / "dwn" / "model.dwn"), vectors, root / "lib" / name / "src")
+
+
 def default_target(report: dict) -> str:
     """The target for the project's board, or `host` when its architecture has no emulator here."""
     return ARCH_TO_TARGET.get(report.get("board", {}).get("arch", ""), "host")
