@@ -11,6 +11,10 @@ Semantics, in one place:
 * Layer `l`. LUT `j` has `n_j` inputs; its mapping row `M[j][k]` indexes the previous bit vector. The
   address is `a = sum_k bit(M[j][k]) << k` (slot 0 is the least significant bit) and the LUT's output bit
   is `table[j][a]`.
+* Integer inputs (`input_type` int8, uint8, int16 or uint16). The input is an integer of that type
+  and every threshold is an integer in `[min - 1, max]` of the type (stored exactly in float32); bit
+  `(f, b)` is `x[f] > T[f][b]` in integers. `input_scale`/`input_offset` record how the integer relates to
+  the feature it measures, `feature = x * scale + offset`; inference never uses them.
 * Output. The last layer's bits form `C` contiguous equal groups; the score of class `c` is the number of
   ones in group `c` plus `class_bias[c]`; the prediction is the argmax, ties to the lowest class index.
 
@@ -28,6 +32,17 @@ from .errors import DWNFormatError
 
 #: Largest number of inputs a single LUT may have (a 2**16-entry table is already 8 KiB).
 MAX_LUT_INPUTS = 16
+
+#: Input types a model may take, with the range of their values. Integer models keep integer-valued
+#: thresholds in the same float32 array: every integer of these types is exact in float32, so the
+#: reference's float comparison is the integer comparison the firmware does.
+INPUT_TYPES = {
+    "float32": None,
+    "int8": (-(1 << 7), (1 << 7) - 1),
+    "uint8": (0, (1 << 8) - 1),
+    "int16": (-(1 << 15), (1 << 15) - 1),
+    "uint16": (0, (1 << 16) - 1),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +117,9 @@ class FrozenDWN:
     class_names: tuple[str, ...] = None
     feature_names: tuple[str, ...] = None
     metadata: dict = field(default_factory=dict)  # free-form JSON (training settings, accuracy)
+    input_type: str = "float32"  # a key of INPUT_TYPES
+    input_scale: np.ndarray = None  # (F,) float64, integer models only: feature = x * scale + offset
+    input_offset: np.ndarray = None  # (F,) float64
 
     def __post_init__(self):
         # Normalise types so that hand-built models behave like loaded ones.
@@ -118,6 +136,13 @@ class FrozenDWN:
             set_(self, "class_names", tuple(str(c) for c in range(self.num_classes)))
         else:
             set_(self, "class_names", tuple(str(c) for c in self.class_names))
+        if self.input_type != "float32":
+            if self.input_scale is None:
+                set_(self, "input_scale", np.ones(self.num_features))
+            if self.input_offset is None:
+                set_(self, "input_offset", np.zeros(self.num_features))
+            set_(self, "input_scale", np.asarray(self.input_scale, dtype=np.float64))
+            set_(self, "input_offset", np.asarray(self.input_offset, dtype=np.float64))
         if self.feature_names is None:
             set_(self, "feature_names", tuple(f"x{i}" for i in range(self.num_features)))
         else:
@@ -165,12 +190,33 @@ class FrozenDWN:
 
     # ----------------------------------------------------------------------------- reference inference
     def _as_input(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
+        """Inputs as float32 (N, F). Integer models check that every value is an integer of their type
+        (exact in float32, so the comparison below is the integer comparison)."""
+        X = np.asarray(X)
         if X.ndim == 1:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] != self.num_features:
             raise ValueError(f"expected inputs of shape (N, {self.num_features}), got {X.shape}")
-        return X
+        limits = INPUT_TYPES[self.input_type]
+        if limits is not None:
+            if X.dtype.kind not in "iu":
+                if not np.all(np.isfinite(X)) or not np.array_equal(X, np.round(X)):
+                    raise ValueError(f"a {self.input_type} model takes integer inputs")
+            if X.size and (X.min() < limits[0] or X.max() > limits[1]):
+                raise ValueError(f"inputs outside the {self.input_type} range {limits[0]}..{limits[1]}")
+        return X.astype(np.float32)
+
+    def quantize(self, X) -> np.ndarray:
+        """Float features to this integer model's inputs: `round((x - offset) / scale)`, clipped to the
+        type's range; NaN becomes the type's minimum (every bit 0 but those whose threshold is below it)."""
+        limits = INPUT_TYPES[self.input_type]
+        if limits is None:
+            return np.asarray(X, dtype=np.float32)
+        X = np.asarray(X, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            q = np.round((X - self.input_offset) / self.input_scale)
+        q = np.where(np.isnan(q), limits[0], np.clip(q, limits[0], limits[1]))
+        return q.astype(np.int64)
 
     def encode(self, X) -> np.ndarray:
         """Layer 0's bit vector (N, total_bits), uint8: `x[f] > T[f][b]` in float32, NaN gives 0."""
@@ -203,6 +249,19 @@ class FrozenDWN:
 
         if not np.all(np.isfinite(self.thresholds)):
             fail("thresholds: contains NaN or infinity")
+        if self.input_type not in INPUT_TYPES:
+            fail(f"input_type: {self.input_type!r} is not one of {', '.join(INPUT_TYPES)}")
+        limits = INPUT_TYPES[self.input_type]
+        if limits is not None:
+            t = self.thresholds
+            if not np.array_equal(t, np.round(t)) or (t.size and (t.min() < limits[0] - 1 or t.max() > limits[1])):
+                fail(f"thresholds: a {self.input_type} model needs integer thresholds in {limits[0] - 1}..{limits[1]}")
+            for name in ("input_scale", "input_offset"):
+                a = getattr(self, name)
+                if a.shape != (self.num_features,) or not np.all(np.isfinite(a)):
+                    fail(f"{name}: needs {self.num_features} finite values")
+            if np.any(self.input_scale <= 0):
+                fail("input_scale: must be positive")
         if np.any(self.bits_per_feature < 0):
             fail("bits_per_feature: negative count")
         if int(self.bits_per_feature.sum()) != self.num_input_bits:

@@ -1,8 +1,8 @@
 """The `.dwn` file: a zip of `.npy` arrays plus a JSON header, never a pickle.
 
-Layout (format version 1):
+Layout (format version 2; version 1 files, which predate integer inputs, still load):
 
-    header.npy                 uint8, UTF-8 JSON: {"format": "dwn", "version": 1, "num_features",
+    header.npy                 uint8, UTF-8 JSON: {"format": "dwn", "version": 2, "num_features",
                                "num_classes", "num_layers", "input_type", "class_names",
                                "feature_names", "metadata"}
     thresholds.npy             float32 (total_bits,)
@@ -11,6 +11,8 @@ Layout (format version 1):
     layer{i}_n_inputs.npy      uint8 (L_i,)
     layer{i}_mapping.npy       int32 (sum n,)
     layer{i}_tables.npy        uint8 (sum 2**n,), bits packed with np.packbits (bit order "little")
+    input_scale.npy            float64 (F,), integer input types only (version 2)
+    input_offset.npy           float64 (F,), integer input types only (version 2)
 
 The writer fixes every zip timestamp, so saving the same model twice gives identical bytes.
 """
@@ -28,12 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DWNFormatError
-from .frozen import FrozenDWN, LutLayer
+from .frozen import INPUT_TYPES, FrozenDWN, LutLayer
 
 FORMAT_NAME = "dwn"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
-INPUT_TYPES = ("float32",)
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
+#: Input types each format version can hold.
+VERSION_INPUT_TYPES = {1: ("float32",), 2: tuple(INPUT_TYPES)}
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -53,7 +56,7 @@ def to_bytes(model: FrozenDWN) -> bytes:
         "num_features": model.num_features,
         "num_classes": model.num_classes,
         "num_layers": len(model.layers),
-        "input_type": "float32",
+        "input_type": model.input_type,
         "class_names": list(model.class_names),
         "feature_names": list(model.feature_names),
         "metadata": model.metadata,
@@ -64,6 +67,9 @@ def to_bytes(model: FrozenDWN) -> bytes:
         "bits_per_feature": model.bits_per_feature.astype(np.int32),
         "class_bias": model.class_bias.astype(np.int32),
     }
+    if model.input_type != "float32":
+        arrays["input_scale"] = model.input_scale.astype(np.float64)
+        arrays["input_offset"] = model.input_offset.astype(np.float64)
     for i, layer in enumerate(model.layers, start=1):
         arrays[f"layer{i}_n_inputs"] = layer.n_inputs.astype(np.uint8)
         arrays[f"layer{i}_mapping"] = layer.mapping.astype(np.int32)
@@ -114,6 +120,9 @@ def from_bytes(data: bytes) -> FrozenDWN:
     arrays = _read_arrays(data)
     header = _read_header(arrays)
     want = {"header", "thresholds", "bits_per_feature", "class_bias"}
+    integer = header["input_type"] != "float32"
+    if integer:
+        want |= {"input_scale", "input_offset"}
     for i in range(1, header["num_layers"] + 1):
         want |= {f"layer{i}_n_inputs", f"layer{i}_mapping", f"layer{i}_tables"}
     missing, extra = want - arrays.keys(), arrays.keys() - want
@@ -152,6 +161,9 @@ def from_bytes(data: bytes) -> FrozenDWN:
         class_names=header["class_names"],
         feature_names=header["feature_names"],
         metadata=header["metadata"],
+        input_type=header["input_type"],
+        input_scale=get("input_scale", "f") if integer else None,
+        input_offset=get("input_offset", "f") if integer else None,
     )
     if model.num_features != header["num_features"]:
         raise DWNFormatError(
@@ -211,8 +223,11 @@ def _read_header(arrays: dict) -> dict:
     for key, typ in types.items():
         if not isinstance(header.get(key), typ) or isinstance(header.get(key), bool):
             raise DWNFormatError(f"header: field {key!r} missing or not of type {typ.__name__}")
-    if header["input_type"] not in INPUT_TYPES:
-        raise DWNFormatError(f"header: input_type {header['input_type']!r} is not one of {INPUT_TYPES}")
+    allowed = VERSION_INPUT_TYPES[version]
+    if header["input_type"] not in allowed:
+        raise DWNFormatError(
+            f"header: input_type {header['input_type']!r} is not one of {', '.join(allowed)} (format version {version})"
+        )
     if not 1 <= header["num_layers"] <= 64:
         raise DWNFormatError(f"header: num_layers {header['num_layers']} outside 1..64")
     return header

@@ -7,16 +7,25 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError, DWNError
 from ..frozen import FrozenDWN
-from ..model_file import to_bytes
+from ..model_file import load, to_bytes
 from ..synthetic import adversarial_inputs
 from .boards import Board, get_board
 from .plan import Plan, make_plan
 from .render import render_library, render_project
 from .write import check_destination, write_tree
+
+
+
+class ProjectError(DWNError):
+    """A folder is not a complete dwn-mcu project (missing report, library, model copy or vectors)."""
+
 
 MODEL_COPY = "dwn/model.dwn"
 VECTORS = "dwn/vectors.npy"
@@ -24,9 +33,10 @@ REPORT = "dwn_report.json"
 
 
 def render_model_sources(model: FrozenDWN, board="nano", name: str = "dwn_model", layout: str | None = None,
-                         boards_dir=None) -> dict[str, str]:
-    """`{NAME.h: text, NAME.c: text}`: the model library alone (what test firmwares compile)."""
-    plan = make_plan(model, get_board(board, boards_dir), name, layout)
+                         boards_dir=None, check_budget: bool = True) -> dict[str, str]:
+    """`{NAME.h: text, NAME.c: text}`: the model library alone (what test firmwares compile).
+    `check_budget=False` skips the board's flash/RAM check (a test firmware on an emulator)."""
+    plan = make_plan(model, get_board(board, boards_dir), name, layout, check_budget=check_budget)
     return render_library(model.validate(), plan)
 
 
@@ -97,3 +107,50 @@ def build_project(model: FrozenDWN, board="nano", out_dir="out", name: str = "dw
     files[REPORT] = json.dumps(report, indent=2, sort_keys=True) + "\n"
     write_tree(out_dir, files, force)
     return report
+
+
+def selftest_vectors(model: FrozenDWN, X=None, count: int = 16) -> np.ndarray:
+    """`count` rows for the sketch's self-test: evenly spaced rows of X (the user's data) or, without data,
+    of the adversarial inputs (NaN, infinities, values on thresholds, random rows)."""
+    X = adversarial_inputs(model) if X is None else np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != model.num_features:
+        raise DataError(f"self-test data has shape {X.shape}, the model needs {model.num_features} features per row")
+    if count <= 0 or X.shape[0] == 0:
+        raise DataError("self-test needs at least one vector")
+    rows = np.unique(np.linspace(0, X.shape[0] - 1, num=min(count, X.shape[0])).astype(np.int64))
+    return X[rows]
+
+
+@dataclass(frozen=True)
+class Project:
+    """What a generated project holds for verification: `load_project(out_dir)`."""
+
+    root: Path
+    name: str
+    report: dict
+    model: FrozenDWN
+    vectors: np.ndarray
+    lib_src: Path
+
+
+def load_project(out_dir) -> Project:
+    """Read a generated project's own files (report, model copy, vectors, library); DWNError if any is missing."""
+    root = Path(out_dir)
+    report_path = root / REPORT
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        name = report["name"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ProjectError(f"{report_path}: not a dwn-mcu project report ({exc})") from None
+    lib_src = root / "lib" / name / "src"
+    for need in (lib_src / f"{name}.c", lib_src / f"{name}.h", root / VECTORS):
+        if not need.is_file():
+            raise ProjectError(f"{root}: missing {need.relative_to(root)}")
+    try:
+        vectors = np.load(root / VECTORS, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"{root / VECTORS}: unreadable ({exc})") from None
+    model = load(root / MODEL_COPY)
+    if vectors.ndim != 2 or vectors.shape[1] != model.num_features:
+        raise ProjectError(f"{root / VECTORS}: shape {vectors.shape} does not match {model.num_features} features")
+    return Project(root, name, report, model, vectors.astype(np.float32), lib_src)

@@ -1,0 +1,56 @@
+"""`dwn-mcu build MODEL --board B -o OUT`: compile a .dwn model into a PlatformIO project."""
+
+from pathlib import Path
+
+import numpy as np
+
+from ..compiler import build_project, get_board, summary
+from ..compiler.plan import LAYOUTS, check_name
+from ..compiler.project import selftest_vectors
+from ..data import load_data
+from ..errors import DataError
+from ..model_file import load
+
+
+def register(sub):
+    p = sub.add_parser("build", help="compile a .dwn model into a PlatformIO project for a board")
+    p.add_argument("model", help="path to a .dwn file")
+    p.add_argument("--board", required=True, help="board name or alias (`dwn-mcu boards` lists them)")
+    p.add_argument("-o", "--output", required=True, help="project folder to create")
+    p.add_argument("--name", default="dwn_model", help="C prefix of the model library (a C identifier)")
+    p.add_argument("--layout", choices=LAYOUTS, help="table (smallest) or unrolled (fastest); default: planner")
+    p.add_argument("--selftest", action="store_true", help="embed test vectors; the sketch prints PASS/FAIL")
+    p.add_argument("--selftest-data", metavar="PATH",
+                   help="rows for --selftest: .npy of features, .npz dataset (test split) or CSV (with "
+                        "--selftest-target); default: adversarial vectors")
+    p.add_argument("--selftest-target", metavar="COLUMN", help="label column of a --selftest-data CSV")
+    p.add_argument("--selftest-count", type=int, default=16, help="vectors to embed (default 16)")
+    p.add_argument("--boards-dir", help="extra folder of board TOML files (default: $DWN_MCU_BOARDS)")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.set_defaults(func=run)
+
+
+def _selftest_rows(args, model):
+    if not args.selftest_data:
+        return selftest_vectors(model, None, args.selftest_count)
+    path = Path(args.selftest_data)
+    if path.suffix == ".npy":
+        try:
+            X = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: cannot read ({exc})") from None
+    else:
+        X = load_data(data=str(path), target=args.selftest_target).test_split()[0]
+    return selftest_vectors(model, X, args.selftest_count)
+
+
+def run(args):
+    check_name(args.name)  # cheap checks first: nothing is read or written for a bad name or board
+    board = get_board(args.board, args.boards_dir)
+    model = load(args.model)
+    st = _selftest_rows(args, model) if (args.selftest or args.selftest_data) else None
+    report = build_project(model, board, args.output, name=args.name, layout=args.layout, selftest_vectors=st,
+                           force=args.force)
+    print(f"wrote {args.output}")
+    print(summary(report))
+    return 0
