@@ -118,7 +118,12 @@ def main(argv=None):
         lines.append(f"- AVR {layout}: {v:.1f} cycles per LUT (marginal), target <= {GOAL[layout]}: "
                      f"{'met' if v <= GOAL[layout] else 'MISSED'}.")
     text = "\n".join(lines) + "\n"
-    Path(args.output).write_text(text)
+    out = Path(args.output)
+    # Hand-written analysis below this marker survives a rerun.
+    marker = "<!-- analysis -->"
+    if out.is_file() and marker in out.read_text():
+        text += "\n" + marker + out.read_text().split(marker, 1)[1]
+    out.write_text(text)
     print(text)
 
 
