@@ -33,9 +33,10 @@ WITH_RECOMMENDS=(gcc-avr avr-libc binutils-avr simavr libsimavr-dev libelf-dev p
 NO_RECOMMENDS=(gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm
                gcc-riscv64-unknown-elf qemu-system-misc)
 
+# SETUP_PROBE_ROOT prefixes the probed paths (tests use it to see the messages without uninstalling).
 missing() {
   local pkg
-  for pkg in "$@"; do [[ -e "${PROBE[$pkg]}" ]] || echo "$pkg"; done
+  for pkg in "$@"; do [[ -e "${SETUP_PROBE_ROOT:-}${PROBE[$pkg]}" ]] || echo "$pkg"; done
 }
 
 mapfile -t miss_rec < <(missing "${WITH_RECOMMENDS[@]}")

@@ -19,7 +19,7 @@ sections into flash and RAM (DESIGN.md, "Memory accounting").
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DWNError
@@ -60,7 +60,6 @@ class Target:
     flash_sections: tuple[str, ...] = ARM_FLASH_SECTIONS
     ram_sections: tuple[str, ...] = RAM_SECTIONS
     latency_unit: str = "instructions"  # what the runner counts per inference
-    board_examples: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -92,20 +91,18 @@ TARGETS: dict[str, Target] = {
         ldflags=("-Os", "-mmcu=atmega328p", "-Wl,--gc-sections", "-flto", "-fuse-linker-plugin"),
         libs=("-lm",), runner="simavr", machine="atmega328p",
         flash_sections=AVR_FLASH_SECTIONS, latency_unit="cycles",
-        board_examples=("nano", "uno"),
     ),
     "cortex-m0plus": Target(
         name="cortex-m0plus", arch="cortex-m", cc="arm-none-eabi-gcc", cflags=_M0[0], ldflags=_M0[1],
-        libs=("-lc", "-lgcc"), runner="qemu-arm", machine="mps2-an385", board_examples=("pico",),
+        libs=("-lc", "-lgcc"), runner="qemu-arm", machine="mps2-an385",
     ),
     "cortex-m3": Target(
         name="cortex-m3", arch="cortex-m", cc="arm-none-eabi-gcc", cflags=_M3[0], ldflags=_M3[1],
-        libs=("-lc", "-lgcc"), runner="qemu-arm", machine="mps2-an385", board_examples=("bluepill",),
+        libs=("-lc", "-lgcc"), runner="qemu-arm", machine="mps2-an385",
     ),
     "cortex-m4f": Target(
         name="cortex-m4f", arch="cortex-m", cc="arm-none-eabi-gcc", cflags=_M4F[0], ldflags=_M4F[1],
         libs=("-lc", "-lgcc"), runner="qemu-arm", machine="mps2-an386",
-        board_examples=("nucleo_f401re", "nano33ble"),
     ),
     "rv32": Target(
         name="rv32", arch="rv32", cc="riscv64-unknown-elf-gcc",
@@ -114,7 +111,7 @@ TARGETS: dict[str, Target] = {
         # Linked as rv32imc so that GCC picks its rv32im/ilp32 libgcc multilib (the _zicsr spelling
         # matches no multilib and would pull in the 64-bit libgcc).
         ldflags=("-Os", "-march=rv32imc", "-mabi=ilp32", "-nostdlib", "-nostartfiles", "-Wl,--gc-sections"),
-        libs=("-lgcc",), runner="qemu-riscv32", machine="virt", board_examples=("esp32c3",),
+        libs=("-lgcc",), runner="qemu-riscv32", machine="virt",
         flash_sections=(".text", ".rodata", ".srodata", ".data", ".sdata"),
         ram_sections=(".data", ".sdata", ".bss", ".sbss"),
     ),
