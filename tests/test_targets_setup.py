@@ -55,3 +55,14 @@ def test_in_ci_a_missing_toolchain_is_an_error(tmp_path, not_root):
     proc = _run({"SETUP_PROBE_ROOT": str(tmp_path / "nothing"), "CI": "true"}, not_root)
     assert proc.returncode == 1
     assert "CI is set, so this is an error" in proc.stderr
+
+
+def test_missing_toolchain_skips_here_but_fails_in_ci(monkeypatch):
+    from dwn_mcu.targets.testing import skip_or_fail
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="missing avr-gcc"):
+        skip_or_fail("missing avr-gcc")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="nothing may skip in CI"):
+        skip_or_fail("missing avr-gcc")
