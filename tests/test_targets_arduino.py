@@ -9,8 +9,8 @@ import numpy as np
 
 from dwn_mcu.compiler import build_project
 from dwn_mcu.synthetic import adversarial_inputs, random_model
-from dwn_mcu.targets.project import (decimal_safe_rows, format_table, open_project, verify_project_target,
-                                     verify_sketch, write_report)
+from dwn_mcu.compiler.project import load_project
+from dwn_mcu.targets.project import decimal_safe_rows, format_table, verify_project_target, verify_sketch, write_report
 from dwn_mcu.targets.testing import require_arduino_core, require_target
 
 
@@ -19,7 +19,7 @@ def _project(tmp_path, layout="table"):
     X = adversarial_inputs(model, seed=3, random_rows=24)
     out = tmp_path / "out"
     build_project(model, "nano", out, name="tm", layout=layout, selftest_vectors=X[::9], verify_vectors=X)
-    return open_project(out)
+    return load_project(out)
 
 
 def test_sketch_answers_serial_lines_and_passes_its_selftest(tmp_path):

@@ -83,8 +83,8 @@ def stack_usage(su_files) -> dict:
 
 
 def stack_bound(frames: dict, entry: str, functions: set | None = None) -> int:
-    """An upper bound on the stack below `entry`'s caller: `entry`'s frame plus the frames of every
+    """A static bound on the stack of the model's own code: `entry`'s frame plus the frames of every
     other function in `functions` (the generated code has no recursion, so a call chain visits each
-    function at most once and cannot need more than their sum)."""
+    function at most once). Calls into libgcc or libc, which have no .su file here, come on top."""
     others = set(functions if functions is not None else frames) - {entry}
     return frames.get(entry, 0) + sum(frames.get(f, 0) for f in others)

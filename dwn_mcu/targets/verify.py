@@ -35,7 +35,7 @@ class TargetResult:
     first_mismatch: dict | None
     size: ElfSize  # the whole test firmware (first chunk of vectors)
     model_size: ElfSize | None  # firmware with the model minus the same firmware without it
-    stack_static: int  # bytes: an upper bound from -fstack-usage over the model's functions
+    stack_static: int  # bytes: -fstack-usage frames of the model's own functions, summed (no library calls)
     stack_measured: int | None  # bytes: deepest stack during an inference, measured in the emulator
     latency: list = field(default_factory=list)  # per vector, calibrated
     model_data_symbols: dict = field(default_factory=dict)  # model symbols in AVR .data (RAM)
@@ -91,10 +91,6 @@ def parse_results(text: str, num_classes: int) -> dict:
     return out
 
 
-def _chunks(n: int, size: int):
-    return [(s, min(n, s + size)) for s in range(0, n, size)]
-
-
 def verify_on_target(model, target_name: str, X, sources: dict, name: str, workdir=None,
                      measure_model_share: bool = True, timeout: float = 300.0) -> TargetResult:
     """Build, run and compare. `sources` is the model library ({file name: text}) for model `name`."""
@@ -137,10 +133,8 @@ def verify_on_target(model, target_name: str, X, sources: dict, name: str, workd
                              if s not in before and not s.startswith("tb_")}  # tb_: the testbench's own
 
         got, latency, stacks = {}, [], []
-        spans = [(0, first)] + [(lo, hi) for lo, hi in _chunks(n - first, chunk) for lo, hi in [(lo + first, hi + first)]]
+        spans = [(0, first)] + [(lo, min(n, lo + chunk)) for lo in range(first, n, chunk)]
         for lo, hi in spans:
-            if hi <= lo:
-                continue
             elf = fw.elf if lo == 0 else build(lo, hi)[0].elf
             out = run_firmware(target, elf, timeout=timeout)
             res = parse_results(out.text, C)
