@@ -5,8 +5,8 @@ within 10%, no table lands in AVR RAM, and a wrong answer is reported with both 
 import numpy as np
 import pytest
 
-from conftest import shared_dataset
 from dwn_mcu.compiler import get_board, make_plan, render_model_sources
+from dwn_mcu.data import load_dataset
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 from dwn_mcu.targets.project import PLAN_TOLERANCE, plan_check
 from dwn_mcu.targets.testing import require_target
@@ -26,7 +26,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def vectors(model):
-    data = shared_dataset("phoneme")
+    data = load_dataset("phoneme")  # bundled with the package
     X_test = data.test_split()[0][:60]  # a subset of the test split keeps the suite fast
     return np.concatenate([X_test, adversarial_inputs(model, seed=1, random_rows=8)])  # NaN, inf, +-1 ulp
 
