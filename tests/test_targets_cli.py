@@ -35,3 +35,13 @@ def test_verify_reports_the_first_mismatch_and_exits_1(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "FAIL (rv32): vector" in text
     assert "reference: class" in text and "firmware:  class" in text
+
+
+def test_default_target_follows_the_board():
+    from dwn_mcu.targets.project import default_target, expand_targets
+
+    assert default_target({"board": {"arch": "avr", "mcu": "atmega328p"}}) == "avr"
+    assert default_target({"board": {"arch": "avr", "mcu": "attiny85"}}) == "host"  # no ATtiny85 emulation here
+    assert default_target({"board": {"arch": "riscv32"}}) == "rv32"
+    assert default_target({"board": {"arch": "xtensa"}}) == "host"
+    assert expand_targets("all", {}) == ["host", "avr", "cortex-m0plus", "cortex-m3", "cortex-m4f", "rv32"]

@@ -24,8 +24,13 @@ SKETCH_VECTORS = 12
 
 
 def default_target(report: dict) -> str:
-    """The target for the project's board, or `host` when its architecture has no emulator here."""
-    return ARCH_TO_TARGET.get(report.get("board", {}).get("arch", ""), "host")
+    """The target for the project's board, or `host` when no emulator here runs its chip (the `avr`
+    target is the ATmega328P; an ATtiny85 project is checked on the host unless asked otherwise)."""
+    board = report.get("board", {})
+    target = ARCH_TO_TARGET.get(board.get("arch", ""), "host")
+    if target == "avr" and board.get("mcu", "atmega328p") != "atmega328p":
+        return "host"
+    return target
 
 
 def expand_targets(choice: str, report: dict) -> list[str]:
