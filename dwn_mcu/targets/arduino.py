@@ -10,7 +10,9 @@ __DECIMAL_DIG__` lets the core's `WString.cpp` build.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from .simavr import RunOutput, run_avr
@@ -54,8 +56,8 @@ def core_archive() -> Path:
     archive = out / "core.a"
     if archive.is_file():
         return archive
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
+    CORE_CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=CORE_CACHE))  # one per process: builds may race
     objs = []
     for src in sources:
         cc, flags = {".c": ("avr-gcc", C_FLAGS), ".cpp": ("avr-g++", CXX_FLAGS), ".S": ("avr-gcc", S_FLAGS)}[src.suffix]
@@ -65,7 +67,10 @@ def core_archive() -> Path:
     # main.cpp holds the Arduino main() (init, setup, loop); link it as an object so it is not dropped
     _run(["avr-g++", *CXX_FLAGS, *_includes(), str(core / "main.cpp"), "-o", "main.cpp.o"], tmp)
     _run(["avr-gcc-ar", "rcs", "core.a", *objs], tmp)
-    tmp.rename(out)
+    try:
+        tmp.rename(out)
+    except OSError:  # another process finished first: keep its archive
+        shutil.rmtree(tmp, ignore_errors=True)
     return archive
 
 
