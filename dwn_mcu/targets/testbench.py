@@ -86,12 +86,14 @@ def build_firmware(target: Target, model_sources: dict, main_c: str, workdir, wi
     _run([target.cc, *target.ldflags, *extra, *objs, *target.libs, "-o", "firmware.elf"], work)
 
     # Stack frames of the model's functions. LTO builds emit code only at link time, where GCC 5 keeps
-    # no .su file, so the model is compiled once more without LTO just for -fstack-usage.
+    # no .su file, so the model is compiled once more without LTO for -fstack-usage; that compile also
+    # holds the model to strict C99 (-std=c99 -pedantic, warnings as errors) with this cross compiler.
     su_files = []
     no_lto = [f for f in target.cflags if f not in ("-flto", "-fno-fat-lto-objects")]
     for src in model_c:
         stem = src.rsplit(".", 1)[0]
-        _run([target.cc, *no_lto, "-fstack-usage", *includes, "-c", src, "-o", f"stack_{stem}.o"], work)
+        _run([target.cc, *no_lto, "-std=c99", "-pedantic", *WARNINGS, "-fstack-usage", *includes, "-c", src,
+              "-o", f"stack_{stem}.o"], work)
         su_files.append(work / f"stack_{stem}.su")
     funcs = set()
     for su in su_files:
