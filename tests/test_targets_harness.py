@@ -143,3 +143,36 @@ int main(void) { static unsigned blk[2] = {0x20026u, 3u}; semihost(0x20, blk); f
                     str(tmp_path / "p.c")], check=True)
     with pytest.raises(TargetError, match="status 3"):
         run_rv32(elf, timeout=30)
+
+
+def test_qemu_rv32_counts_instructions_exactly(tmp_path):
+    target = require_target("rv32")
+    from dwn_mcu.resources import resource_dir
+
+    tb = resource_dir("firmware_templates") / "testbench"
+    (tmp_path / "p.c").write_text(r"""
+static int semihost(int op, const void *arg) {
+  register int a0 __asm__("a0") = op; register const void *a1 __asm__("a1") = arg;
+  __asm__ volatile(".option push\n.option norvc\n.balign 16\nslli x0, x0, 0x1f\nebreak\nsrai x0, x0, 7\n"
+                   ".option pop" : "+r"(a0) : "r"(a1) : "memory");
+  return a0;
+}
+static char *fmt(char *p, unsigned v) { char t[12]; int n = 0; do { t[n++] = '0' + v % 10; v /= 10; } while (v);
+  while (n) *p++ = t[--n]; return p; }
+static void region(unsigned a, unsigned b) { char l[24]; char *p = l;
+  *p++ = '@'; *p++ = 'R'; *p++ = 'E'; *p++ = 'G'; *p++ = 'I'; *p++ = 'O'; *p++ = 'N'; *p++ = ' ';
+  p = fmt(p, b - a); *p++ = '\n'; *p = 0; semihost(4, l); }
+#define NOPS(N) __asm__ volatile("csrr %0, minstret\n .rept " #N "\n nop\n .endr\n csrr %1, minstret" \
+                                 : "=&r"(a), "=&r"(b)); region(a, b);
+int main(void) {
+  unsigned a, b;
+  NOPS(1) NOPS(10) NOPS(100) NOPS(1000)
+  semihost(4, "@DONE\n");
+  unsigned blk[2] = {0x20026u, 0u}; semihost(0x20, blk); for (;;) {}
+}
+""")
+    elf = tmp_path / "p.elf"
+    subprocess.run([target.cc, "-Os", "-march=rv32imc_zicsr", "-mabi=ilp32", "-nostdlib", "-nostartfiles",
+                    f"-T{tb / 'rv32.ld'}", "-o", str(elf), str(tb / "rv32_start.S"), str(tmp_path / "p.c")],
+                   check=True)
+    assert run_rv32(elf, timeout=30).regions == (1, 10, 100, 1000)  # minstret under -icount
