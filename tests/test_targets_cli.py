@@ -26,6 +26,14 @@ def test_verify_cortex_m_prints_the_table_and_fills_the_report(tmp_path, capsys)
     assert report["targets"]["cortex-m4f"]["plan_check"]["flash_estimate"] == report["flash"]["model"]
 
 
+def test_verify_host_goes_into_the_report(tmp_path, capsys):
+    out = tmp_path / "out"
+    build_project(_model(1), "esp32", out, name="tm")  # Xtensa: no emulator, so the default is host
+    assert main(["verify", str(out)]) == 0
+    report = json.loads((out / "dwn_report.json").read_text())
+    assert report["targets"]["host"]["strict"]["agree"] == report["targets"]["host"]["strict"]["vectors"] > 0
+
+
 def test_verify_reports_the_first_mismatch_and_exits_1(tmp_path, capsys):
     require_target("rv32")
     out = tmp_path / "out"

@@ -69,7 +69,9 @@ def run(args):
                 break
     if rows:
         print(format_table(rows))
-        write_report(project.root, rows)
+    host_entry = {"host": {r.build: {"vectors": r.vectors, "agree": r.vectors - r.mismatches, "first_mismatch": r.first}
+                           for r in host}} if host else {}
+    write_report(project.root, rows, host_entry)
     for line in skipped:
         print(f"skipped {line}")
     for row in rows:

@@ -207,13 +207,15 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_report(root, rows: list[dict]) -> None:
-    """Add the target results to the project's `dwn_report.json` (written to a temporary file, then moved)."""
+def write_report(root, rows: list[dict], extra: dict | None = None) -> None:
+    """Add the target results (and `extra` entries, such as the host proof) to the project's
+    `dwn_report.json` under `targets` (written to a temporary file, then moved into place)."""
     path = Path(root) / "dwn_report.json"
     report = json.loads(path.read_text(encoding="utf-8"))
     targets = report.setdefault("targets", {})
     for row in rows:
         targets[row["result"].target] = row_dict(row)
+    targets.update(extra or {})
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dwn_report.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
