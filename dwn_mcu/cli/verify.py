@@ -9,7 +9,7 @@ project's `dwn_report.json`."""
 
 from ..compiler.host import prove
 from ..compiler.project import load_project
-from ..targets.project import (expand_targets, format_table, row_dict, verify_project_target, write_report)
+from ..targets.project import expand_targets, format_table, row_dict, verify_project_target, write_report
 from ..targets.toolchains import TARGETS as EMULATED, TargetError, get_target, install_hint, missing_tools
 
 
@@ -17,7 +17,6 @@ def verify_host(project):
     return prove(project.lib_src, project.name, project.model, project.vectors)
 
 
-TARGETS = {"host": verify_host}
 CHOICES = ["host", *EMULATED, "all"]
 
 
