@@ -17,12 +17,13 @@ def test_verify_cortex_m_prints_the_table_and_fills_the_report(tmp_path, capsys)
     require_target("cortex-m4f")
     out = tmp_path / "out"
     build_project(_model(1), "nucleo_f401re", out, name="tm")
-    assert main(["verify", str(out)]) == 0  # the board's own target: cortex-m4f
+    assert main(["verify", str(out)]) == 0  # host, then the board's own target: cortex-m4f
     text = capsys.readouterr().out
+    assert "strict" in text and "sanitize" in text
     row = next(line for line in text.splitlines() if line.startswith("cortex-m4f"))
     assert "100.00%" in row and "instructions" in row and "cycles" not in row
     report = json.loads((out / "dwn_report.json").read_text())
-    assert report["targets"]["cortex-m4f"]["agreement"] == 1.0
+    assert report["targets"]["cortex-m4f"]["agreement"] == 1.0 and "host" in report["targets"]
     assert report["targets"]["cortex-m4f"]["plan_check"]["flash_estimate"] == report["flash"]["model"]
 
 

@@ -99,3 +99,16 @@ def test_tables_left_in_avr_ram_are_found(model):
     assert any("_tab" in s for s in bad.model_data_symbols)
     assert not bad.ok  # the code still reads those addresses from flash
     assert bad.model_size.ram >= sum(bad.model_data_symbols.values()) > good.model_size.ram
+
+
+@pytest.mark.parametrize("target", ["avr", "cortex-m0plus"])
+def test_mixed_lut_sizes_agree_in_both_layouts(target):
+    require_target(target)
+    from test_compiler_pack import mixed_model  # LUTs of 0..10 inputs in one layer, class biases
+
+    model = mixed_model(1, num_features=3, max_bits=40, luts=(20, 9), n_range=(0, 10), num_classes=3)
+    X = adversarial_inputs(model, seed=5, random_rows=16)
+    for layout in LAYOUTS:
+        sources = render_model_sources(model, BOARD[target], "mx", layout)
+        result = verify_on_target(model, target, X, sources, "mx", measure_model_share=False)
+        assert result.first_mismatch is None and result.agree == X.shape[0], layout

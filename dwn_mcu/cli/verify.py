@@ -4,7 +4,7 @@
 cortex-m0plus, cortex-m3, cortex-m4f, rv32) build a bare-metal test firmware with the board's cross
 compiler and run it in simavr or QEMU (dwn_mcu/targets), with flash, RAM, stack and latency; on the
 project's own board the planner's estimates are checked and, on AVR, the Arduino sketch is run too.
-Without --target the project's board decides; `all` runs every target. The table goes into the
+Without --target: the host proof and the project's board's chip; `all` runs every target. The table goes into the
 project's `dwn_report.json`."""
 
 from ..compiler.host import prove
@@ -24,7 +24,7 @@ def register(sub):
     p = sub.add_parser("verify", help="prove a generated project's C equal to the reference")
     p.add_argument("project", help="folder written by `dwn-mcu build`")
     p.add_argument("--target", choices=CHOICES, default=None,
-                   help="where to run the C: host, an emulated chip, or all (default: the project's board)")
+                   help="where to run the C: host, an emulated chip, or all (default: host and the project's board)")
     p.set_defaults(func=run)
 
 

@@ -34,8 +34,10 @@ def default_target(report: dict) -> str:
 
 
 def expand_targets(choice: str, report: dict) -> list[str]:
+    """Targets to run for `--target choice`. The default is the host proof plus the project's board
+    (its emulated chip, when there is one)."""
     if choice in (None, "", "board"):
-        return [default_target(report)]
+        return list(dict.fromkeys(["host", default_target(report)]))
     if choice == "all":
         return ["host", *TARGETS]
     return [choice]
