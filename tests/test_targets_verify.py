@@ -7,6 +7,7 @@ import pytest
 
 from dwn_mcu.compiler import get_board, make_plan, render_model_sources
 from dwn_mcu.data import load_dataset
+from dwn_mcu.frozen import FrozenDWN, LutLayer
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 from dwn_mcu.targets.project import PLAN_TOLERANCE, plan_check
 from dwn_mcu.targets.testing import require_target
@@ -104,9 +105,17 @@ def test_tables_left_in_avr_ram_are_found(model):
 @pytest.mark.parametrize("target", ["avr", "cortex-m0plus"])
 def test_mixed_lut_sizes_agree_in_both_layouts(target):
     require_target(target)
-    from test_compiler_pack import mixed_model  # LUTs of 0..10 inputs in one layer, class biases
-
-    model = mixed_model(1, num_features=3, max_bits=40, luts=(20, 9), n_range=(0, 10), num_classes=3)
+    # LUTs of 0..10 inputs in the same layer (immediates and flash tables of every size), class biases
+    rng = np.random.default_rng(1)
+    base = random_model(seed=1, num_features=3, bits_per_feature=12, luts=(20,), n=2, num_classes=3)
+    layers, prev = [], base.num_input_bits
+    for count in (20, 9):
+        n = rng.integers(0, 11, size=count)
+        layers.append(LutLayer(n_inputs=n, mapping=rng.integers(0, prev, size=int(n.sum())),
+                               tables=rng.integers(0, 2, size=int((1 << n).sum())).astype(np.uint8)))
+        prev = count
+    model = FrozenDWN(base.thresholds, base.bits_per_feature, tuple(layers), 3,
+                      class_bias=np.array([2, -1, 0])).validate()
     X = adversarial_inputs(model, seed=5, random_rows=16)
     for layout in LAYOUTS:
         sources = render_model_sources(model, BOARD[target], "mx", layout)
