@@ -107,7 +107,7 @@ def test_mixed_lut_sizes_agree_in_both_layouts(target):
     require_target(target)
     # LUTs of 0..10 inputs in the same layer (immediates and flash tables of every size), class biases
     rng = np.random.default_rng(1)
-    base = random_model(seed=1, num_features=3, bits_per_feature=12, luts=(20,), n=2, num_classes=3)
+    base = random_model(seed=1, num_features=3, bits_per_feature=12, luts=(21,), n=2, num_classes=3)
     layers, prev = [], base.num_input_bits
     for count in (20, 9):
         n = rng.integers(0, 11, size=count)
