@@ -121,3 +121,15 @@ def test_mixed_lut_sizes_agree_in_both_layouts(target):
         sources = render_model_sources(model, BOARD[target], "mx", layout)
         result = verify_on_target(model, target, X, sources, "mx", measure_model_share=False)
         assert result.first_mismatch is None and result.agree == X.shape[0], layout
+
+
+@pytest.mark.parametrize("n", [4, 5, 7, 8])
+def test_avr_unrolled_assembly_for_every_table_size(n):
+    # uniform layers of 4..8 inputs take the inline-assembly path on AVR (aligned tables of 2..32 bytes)
+    require_target("avr")
+    model = random_model(seed=n, num_features=4, bits_per_feature=8, luts=(24, 12), n=n, num_classes=2)
+    X = adversarial_inputs(model, seed=n, random_rows=16)
+    sources = render_model_sources(model, "nano", "tm", "unrolled")
+    assert "__asm__" in sources["tm.c"]
+    result = verify_on_target(model, "avr", X, sources, "tm", measure_model_share=False)
+    assert result.first_mismatch is None and result.agree == X.shape[0]
