@@ -176,3 +176,22 @@ int main(void) {
                     f"-T{tb / 'rv32.ld'}", "-o", str(elf), str(tb / "rv32_start.S"), str(tmp_path / "p.c")],
                    check=True)
     assert run_rv32(elf, timeout=30).regions == (1, 10, 100, 1000)  # minstret under -icount
+
+
+def test_an_inference_longer_than_the_cortex_m_counter_is_an_error():
+    require_target("cortex-m3")
+    import numpy as np
+
+    from dwn_mcu.synthetic import random_model
+    from dwn_mcu.targets.verify import verify_on_target
+
+    model = random_model(seed=0, num_features=1, bits_per_feature=2, luts=(2,), n=1, num_classes=2)
+    # a library with the model API whose predict spins for about 6 M instructions (SysTick covers 5.2 M)
+    header = ("#include <stdint.h>\n#define SPIN_NUM_FEATURES 1u\n#define SPIN_NUM_CLASSES 2u\n"
+              "typedef int16_t spin_score_t;\nuint8_t spin_predict(const float *features, spin_score_t *scores);\n")
+    body = ('#include "spin.h"\nuint8_t spin_predict(const float *features, spin_score_t *scores) {\n'
+            "  volatile uint32_t i; (void)features;\n  for (i = 0; i < 1500000u; i++) {}\n"
+            "  scores[0] = 0; scores[1] = 0; return 0;\n}\n")
+    X = np.zeros((1, 1), np.float32)
+    with pytest.raises(TargetError, match="counter's range"):
+        verify_on_target(model, "cortex-m3", X, {"spin.h": header, "spin.c": body}, "spin", measure_model_share=False)

@@ -29,7 +29,7 @@ from .toolchains import TargetError
 ARM_ICOUNT_SHIFT = 7
 MPS2_SYSCLK_NS = 40  # 25 MHz
 RV32_ICOUNT_SHIFT = 0
-MAX_REGION_INSTRUCTIONS = (1 << 24) * MPS2_SYSCLK_NS >> ARM_ICOUNT_SHIFT  # SysTick wrap
+MAX_REGION_INSTRUCTIONS = (1 << 24) * MPS2_SYSCLK_NS >> ARM_ICOUNT_SHIFT  # SysTick wraps after 5.2 M
 
 _SEMIHOST = ["-nographic", "-monitor", "none", "-serial", "null", "-semihosting-config", "enable=on,target=native"]
 
@@ -47,6 +47,9 @@ def _run(cmd, elf, timeout: float, scale: Fraction) -> RunOutput:
         raise TargetError(f"{cmd[0]}: {elf} exited with status {proc.returncode} {tail[0][:200]}".rstrip())
     if "@DONE" not in text:
         raise TargetError(f"{cmd[0]}: {elf} ended without finishing its vectors")
+    if "@WRAPPED" in text:
+        raise TargetError(f"{cmd[0]}: an inference ran past the counter's range ({MAX_REGION_INSTRUCTIONS} "
+                          "instructions on Cortex-M): no latency figure")
     return RunOutput(text, tuple(int(round(r * scale)) - 1 for r in regions), tuple(stacks), "done", 0)
 
 
