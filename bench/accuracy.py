@@ -4,7 +4,7 @@
         nice python bench/accuracy.py [--seeds 0,1,2] [--json out.json] [--luts 200] [--bits 16]
 
 The configuration is `DWNClassifier`'s defaults unless overridden: one layer of 200 LUTs (rounded up to a
-multiple of the classes), n = 6, 16 distributive thresholds per feature, learnable mapping, GroupSum
+multiple of the classes), n = 6, 32 distributive thresholds per feature, learnable mapping, GroupSum
 tau = sqrt(group)/2, Adam 1e-2, cosine schedule, at most 60 epochs, batch 128, 20% of the training rows
 (stratified, per seed) held out for early stopping with patience 20. Accuracy is the NumPy reference's
 on each dataset's test split; size is `FrozenDWN.size_bits()['total_bits']`.

@@ -1,9 +1,9 @@
 """Fast (factorised) versus direct-sum EFD backward, in one run: batch 256, 2000 LUTs, n = 6.
 
     MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 \
-        python bench/efd_speed.py [--batch 256] [--luts 2000] [--n 6] [--repeats 15] [--device cpu]
+        python bench/efd_speed.py [--batch 256] [--luts 2000] [--n 6] [--repeats 15] [--device cpu] [--threads N]
 
-Times (median of `--repeats`, after 3 warm-ups) the input gradient alone (fast: smooth the tables and
+Times (median and minimum of `--repeats`, after 3 warm-ups) the input gradient alone (fast: smooth the tables and
 gather; direct: the per-sample sum over all 2**n entries) and the whole LUT function forward + backward
 (input and table gradients) with each. Checks that the two agree before timing.
 """
@@ -35,7 +35,7 @@ def timed(fn, repeats, device):
         fn()
         sync()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def main():
@@ -45,8 +45,11 @@ def main():
     ap.add_argument("--n", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     gen = torch.Generator().manual_seed(0)
     entries = (torch.rand(args.luts, 1 << args.n, generator=gen) * 2 - 1).to(dev)
@@ -64,19 +67,23 @@ def main():
         "device": str(dev) if dev.type != "cpu" else f"cpu ({platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads)",
         "batch": args.batch, "luts": args.luts, "n": args.n, "max_abs_difference": diff,
-        "input_grad_fast_ms": 1e3 * timed(lambda: efd_input_grad(entries, addr, g), args.repeats, dev),
-        "input_grad_direct_ms": 1e3 * timed(lambda: efd_input_grad_direct(entries, addr, g), args.repeats, dev),
-        "layer_fast_ms": 1e3 * timed(lambda: whole(False), args.repeats, dev),
-        "layer_direct_ms": 1e3 * timed(lambda: whole(True), args.repeats, dev),
     }
-    res["input_grad_speedup"] = res["input_grad_direct_ms"] / res["input_grad_fast_ms"]
-    res["layer_speedup"] = res["layer_direct_ms"] / res["layer_fast_ms"]
+    cases = {
+        "input_grad_fast": lambda: efd_input_grad(entries, addr, g),
+        "input_grad_direct": lambda: efd_input_grad_direct(entries, addr, g),
+        "layer_fast": lambda: whole(False),
+        "layer_direct": lambda: whole(True),
+    }
+    for name, fn in cases.items():
+        med, low = timed(fn, args.repeats, dev)
+        res[f"{name}_ms"], res[f"{name}_min_ms"] = 1e3 * med, 1e3 * low
     print(f"device {res['device']}; batch {args.batch}, {args.luts} LUTs, n = {args.n}; "
-          f"fast vs direct max |diff| {diff:.2e}")
-    print(f"input gradient:            fast {res['input_grad_fast_ms']:8.2f} ms   direct "
-          f"{res['input_grad_direct_ms']:8.2f} ms   x{res['input_grad_speedup']:.1f}")
-    print(f"layer forward + backward:  fast {res['layer_fast_ms']:8.2f} ms   direct "
-          f"{res['layer_direct_ms']:8.2f} ms   x{res['layer_speedup']:.1f}")
+          f"fast vs direct max |diff| {diff:.2e}; median (min) of {args.repeats}")
+    for what, label in (("input_grad", "input gradient"), ("layer", "layer forward + backward")):
+        fast, direct = res[f"{what}_fast_ms"], res[f"{what}_direct_ms"]
+        res[f"{what}_speedup"] = direct / fast
+        print(f"{label:26s} fast {fast:8.2f} ({res[f'{what}_fast_min_ms']:.2f}) ms   direct {direct:8.2f} "
+              f"({res[f'{what}_direct_min_ms']:.2f}) ms   x{direct / fast:.1f}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=2)

@@ -64,6 +64,34 @@ def measure(arch: str, sizes=(32, 64, 128, 256, 384), n: int = 6, features: int 
     return rows
 
 
+def other_shapes(arch: str):
+    """The planner's estimate against the compiled size on shapes the calibration did not use."""
+    board = get_board(COMPILERS[arch][2])
+    rng = np.random.default_rng(0)
+    shapes = {
+        "160 bits -> 200 -> 100, n=6": random_model(1, num_features=5, bits_per_feature=32, luts=(200, 100), n=6),
+        "64 bits -> 90 -> 45 -> 30, n=6/5/2, 10 classes": random_model(
+            2, num_features=8, bits_per_feature=8, luts=(90, 45, 30), n=[6, 5, 2], num_classes=10),
+    }
+    # mixed input counts, as the optimizer leaves them
+    base = random_model(3, num_features=10, bits_per_feature=12, luts=(150, 60), n=6, num_classes=3)
+    layers = []
+    for layer in base.layers:
+        n = rng.integers(2, 7, size=layer.num_luts)
+        prev = base.num_input_bits if not layers else layers[-1].num_luts
+        layers.append(type(layer)(n_inputs=n, mapping=rng.integers(0, prev, size=int(n.sum())),
+                                  tables=rng.integers(0, 2, size=int((1 << n).sum())).astype(np.uint8)))
+    shapes["120 bits -> 150 -> 60, n=2..6 mixed"] = type(base)(
+        thresholds=base.thresholds, bits_per_feature=base.bits_per_feature, layers=tuple(layers), num_classes=3).validate()
+    rows = []
+    for label, model in shapes.items():
+        for layout in ("table", "unrolled"):
+            flash = object_flash(render_model_sources(model, board, "bench", layout, check_budget=False), "bench", arch)
+            est = make_plan(model, board, "bench", layout, check_budget=False).model_flash
+            rows.append((label, layout, flash, est))
+    return rows
+
+
 def fit(rows, layout):
     pts = [(r["luts"], r["flash"]) for r in rows if r["layout"] == layout]
     x, y = np.array(pts, dtype=float).T
@@ -74,10 +102,12 @@ def fit(rows, layout):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arch", default="avr", choices=sorted(COMPILERS))
+    ap.add_argument("--features", type=int, default=16, help="features (8 thresholds each) feeding the layer")
+    ap.add_argument("--no-other-shapes", action="store_true", help="skip the estimate check on other shapes")
     args = ap.parse_args(argv)
-    n, inputs = 6, 16 * 8
+    n, inputs = 6, args.features * 8
     bound_bits = 2**n + n * np.log2(inputs)
-    rows = measure(args.arch)
+    rows = measure(args.arch, features=args.features)
     print(f"arch {args.arch}; n = {n}; one layer reading {inputs} bits; bound {bound_bits:.0f} bits = "
           f"{bound_bits / 8:.2f} bytes per LUT\n")
     print("| LUTs | layout | flash bytes | planner estimate | estimate error |")
@@ -90,6 +120,13 @@ def main(argv=None):
     for layout in ("table", "unrolled"):
         slope, intercept = fit(rows, layout)
         print(f"| {layout} | {slope:.2f} | {slope * 8 / bound_bits:.2f} | {intercept:.0f} |")
+    if args.no_other_shapes:
+        return
+    print("\nPlanner estimate on shapes outside the calibration:\n")
+    print("| model | layout | flash bytes | planner estimate | estimate error |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for label, layout, flash, est in other_shapes(args.arch):
+        print(f"| {label} | {layout} | {flash} | {est} | {100 * (est - flash) / flash:+.1f}% |")
 
 
 if __name__ == "__main__":

@@ -12,3 +12,8 @@ class DWNFormatError(DWNError):
 
 class DataError(DWNError):
     """A dataset could not be read: missing file, bad CSV cell, unknown column or dataset name."""
+
+
+class CheckpointError(DWNError):
+    """A checkpoint from another library (a torch_dwn state dict, its thresholds) cannot be imported:
+    unreadable, refused by `weights_only`, or breaking a convention the importer checks."""

@@ -90,7 +90,7 @@ class Thermometer:
     encoding: str = "distributive"
 
     @classmethod
-    def fit(cls, X, bits: int = 16, encoding: str = "distributive") -> "Thermometer":
+    def fit(cls, X, bits: int = 32, encoding: str = "distributive") -> "Thermometer":
         thresholds, counts = fit_thresholds(X, bits, encoding)
         return cls(thresholds, counts, encoding)
 

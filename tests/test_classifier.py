@@ -157,3 +157,14 @@ def test_bad_parameters(params, match):
 def test_single_class_is_an_error():
     with pytest.raises(ValueError, match="single class"):
         DWNClassifier(verbose=False).fit(np.zeros((5, 2)), np.zeros(5))
+
+
+def test_progress_bar_quiet_off_terminal_and_callback_sees_each_epoch(capsys):
+    X, y = small_problem(10)
+    seen = []
+    clf = DWNClassifier(luts=(9,), lut_inputs=3, bits=4, epochs=3, patience=5, verbose=True)
+    clf.fit(X, y, callback=seen.append)
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""  # stderr is not a terminal under pytest
+    assert [r["epoch"] for r in seen] == [1, 2, 3] and seen == clf.history_
+    assert all({"loss", "train_accuracy", "val_accuracy", "seconds"} <= set(r) for r in seen)

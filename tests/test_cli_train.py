@@ -137,6 +137,13 @@ def test_bad_npz(tmp_path, capsys):
     one_line_error(code, err, str(path))
 
 
+def test_unknown_device(tmp_path, capsys):
+    code, _, err = run(["train", "--dataset", "phoneme", *QUICK, "--device", "abacus", "-o", tmp_path / "m.dwn"],
+                       capsys)
+    one_line_error(code, err, "device 'abacus'")
+    assert not (tmp_path / "m.dwn").exists()
+
+
 def test_output_is_a_folder(tmp_path, capsys):
     code, _, err = run(["train", "--dataset", "phoneme", *QUICK, "-o", tmp_path], capsys)
     one_line_error(code, err, "folder")

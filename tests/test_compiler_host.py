@@ -47,16 +47,36 @@ def test_three_layers_sanitized(layout):
 
 
 def test_wide_luts_and_large_scores_use_wide_types():
-    # n up to 12 (16-bit addresses), > 256 input bits (16-bit mapping), a bias beyond int16
+    # n up to 12 (16-bit addresses), > 256 input bits (12-bit packed mapping), a bias beyond int16
     model = mixed_model(5, num_features=4, max_bits=100, luts=(13, 4), n_range=(9, 12), num_classes=2)
     model = type(model)(thresholds=model.thresholds, bits_per_feature=model.bits_per_feature, layers=model.layers,
                         num_classes=2, class_bias=np.array([40000, -40000])).validate()
     src = render_model_sources(model, "nano33ble", "wide", "table")
     assert "typedef int32_t wide_score_t;" in src["wide.h"]
-    assert "uint16_t a = 0u" in src["wide.c"] and "static const uint16_t wide_l1_map" in src["wide.c"]
+    assert "uint16_t a = 0u" in src["wide.c"] and "two in three bytes" in src["wide.c"]
     for layout in ("table", "unrolled"):
         with compile_host(model, board="nano33ble", layout=layout, name="wide", build="sanitize") as host:
             assert_same(host, model, adversarial(model, 2))
+
+
+@pytest.mark.parametrize("bits, fmt, n", [(200, "uint8_t", 5), (4096, "two in three bytes", 5),
+                                          (4096, "two at a time", 6), (4097, "uint16_t", 5)])
+def test_mapping_formats_at_their_limits(bits, fmt, n):
+    # 12-bit indices: odd n walks the pairs one index at a time, even n reads a pair at a time
+    model = random_model(6, num_features=1, bits_per_feature=bits, luts=(27, 6), n=[n, 3], num_classes=3)
+    src = render_model_sources(model, "pico", "lim", "table")["lim.c"]
+    assert fmt in (src if fmt == "two at a time" else src.split("lim_l1_tab")[0])  # map declared before tables
+    X = np.concatenate([adversarial_inputs(model, 0, random_rows=50)[::7], model.thresholds[-3:, None]])
+    with compile_host(model, board="pico", layout="table", name="lim", build="sanitize") as host:
+        assert_same(host, model, X)
+
+
+@pytest.mark.parametrize("layout", ["table", "unrolled"])
+def test_model_reading_no_feature(layout):
+    # every threshold removed: constant LUTs only, the scores are the same for every input
+    model = mixed_model(7, thresholds=[np.zeros(0, np.float32)] * 3, luts=(6, 4), n_range=(0, 0))
+    with compile_host(model, layout=layout, build="sanitize") as host:
+        assert_same(host, model, adversarial(model)[:20])
 
 
 def test_predict_and_scores_emlearn_style():
@@ -102,3 +122,15 @@ def test_property_random_models(seed, n, depth, classes, features, layout):
     X = adversarial_inputs(model, seed, random_rows=32)
     with compile_host(model, board="pico", layout=layout, name=f"m{seed}") as host:
         assert_same(host, model, X)
+
+
+def test_sanitizer_build_reports_an_out_of_bounds_read():
+    # the proof can fail: a library that reads past its activation buffer is caught by ASan
+    from dwn_mcu.compiler.host import HostBuildError
+
+    model = random_model(3, num_features=4, luts=(24, 8), n=4, num_classes=2)
+    sources = render_model_sources(model, "nano", "oob", "table")
+    assert "in[i >> 3]" in sources["oob.c"]
+    sources["oob.c"] = sources["oob.c"].replace("in[i >> 3]", "in[(i >> 3) + 64u]")
+    with HostModel(sources, "oob", 2, build="sanitize") as host, pytest.raises(HostBuildError, match="runtime error|overflow"):
+        host.run(adversarial(model)[:5])

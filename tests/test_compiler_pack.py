@@ -9,6 +9,9 @@ from hypothesis import strategies as st
 
 from dwn_mcu.compiler.pack import (
     encode_with_keys,
+    mapping_format,
+    pack12,
+    unpack12,
     narrowest_uint,
     pack_bits,
     pack_encoder,
@@ -80,6 +83,15 @@ def test_pack_bits_least_significant_first():
     assert np.array_equal(unpack_bits(pack_bits(bits), 77), bits)
 
 
+def test_pack12_round_trip_and_layout():
+    assert pack12([0xABC, 0x123]).tolist() == [0xBC, 0x3A, 0x12]
+    assert pack12([0xABC]).tolist() == [0xBC, 0x0A]  # an odd count ends after the first entry's bytes
+    v = np.random.default_rng(0).integers(0, 4096, 101)
+    assert np.array_equal(unpack12(pack12(v), 101), v)
+    assert mapping_format(256) == "uint8" and mapping_format(257) == "packed12"
+    assert mapping_format(4096) == "packed12" and mapping_format(4097) == "uint16"
+
+
 def test_narrowest_uint():
     assert [narrowest_uint(v).itemsize for v in (0, 255, 256, 65535, 65536)] == [1, 1, 2, 2, 4]
 
@@ -88,7 +100,7 @@ def test_narrowest_uint():
 @given(seed=st.integers(0, 10_000), n_lo=st.integers(0, 8), span=st.integers(0, 8),
        luts=st.lists(st.integers(1, 70), min_size=1, max_size=3))
 def test_packed_layers_hold_every_bit(seed, n_lo, span, luts):
-    model = mixed_model(seed, num_features=9, max_bits=40, luts=tuple(luts) + (2,), n_range=(n_lo, min(n_lo + span, 12)))
+    model = mixed_model(seed, num_features=9, max_bits=60, luts=tuple(luts) + (2,), n_range=(n_lo, min(n_lo + span, 12)))
     enc = pack_encoder(model)
     assert enc.keys.dtype == np.uint32 and np.array_equal(enc.counts, model.bits_per_feature)
     prev = model.num_input_bits
@@ -97,7 +109,7 @@ def test_packed_layers_hold_every_bit(seed, n_lo, span, luts):
         unr = pack_unrolled_layer(layer)
         # no padding beyond the last byte of the stream
         assert tab.tables.size == (layer.tables.size + 7) // 8
-        assert tab.mapping.dtype == narrowest_uint(max(prev - 1, 0))
+        assert tab.mapping_format == mapping_format(prev)
         for j in range(layer.num_luts):
             for mapping, bits in (table_layer_lut(tab, j), unrolled_lut(unr, j)):
                 assert np.array_equal(mapping, layer.lut_inputs(j))

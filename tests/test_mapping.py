@@ -30,7 +30,7 @@ def test_learnable_forward_is_argmax_and_backward_matches_formulas():
     mod = LearnableMapping(P, L, n, seed=1, tau=tau)
     x = (torch.rand(B, P) > 0.5).float().requires_grad_(True)
     out = mod(x)
-    W = mod.weights.detach()
+    W = mod.weights.detach().t()  # stored transposed: (slots, inputs); W is (inputs, slots)
     assert torch.equal(out.detach(), x.detach()[:, W.argmax(dim=0)].reshape(B, L, n))
     assert torch.equal(mod.indices(), W.argmax(dim=0).reshape(L, n))
     g = torch.randn(B, L, n)
@@ -41,7 +41,7 @@ def test_learnable_forward_is_argmax_and_backward_matches_formulas():
     # dx[b, p] = sum_s g[b, s] softmax_p(W[:, s] / tau)
     soft = torch.exp(W / tau) / torch.exp(W / tau).sum(dim=0, keepdim=True)
     dx = torch.einsum("bs,ps->bp", gf, soft)
-    torch.testing.assert_close(mod.weights.grad, dW)
+    torch.testing.assert_close(mod.weights.grad.t(), dW)
     torch.testing.assert_close(x.grad, dx)
 
 

@@ -61,7 +61,7 @@ def register(sub):
                    help="LUTs per layer (default 200); the last is rounded up to a multiple of the classes")
     p.add_argument("--lut-inputs", type=_int_range(1, MAX_LUT_INPUTS), default=6, metavar="N",
                    help="inputs per LUT (default 6)")
-    p.add_argument("--bits", type=_int_range(1, 4096), default=16, help="thresholds per feature (default 16)")
+    p.add_argument("--bits", type=_int_range(1, 4096), default=32, help="thresholds per feature (default 32)")
     p.add_argument("--encoding", choices=ENCODINGS, default="distributive", help="thermometer (default distributive)")
     p.add_argument("--mapping", choices=("learnable", "random"), default="learnable",
                    help="first layer's input mapping (default learnable)")
@@ -75,6 +75,12 @@ def register(sub):
                    help="torch CPU threads (default 1, fastest for small models; 0: torch's default)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit = p.add_argument_group("fit to a board (searches LUT inputs, LUTs, layers and bits; dwn_mcu.budget_search)")
+    fit.add_argument("--board", help="keep the most accurate shape that fits this board (--luts etc. ignored)")
+    fit.add_argument("--flash-budget", type=_int_range(1), metavar="BYTES", help="the model's flash share")
+    fit.add_argument("--ram-budget", type=_int_range(1), metavar="BYTES", help="the model's RAM share")
+    fit.add_argument("--trials", type=_int_range(1), default=6, help="shapes trained at most (default 6)")
+    fit.add_argument("--time-limit", type=_positive_float, default=None, metavar="S", help="seconds of search")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.dwn", help="where to write the model")
     p.set_defaults(func=run)
@@ -88,6 +94,12 @@ def run(args):
         raise DWNError(f"{out}: already exists (use --force to overwrite)")
     data = load_data(args.data, args.target, args.dataset)
 
+    if (args.flash_budget or args.ram_budget) and not args.board:
+        raise DWNError("--flash-budget and --ram-budget need --board (the board whose rules price the model)")
+    if args.board:
+        from ..budget_search import fit_to_board
+
+        return fit_to_board(data, args, out)
     from ..training.classifier import DWNClassifier  # imports torch (a DWNError says so if it is missing)
 
     X_tr, y_tr = data.train_split()
@@ -104,7 +116,9 @@ def run(args):
         raise DWNError(str(exc)) from None
     seconds = time.perf_counter() - start
     model = clf.freeze()
-    test_acc = float(np.mean(model.predict(X_te) == y_te)) if y_te.size else float("nan")
+    reference = model.predict(X_te)
+    agree = int(np.sum(reference == clf.predict(X_te)))  # the frozen model must be the trained one
+    test_acc = float(np.mean(reference == y_te)) if y_te.size else float("nan")
     model.metadata.update(dataset=data.name, test_accuracy=test_acc, train_seconds=round(seconds, 3))
     out.parent.mkdir(parents=True, exist_ok=True)
     save(model, out)
@@ -118,5 +132,6 @@ def run(args):
     print(f"test accuracy  {test_acc:.4f} (NumPy reference on the test split)")
     print(f"model size     {size['total_bits']} bits ({size['total_bits'] / 8192:.1f} KiB): "
           f"{size['table_bits']} table, {size['mapping_bits']} mapping, {size['threshold_bits']} threshold")
+    print(f"reference      NumPy == torch on {agree}/{X_te.shape[0]} test rows")
     print(f"wrote          {out}")
-    return 0
+    return 0 if agree == X_te.shape[0] else 1

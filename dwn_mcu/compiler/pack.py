@@ -7,8 +7,10 @@
 * LUT tables are bit streams, least significant bit first: bit `i` is `byte[i >> 3] >> (i & 7) & 1`.
   The table-driven layout stores each layer's tables back to back (2**n bits per LUT, no padding); the
   unrolled layout folds tables of at most 8 bits into immediates and keeps the rest byte-aligned.
-* Mappings are stored in the narrowest unsigned type that holds the previous layer's bit count; the C
-  splits an index into a byte offset (`i >> 3`) and a bit mask (`1 << (i & 7)`).
+* Mappings are stored in the narrowest unsigned type that holds the previous layer's bit count, except
+  that the table-driven layout packs indices below 4096 into 12 bits (two in three bytes) where 8 would
+  not do: 16-bit entries would cost 1.3x the information bound on a 1024-bit layer. The C splits an
+  index into a byte offset (`i >> 3`) and a bit mask (`1 << (i & 7)`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,42 @@ def unpack_bits(data, count: int) -> np.ndarray:
     return np.unpackbits(np.asarray(data, dtype=np.uint8), bitorder="little", count=count)
 
 
+def mapping_format(prev_bits: int) -> str:
+    """How the table-driven layout stores indices into a vector of `prev_bits` bits."""
+    if prev_bits <= 1 << 8:
+        return "uint8"
+    if prev_bits <= 1 << 12:
+        return "packed12"
+    return "uint16" if prev_bits <= 1 << 16 else "uint32"
+
+
+def mapping_bytes(entries: int, fmt: str) -> int:
+    return (3 * entries + 1) // 2 if fmt == "packed12" else entries * np.dtype(fmt).itemsize
+
+
+def pack12(values) -> np.ndarray:
+    """12-bit values, two in three bytes: e0 = b0 | (b1 & 15) << 8, e1 = b1 >> 4 | b2 << 4."""
+    v = np.asarray(values, dtype=np.uint16)
+    if v.size and v.max() >= 1 << 12:
+        raise ValueError("value does not fit 12 bits")
+    count = v.size
+    v = np.concatenate([v, np.zeros(count % 2, np.uint16)]).reshape(-1, 2)
+    out = np.empty((v.shape[0], 3), dtype=np.uint8)
+    out[:, 0] = v[:, 0] & 0xFF
+    out[:, 1] = (v[:, 0] >> 8) | ((v[:, 1] & 0x0F) << 4)
+    out[:, 2] = v[:, 1] >> 4
+    return out.reshape(-1)[: (3 * count + 1) // 2]
+
+
+def unpack12(data, count: int) -> np.ndarray:
+    b = np.concatenate([np.asarray(data, dtype=np.uint16), np.zeros(2, np.uint16)])
+    g = np.arange(count)
+    p = 3 * (g // 2) + (g % 2)
+    even = b[p] | ((b[p + 1] & 0x0F) << 8)
+    odd = (b[p] >> 4) | (b[p + 1] << 4)
+    return np.where(g % 2 == 0, even, odd).astype(np.int64)
+
+
 def narrowest_uint(max_value: int) -> np.dtype:
     """The narrowest of uint8/16/32 that holds `max_value`."""
     for dtype in (np.uint8, np.uint16, np.uint32):
@@ -71,7 +109,8 @@ class PackedTableLayer:
 
     n_inputs: np.ndarray  # (L,) uint8; the C reads it only when the layer is not uniform
     uniform_n: int | None
-    mapping: np.ndarray  # (sum n,) narrowest unsigned type holding prev_bits - 1
+    mapping_format: str  # uint8 | packed12 | uint16 | uint32 (see `mapping_format`)
+    mapping: np.ndarray  # (sum n,) entries, or uint8 bytes when packed12
     tables: np.ndarray  # uint8, the layer's table bits back to back, LSB first
     table_bits: int
 
@@ -97,10 +136,12 @@ def pack_encoder(model: FrozenDWN) -> PackedEncoder:
 
 def pack_table_layer(layer: LutLayer, prev_bits: int) -> PackedTableLayer:
     ns = np.unique(layer.n_inputs)
+    fmt = mapping_format(prev_bits)
     return PackedTableLayer(
         n_inputs=layer.n_inputs.astype(np.uint8),
         uniform_n=int(ns[0]) if ns.size == 1 else None,
-        mapping=layer.mapping.astype(narrowest_uint(max(prev_bits - 1, 0))),
+        mapping_format=fmt,
+        mapping=pack12(layer.mapping) if fmt == "packed12" else layer.mapping.astype(fmt),
         tables=pack_bits(layer.tables),
         table_bits=int(layer.tables.size),
     )
@@ -132,7 +173,11 @@ def table_layer_lut(packed: PackedTableLayer, j: int) -> tuple[np.ndarray, np.nd
     t0 = int((np.int64(1) << n[:j]).sum())
     size = 1 << int(n[j])
     bits = unpack_bits(packed.tables, packed.table_bits)[t0 : t0 + size]
-    return packed.mapping[m0 : m0 + int(n[j])].astype(np.int64), bits
+    if packed.mapping_format == "packed12":
+        entries = unpack12(packed.mapping, int(n.sum()))
+    else:
+        entries = packed.mapping.astype(np.int64)
+    return entries[m0 : m0 + int(n[j])], bits
 
 
 def unrolled_lut(packed: PackedUnrolledLayer, j: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,27 +13,29 @@ import numpy as np
 from ..errors import DWNError
 from ..frozen import FrozenDWN
 from .boards import Board
-from .pack import UNROLLED_IMMEDIATE_MAX_N, narrowest_uint
+from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
 
 LAYOUTS = ("table", "unrolled")
 
 # Code bytes of the generated model per architecture, fitted to objects compiled at -Os by each family's
 # gcc (avr-gcc 5.4, arm-none-eabi-gcc 12.2, riscv64-unknown-elf-gcc 12.2 for rv32imc; xtensa: assumed like
 # riscv32) over random models; bench/flash_per_lut.py prints the estimate next to the measured size.
-# table: `fixed` (encoder, predict, argmax) + `layer` per layer loop. unrolled: `u_fixed`, then per LUT
-# reading a flash table `u_lut` + `u_input` per input, per LUT with an immediate table `i_lut` + `i_input`.
+# table: `fixed` (encoder, predict, argmax) + `layer` per layer loop. unrolled: `u_fixed`, plus the code
+# of one LUT with n inputs, `u_lut[n]` for n = 0..8 (measured per n: gcc's code is not linear in n),
+# extended by `u_input` per input beyond 8.
 _CODE_COST = {
-    "avr": {"fixed": 400, "layer": 194, "u_fixed": 410, "u_lut": 37, "u_input": 8.0, "i_lut": 13, "i_input": 12},
-    "cortex-m0plus": {"fixed": 232, "layer": 148, "u_fixed": 290, "u_lut": 10, "u_input": 12.9, "i_lut": -20,
-                      "i_input": 20},
-    "cortex-m3": {"fixed": 200, "layer": 152, "u_fixed": 250, "u_lut": 40, "u_input": 7.6, "i_lut": -25,
-                  "i_input": 23.4},
-    "cortex-m4f": {"fixed": 208, "layer": 148, "u_fixed": 240, "u_lut": 33, "u_input": 8.5, "i_lut": -24,
-                   "i_input": 23},
-    "riscv32": {"fixed": 231, "layer": 168, "u_fixed": 300, "u_lut": 45, "u_input": 10.7, "i_lut": -24,
-                "i_input": 26.1},
-    "xtensa": {"fixed": 231, "layer": 168, "u_fixed": 300, "u_lut": 45, "u_input": 10.7, "i_lut": -24,
-               "i_input": 26.1},
+    "avr": {"fixed": 518, "layer": 178, "u_fixed": 536, "u_input": 8.5,
+            "u_lut": (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0)},
+    "cortex-m0plus": {"fixed": 308, "layer": 152, "u_fixed": 200, "u_input": 10.5,
+                      "u_lut": (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)},
+    "cortex-m3": {"fixed": 300, "layer": 144, "u_fixed": 252, "u_input": 10.3,
+                  "u_lut": (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0)},
+    "cortex-m4f": {"fixed": 300, "layer": 144, "u_fixed": 245, "u_input": 10.2,
+                   "u_lut": (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6)},
+    "riscv32": {"fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
+                "u_lut": (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0)},
+    "xtensa": {"fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
+               "u_lut": (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0)},
 }
 #: Bytes of stack the model's predict() needs beyond its score array (locals, saved registers).
 _STACK = {"avr": 24, "xtensa": 64}
@@ -71,7 +73,8 @@ class LayerPlan:
     prev_bits: int
     n_max: int
     uniform_n: int | None
-    map_ctype: str  # mapping entry type (table layout)
+    map_format: str  # how the table layout stores the mapping: uint8 | packed12 | uint16 | uint32
+    map_ctype: str  # C type of one mapping index
     addr_ctype: str  # LUT address
     toff_ctype: str  # running table bit offset (table layout)
     lut_ctype: str  # LUT loop counter
@@ -88,6 +91,7 @@ class Plan:
     layout_reason: str
     score_ctype: str
     count_ctype: str  # thresholds per feature
+    input_type: str  # features as the C API takes them (float32: the only input type of format 1)
     layers: tuple[LayerPlan, ...]
     buffers: tuple[int, ...]  # bytes of the two activation buffers (layer k's bits live in buffer k % 2)
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
@@ -128,6 +132,7 @@ def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
             prev_bits=prev,
             n_max=n_max,
             uniform_n=int(ns[0]) if ns.size == 1 else None,
+            map_format=mapping_format(prev),
             map_ctype=ctype(narrowest_uint(max(prev - 1, 0))),
             addr_ctype="uint8_t" if n_max <= 8 else "uint16_t",
             toff_ctype="uint16_t" if layer.tables.size <= 0xFFFF else "uint32_t",
@@ -148,16 +153,17 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
     }
     if layout == "table":
         out["lut tables"] = sum((lp.table_bits + 7) // 8 for lp in layers)
-        out["mappings"] = sum(lp.mapping_entries * np.dtype(lp.map_ctype[:-2]).itemsize for lp in layers)
+        out["mappings"] = sum(mapping_bytes(lp.mapping_entries, lp.map_format) for lp in layers)
         out["input counts"] = sum(lp.num_luts for lp in layers if lp.uniform_n is None)
         out["code"] = cost["fixed"] + cost["layer"] * len(layers)
     else:
-        small = [layer.n_inputs[layer.n_inputs <= UNROLLED_IMMEDIATE_MAX_N] for layer in model.layers]
-        large = [layer.n_inputs[layer.n_inputs > UNROLLED_IMMEDIATE_MAX_N] for layer in model.layers]
-        out["lut tables"] = sum(int(((np.int64(1) << n) // 8).sum()) for n in large)
-        code = cost["u_fixed"] + sum(cost["u_lut"] * n.size + cost["u_input"] * int(n.sum()) for n in large)
-        code += sum(cost["i_lut"] * n.size + cost["i_input"] * int(n.sum()) for n in small)
-        out["code"] = int(round(max(code, cost["u_fixed"])))
+        ns = np.concatenate([layer.n_inputs for layer in model.layers])
+        big = ns[ns > UNROLLED_IMMEDIATE_MAX_N]
+        out["lut tables"] = int(((np.int64(1) << big) // 8).sum())
+        per_lut = np.asarray(cost["u_lut"], dtype=float)
+        capped = np.minimum(ns, per_lut.size - 1)
+        code = cost["u_fixed"] + per_lut[capped].sum() + cost["u_input"] * float((ns - capped).sum())
+        out["code"] = int(round(code))
     out["sketch"] = board.sketch_flash
     return out
 
@@ -215,10 +221,11 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     return Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
+        input_type="float32",
         count_ctype=ctype(narrowest_uint(int(counts.max()) if counts.size else 0)),
         layers=layers, buffers=buffers, flash=flash, ram=ram, flash_by_layout=totals,
     )
 
 
 def _breakdown(parts: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]))
+    return ", ".join(f"{k} {v}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v)

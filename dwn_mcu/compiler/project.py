@@ -22,7 +22,6 @@ from .render import render_library, render_project
 from .write import check_destination, write_tree
 
 
-
 class ProjectError(DWNError):
     """A folder is not a complete dwn-mcu project (missing report, library, model copy or vectors)."""
 
@@ -36,8 +35,9 @@ def render_model_sources(model: FrozenDWN, board="nano", name: str = "dwn_model"
                          boards_dir=None, check_budget: bool = True) -> dict[str, str]:
     """`{NAME.h: text, NAME.c: text}`: the model library alone (what test firmwares compile).
     `check_budget=False` skips the board's flash/RAM check (a test firmware on an emulator)."""
+    model = model.validate()
     plan = make_plan(model, get_board(board, boards_dir), name, layout, check_budget=check_budget)
-    return render_library(model.validate(), plan)
+    return render_library(model, plan)
 
 
 def report_dict(model: FrozenDWN, plan: Plan, selftest_count: int = 0) -> dict:
@@ -53,11 +53,13 @@ def report_dict(model: FrozenDWN, plan: Plan, selftest_count: int = 0) -> dict:
         "model": {
             "features": model.num_features, "classes": model.num_classes, "input_bits": model.num_input_bits,
             "layers": [{"luts": lp.num_luts, "inputs": lp.uniform_n if lp.uniform_n is not None else "mixed",
-                        "reads_bits": lp.prev_bits, "table_bits": lp.table_bits, "mapping_type": lp.map_ctype}
+                        "reads_bits": lp.prev_bits, "table_bits": lp.table_bits,
+                        "mapping": lp.map_format if plan.layout == "table" else "constants in code"}
                        for lp in plan.layers],
             "information_bits": model.size_bits(),
         },
         "score_type": plan.score_ctype,
+        "input_type": plan.input_type,
         "selftest_vectors": selftest_count,
         "files": {"library": f"lib/{plan.name}", "model_copy": MODEL_COPY, "vectors": VECTORS},
     }
@@ -75,7 +77,7 @@ def summary(report: dict) -> str:
     ]
     for i, layer in enumerate(report["model"]["layers"], start=1):
         lines.append(f"layer {i} {layer['luts']} LUTs ({layer['inputs']} inputs), {layer['table_bits']} table bits, "
-                     f"mapping {layer['mapping_type']}")
+                     f"mapping {layer['mapping']}")
     return "\n".join(lines)
 
 
@@ -85,7 +87,7 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def build_project(model: FrozenDWN, board="nano", out_dir="out", name: str = "dwn_model", layout: str | None = None,
+def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", layout: str | None = None,
                   selftest_vectors=None, force: bool = False, boards_dir=None, verify_vectors=None) -> dict:
     """Write a PlatformIO project for `model` on `board` into `out_dir`; return the report.
 

@@ -11,9 +11,10 @@ Backward (torch_dwn's EFD with exponential decay, DESIGN.md):
 The fast form uses the factorisation `alpha * beta**H = 0.5 * prod_{j != k} K[a_j, a'_j]` with
 `K = [[3/4, 1/4], [1/4, 3/4]]`. Smoothing the table with `K` along *every* bit (`S = (K x ... x K) A`)
 and then differencing along bit `k` gives `S[a | 1<<k] - S[a & ~(1<<k)] = 0.5 * (K x..x K) D_k` read at
-the other bits of `a`, since `K` along bit `k` followed by the difference halves it. So one smoothing
-per table, `O(L n 2^n)`, then `2n` gathers per sample, `O(B L n)`, replace the direct sum's
-`O(B L n 2^n)`. `efd_input_grad_direct` keeps the direct sum as the test oracle.
+the other bits of `a`, since `K` along bit `k` followed by the difference halves it. So smoothing each
+table and differencing it along every bit, `O(L n 2^n)`, then one gather of `n` values per sample and
+LUT, `O(B L n)`, replace the direct sum's `O(B L n 2^n)`. `efd_input_grad_direct` keeps the direct
+sum as the test oracle.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ BETA = 1.0 / 3.0
 
 
 def addresses(x: torch.Tensor) -> torch.Tensor:
-    """Addresses (B, L) int64 from inputs (B, L, n): bit k is `x[..., k] > 0`, slot 0 least significant."""
+    """Addresses (B, L) int64 from inputs (B, L, n): bit k is `x[..., k] > 0`, slot 0 least significant.
+    (A float product with the powers of two: exact, since addresses stay below 2**16, and faster on CPU
+    than shifting integers.)"""
     n = x.shape[-1]
-    weights = torch.tensor([1 << k for k in range(n)], dtype=torch.int64, device=x.device)
-    return ((x > 0).to(torch.int64) * weights).sum(dim=-1)
+    powers = torch.tensor([float(1 << k) for k in range(n)], dtype=torch.float32, device=x.device)
+    return ((x > 0).to(torch.float32) @ powers).to(torch.int64)
 
 
 def smooth_table(entries: torch.Tensor) -> torch.Tensor:
@@ -56,7 +59,9 @@ def efd_input_grad(entries: torch.Tensor, addr: torch.Tensor, grad_out: torch.Te
         cols.append(d.expand(L, size >> (k + 1), 2, 1 << k).reshape(L, size))
     table = torch.stack(cols, dim=-1).reshape(L * size, n)
     rows = addr + (torch.arange(L, device=entries.device) * size)[None, :]
-    return table[rows] * grad_out[..., None]
+    # index_select rather than table[rows]: the same gather, about 6 times faster on CPU
+    picked = table.index_select(0, rows.reshape(-1)).view(*addr.shape, n)
+    return picked * grad_out[..., None]
 
 
 def efd_weights(n: int, dtype=torch.float64, device=None) -> torch.Tensor:
@@ -83,7 +88,7 @@ def efd_input_grad_direct(entries: torch.Tensor, addr: torch.Tensor, grad_out: t
     w = efd_weights(n, dtype=entries.dtype, device=entries.device)  # (n, 2^n, 2^n)
     grads = []
     for k in range(n):
-        rows = w[k][addr]  # (B, L, 2^n): the weights of every entry for this sample's address
+        rows = w[k].index_select(0, addr.reshape(-1)).view(*addr.shape, size)  # (B, L, 2^n) weights
         grads.append((rows * entries[None, :, :]).sum(dim=-1))
     return torch.stack(grads, dim=-1) * grad_out[..., None]
 

@@ -1,0 +1,187 @@
+"""The best XGBoost model that fits a byte budget: a seeded, bounded search over depth, learning rate,
+histogram bins and number of boosting rounds.
+
+Each trial trains one booster for a given (depth, learning rate, max_bin) with as many rounds as could
+possibly fit, then looks at its prefixes (the first `k` rounds, which is what a smaller `n_estimators`
+would have grown, since boosting is sequential): the size of each prefix is exact (the packed tables,
+or whatever `size_fn` measures), sizes grow with `k`, so the largest prefix that fits is found by
+bisection, and every prefix on a geometric grid up to it is scored on the validation rows. Every scored
+prefix is a recorded candidate. The best is the highest validation accuracy that fits, ties to the
+smaller model, then to the earlier candidate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import BaselineError
+from .xgb_export import XGBModel, XGBTables, pack, parse_booster
+
+DEFAULT_DEPTHS = (1, 2, 3, 4, 5, 6, 8)
+DEFAULT_LEARNING_RATES = (0.1, 0.2, 0.3, 0.5)
+DEFAULT_MAX_BINS = (16, 64, 256)
+MAX_ROUNDS = 400
+
+
+@dataclass(frozen=True)
+class XGBCandidate:
+    """One scored model: its hyper-parameters, exact size and validation accuracy."""
+
+    depth: int
+    learning_rate: float
+    max_bin: int
+    rounds: int
+    trees: int
+    table_bytes: int
+    size_bytes: int  # what the budget is checked against (`size_fn`; the table bytes by default)
+    val_accuracy: float
+    fits: bool
+
+    def shape(self) -> str:
+        return f"{self.trees} trees x depth {self.depth} (lr {self.learning_rate:g}, {self.max_bin} bins)"
+
+
+@dataclass(eq=False)
+class XGBSearchResult:
+    best: XGBCandidate
+    booster: object  # xgboost.Booster of the best candidate's rounds
+    model: XGBModel
+    tables: XGBTables
+    candidates: list = field(default_factory=list)
+    trials: int = 0
+    seconds: float = 0.0
+
+    def table(self) -> list:
+        """Every candidate as a plain dict (for JSON reports and printed tables)."""
+        return [asdict(c) for c in self.candidates]
+
+
+def _objective(num_classes: int) -> dict:
+    if num_classes == 2:
+        return {"objective": "binary:logistic"}
+    return {"objective": "multi:softmax", "num_class": num_classes}
+
+
+def _classes(booster, dmatrix, num_classes: int, rounds: int) -> np.ndarray:
+    """xgboost's own predicted classes with the first `rounds` rounds (XGBClassifier's rules)."""
+    out = booster.predict(dmatrix, iteration_range=(0, rounds))
+    if num_classes == 2:
+        return (out > 0.5).astype(np.int64)
+    return out.astype(np.int64)
+
+
+def _round_grid(limit: int) -> list:
+    """1, 2, 3, 4, 6, 8, 11, ... (about 1.35x apart) up to and including `limit`."""
+    ks, k = [], 1
+    while k < limit:
+        ks.append(k)
+        k = max(k + 1, int(round(k * 1.35)))
+    ks.append(limit)
+    return ks
+
+
+def _max_rounds(budget: int, depth: int, num_margins: int) -> int:
+    """Rounds beyond which no model of this depth can fit: every tree costs at least its root's
+    4-byte leaf, and a full tree about 7 bytes a leaf, so allow some slack over the full-tree guess."""
+    full_tree = 7 * (2 ** depth) + 4
+    return int(max(1, min(MAX_ROUNDS, budget // (4 * num_margins), 3 * budget // (full_tree * num_margins) + 2)))
+
+
+def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes: int, *,
+                  size_fn: Callable[[XGBTables], int] | None = None, depths=DEFAULT_DEPTHS,
+                  learning_rates=DEFAULT_LEARNING_RATES, max_bins=DEFAULT_MAX_BINS, max_trials: int | None = None,
+                  time_limit: float | None = None, seed: int = 0, progress: Callable[[str], None] | None = None,
+                  nthread: int = 1) -> XGBSearchResult:
+    """Search for the most accurate XGBoost model (on the validation rows) whose size fits `budget_bytes`.
+
+    `size_fn(tables)` gives a model's size in bytes (default: its flash tables); `max_trials` and
+    `time_limit` (seconds) bound the search (at least one trial always runs). Deterministic for a given
+    seed, trial limit and machine-independent inputs (a time limit can cut the search at a different
+    trial on a slower machine)."""
+    import xgboost as xgb
+
+    X_train = np.asarray(X_train, np.float32)
+    X_val = np.asarray(X_val, np.float32)
+    y_train = np.asarray(y_train, np.int64)
+    y_val = np.asarray(y_val, np.int64)
+    if num_classes < 2 or np.unique(y_train).size < 2:
+        raise BaselineError("XGBoost needs training rows of at least two classes")
+    if X_val.shape[0] == 0:
+        raise BaselineError("XGBoost's search needs validation rows")
+    size_fn = size_fn or (lambda tables: tables.table_bytes)
+    num_margins = 1 if num_classes == 2 else num_classes
+    # Seeded order, interleaved by depth so that a time limit still sees every depth early.
+    rng = np.random.default_rng(seed)
+    groups = []
+    for depth in depths:
+        group = list(itertools.product([depth], learning_rates, max_bins))
+        groups.append([group[i] for i in rng.permutation(len(group))])
+    grid = [g[i] for i in range(max(map(len, groups), default=0)) for g in groups if i < len(g)]
+    dval = xgb.DMatrix(X_val)
+    start = time.monotonic()
+    candidates, best, best_key, trials = [], None, None, 0
+    smallest = None
+    for depth, lr, max_bin in grid:
+        if max_trials is not None and trials >= max_trials:
+            break
+        if trials and time_limit is not None and time.monotonic() - start > time_limit:
+            break
+        trials += 1
+        rounds = _max_rounds(budget_bytes, depth, num_margins)
+        params = {**_objective(num_classes), "max_depth": depth, "eta": lr, "max_bin": max_bin,
+                  "tree_method": "hist", "seed": seed, "nthread": nthread, "verbosity": 0}
+        dtrain = xgb.DMatrix(X_train, label=y_train)  # max_bin is fixed per DMatrix's quantiles
+        booster = xgb.train(params, dtrain, num_boost_round=rounds)
+        model = parse_booster(booster)
+        sizes = {}
+
+        def size_of(k):
+            if k not in sizes:
+                tables = pack(model.first_rounds(k))
+                sizes[k] = (size_fn(tables), tables.table_bytes)
+            return sizes[k][0]
+
+        if size_of(1) > budget_bytes:
+            smallest = min(smallest or size_of(1), size_of(1))
+            candidates.append(_candidate(depth, lr, max_bin, 1, num_margins, sizes[1], float("nan"), False))
+            continue
+        lo, hi = 1, model.num_rounds  # size_of(lo) fits; find the largest k that fits
+        if size_of(hi) <= budget_bytes:
+            lo = hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if size_of(mid) <= budget_bytes:
+                lo = mid
+            else:
+                hi = mid
+        for k in _round_grid(lo):
+            size_of(k)
+            acc = float(np.mean(_classes(booster, dval, num_classes, k) == y_val))
+            cand = _candidate(depth, lr, max_bin, k, num_margins, sizes[k], acc, True)
+            candidates.append(cand)
+            key = (acc, -cand.size_bytes)
+            if best_key is None or key > best_key:
+                best, best_key, best_booster = cand, key, booster
+        if progress:
+            progress(f"trial {trials}: depth {depth}, lr {lr:g}, {max_bin} bins: up to {lo} rounds fit; "
+                     f"best so far {best.val_accuracy:.4f} ({best.shape()}, {best.size_bytes} B)")
+    if best is None:
+        raise BaselineError(f"no XGBoost model fits in {budget_bytes} bytes (the smallest tried takes "
+                            f"{smallest} bytes)")
+    chosen = best_booster[: best.rounds]
+    model = parse_booster(chosen)
+    tables = pack(model)
+    if size_fn(tables) != best.size_bytes:
+        raise BaselineError("XGBoost model size changed after slicing the booster (internal error)")
+    return XGBSearchResult(best, chosen, model, tables, candidates, trials, time.monotonic() - start)
+
+
+def _candidate(depth, lr, max_bin, rounds, num_margins, sizes, acc, fits) -> XGBCandidate:
+    return XGBCandidate(depth=int(depth), learning_rate=float(lr), max_bin=int(max_bin), rounds=int(rounds),
+                        trees=int(rounds * num_margins), table_bytes=int(sizes[1]), size_bytes=int(sizes[0]),
+                        val_accuracy=acc, fits=bool(fits))

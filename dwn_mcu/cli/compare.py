@@ -1,0 +1,55 @@
+"""`dwn-mcu compare`: DWN against XGBoost on one board at one or more flash budgets (dwn_mcu.compare)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _budget(text):
+    import argparse
+
+    try:
+        value = int(text.lower().replace("kb", "")) * 1024 if text.lower().endswith("kb") else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a byte count (e.g. 2048 or 2kb)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a budget must be positive")
+    return value
+
+
+def register(sub):
+    p = sub.add_parser("compare", help="fit DWN and XGBoost to a board's budgets and measure both")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", metavar="PATH", help="a CSV file (with --target) or a .npz dataset")
+    src.add_argument("--dataset", metavar="NAME", help="a bundled dataset or NAME.npz in $DWN_MCU_DATA")
+    p.add_argument("--target", metavar="COL", help="the label column of a CSV")
+    p.add_argument("--board", required=True, help="board name (see `dwn-mcu boards`)")
+    p.add_argument("--budgets", nargs="+", type=_budget, metavar="BYTES",
+                   help="model flash budgets (default: the whole board and two smaller shares)")
+    p.add_argument("-o", "--output", default="compare", metavar="DIR", help="report folder (default compare)")
+    p.add_argument("--dwn-trials", type=int, default=6, help="DWN shapes trained per budget (default 6)")
+    p.add_argument("--dwn-time-limit", type=float, default=None, help="seconds of DWN search per budget")
+    p.add_argument("--epochs", type=int, default=30, help="DWN epochs at most (default 30)")
+    p.add_argument("--xgb-trials", type=int, default=None, help="XGBoost trials per budget (default: all)")
+    p.add_argument("--xgb-time-limit", type=float, default=60.0, help="seconds of XGBoost search per budget")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-emulate", action="store_true", help="skip building and running on the emulator")
+    p.add_argument("--force", action="store_true", help="overwrite the report folder")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from ..compare import compare, table_lines
+    from ..data import load_data
+
+    data = load_data(args.data, args.target, args.dataset)
+    report = compare(
+        data, args.board, args.budgets, args.output, seed=args.seed, dwn_trials=args.dwn_trials,
+        dwn_time_limit=args.dwn_time_limit, epochs=args.epochs, xgb_trials=args.xgb_trials,
+        xgb_time_limit=args.xgb_time_limit, emulate=not args.no_emulate, force=args.force,
+        progress=None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True)),
+    )
+    print("\n".join(table_lines(report)))
+    print(f"wrote {args.output}/report.md, report.json, accuracy_vs_flash.png")
+    return 0

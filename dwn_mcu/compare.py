@@ -1,0 +1,251 @@
+"""DWN against XGBoost on one board at one or more flash budgets, side by side.
+
+For each budget both families are fitted to the same training rows (minus the same stratified 20%
+validation split), held to the same budget by the same rules (the planner's flash and RAM accounting,
+`dwn_mcu.compiler.make_plan` and `dwn_mcu.baselines.xgb_plan`), scored on the test split, then built for
+the board and run on its emulator where there is one (simavr for AVR boards): agreement with the
+reference on the test split, the model's measured share of flash and RAM, and cycles per inference.
+
+    report = compare(load_data(dataset="phoneme"), "nano", budgets=[2048, 8192], out_dir="compare")
+
+writes `report.json`, `report.md` and `accuracy_vs_flash.png` in `out_dir` (all or nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .baselines.xgb_export import render_sources
+from .baselines.xgb_plan import plan_xgboost, planned_flash
+from .baselines.xgb_train import train_xgboost
+from .budget_search import budgets as model_budgets
+from .budget_search import search_dwn
+from .compiler import get_board, render_model_sources
+from .data import Dataset, stratified_split
+from .errors import DWNError
+
+DWN_NAME = "dwn_model"
+XGB_NAME = "xgb_model"
+
+
+def default_budgets(board) -> list:
+    """The board's whole model budget (flash beside the sketch) and two smaller shares: 2 KB and 8 KB
+    when the board has room for them, else a sixteenth and a quarter."""
+    whole, _ = model_budgets(board)
+    small = [2048, 8192] if whole > 8192 else [whole // 16, whole // 4]
+    return sorted({*small, whole})
+
+
+def _xgb_classes(booster, X, num_classes):
+    import xgboost as xgb
+
+    d = xgb.DMatrix(np.asarray(X, np.float32))
+    margins = np.asarray(booster.predict(d, output_margin=True), np.float32).reshape(len(X), -1)
+    out = booster.predict(d)
+    return ((out > 0.5) if num_classes == 2 else out).astype(np.int64), margins
+
+
+def _emulate_dwn(model, board, layout, X):
+    from .targets.verify import verify_on_target
+
+    r = verify_on_target(model, "avr", X, render_model_sources(model, board, DWN_NAME, layout), DWN_NAME)
+    return {"agree": r.agree, "vectors": r.vectors, "flash": r.model_size.flash, "ram": r.model_size.ram,
+            "stack": r.stack_measured, "cycles": r.latency_summary(), "first_mismatch": r.first_mismatch}
+
+
+def _emulate_xgb(tables, X, expected):
+    from .baselines.xgb_target import verify_on_avr
+
+    r = verify_on_avr(tables, render_sources(tables, XGB_NAME), XGB_NAME, X, expected=expected)
+    return {"agree": r.agree, "vectors": r.vectors, "flash": r.model_flash, "ram": r.model_ram,
+            "stack": r.stack_measured, "cycles": r.cycles_summary(), "first_mismatch": r.first_mismatch}
+
+
+def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int = 0, dwn_trials: int = 6,
+            dwn_time_limit: float | None = None, epochs: int = 30, xgb_trials: int | None = None,
+            xgb_time_limit: float | None = 60.0, emulate: bool = True, force: bool = False,
+            progress: Callable[[str], None] | None = None) -> dict:
+    """Fit, score, build and measure both families at each budget; write the report; return it."""
+    board = get_board(board)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DWNError(f"{out}: is a file, not a folder")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise DWNError(f"{out}: already exists and is not empty (use --force to overwrite)")
+    whole_flash, ram_budget = model_budgets(board)
+    budgets = default_budgets(board) if not budgets else sorted({int(b) for b in budgets})
+    if budgets[0] <= 0:
+        raise DWNError(f"budgets must be positive byte counts, got {budgets[0]}")
+    if budgets[-1] > whole_flash:
+        raise DWNError(f"budget {budgets[-1]} bytes exceeds what {board.name} leaves a model "
+                       f"({whole_flash} bytes: {board.flash} flash minus {board.sketch_flash} for the sketch)")
+    if emulate and board.emulator != "simavr":
+        raise DWNError(f"{board.name}: no cycle-exact emulator for {board.arch} here (use --no-emulate)")
+    if emulate:
+        try:
+            from .targets import verify  # noqa: F401
+        except ImportError:
+            raise DWNError("emulation needs dwn_mcu.targets (simavr runner), not installed here; use --no-emulate")
+    say = progress or (lambda msg: None)
+    X, y = data.train_split()
+    Xt, yt = data.test_split()
+    if Xt.shape[0] == 0:
+        raise DWNError(f"{data.name}: the test split is empty")
+    val = stratified_split(y, 0.2, seed=seed)
+    rows, candidates = [], []
+    for budget in budgets:
+        # Plans are estimates; the ELF is the judge. A family whose built model overshoots the budget is
+        # searched again (at most twice) with its planning budget lowered by the overshoot, or by the
+        # estimate's error on that model if larger.
+        dwn_plan, xgb_plan, dwn_em, xgb_em = budget, budget, None, None
+        for attempt in range(3):
+            say(f"budget {budget} bytes: DWN search (planning to {dwn_plan} bytes)")
+            dwn = search_dwn(X[~val], y[~val], X[val], y[val], data.num_classes, board, flash_budget=dwn_plan,
+                             ram_budget=ram_budget, max_trials=dwn_trials, time_limit=dwn_time_limit,
+                             seed=seed, epochs=epochs, progress=say)
+            if not emulate:
+                break
+            say(f"budget {budget} bytes: DWN in simavr, {Xt.shape[0]} test rows")
+            dwn_em = _emulate_dwn(dwn.model, board, dwn.layout, Xt)
+            if dwn_em["flash"] <= budget or attempt == 2:
+                break
+            dwn_plan = min(dwn_plan - (dwn_em["flash"] - budget), budget - (dwn_em["flash"] - dwn.best.flash))
+        for attempt in range(3):
+            say(f"budget {budget} bytes: XGBoost search (planning to {xgb_plan} bytes)")
+            xgb = train_xgboost(X[~val], y[~val], X[val], y[val], data.num_classes, xgb_plan,
+                                size_fn=planned_flash(board), max_trials=xgb_trials, time_limit=xgb_time_limit,
+                                seed=seed, progress=say)
+            xgb_pred = _xgb_classes(xgb.booster, Xt, data.num_classes)
+            if not emulate:
+                break
+            say(f"budget {budget} bytes: XGBoost in simavr, {Xt.shape[0]} test rows")
+            xgb_em = _emulate_xgb(xgb.tables, Xt, xgb_pred)
+            if xgb_em["flash"] <= budget or attempt == 2:
+                break
+            xgb_plan = min(xgb_plan - (xgb_em["flash"] - budget), budget - (xgb_em["flash"] - xgb.best.size_bytes))
+        xplan = plan_xgboost(xgb.tables, board, ram_budget=ram_budget)
+        dwn_pred = dwn.model.predict(Xt)
+        entries = [
+            {"family": "DWN", "shape": dwn.best.shape + f" ({dwn.layout} layout)",
+             "val_accuracy": dwn.best.val_accuracy, "test_accuracy": float(np.mean(dwn_pred == yt)),
+             "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "planning_budget": dwn_plan},
+            {"family": "XGBoost", "shape": xgb.best.shape(), "val_accuracy": xgb.best.val_accuracy,
+             "test_accuracy": float(np.mean(xgb_pred[0] == yt)), "planned_flash": xplan.model_flash,
+             "planned_ram": xplan.model_ram, "planning_budget": xgb_plan},
+        ]
+        if emulate:
+            entries[0]["emulator"], entries[1]["emulator"] = dwn_em, xgb_em
+            for e in entries:
+                em = e["emulator"]
+                if em["agree"] != em["vectors"]:
+                    raise DWNError(f"{e['family']} at {budget} bytes: the emulated firmware disagrees with the "
+                                   f"reference on {em['vectors'] - em['agree']} of {em['vectors']} rows")
+                if em["flash"] > budget:
+                    raise DWNError(f"{e['family']} at {budget} bytes: measured flash {em['flash']} exceeds "
+                                   f"the budget (planned {e['planned_flash']})")
+        a, b = entries
+        if a["test_accuracy"] != b["test_accuracy"]:
+            winner = max(entries, key=lambda e: e["test_accuracy"])["family"]
+        elif emulate:
+            winner = min(entries, key=lambda e: e["emulator"]["cycles"]["median"])["family"] + " (faster)"
+        else:
+            winner = "tie"
+        rows.append({"budget": budget, "entries": entries, "winner": winner})
+        candidates += [{"budget": budget, "family": "DWN", "chosen": c.shape == dwn.best.shape and c.trained,
+                        "flash": c.flash, "val_accuracy": c.val_accuracy} for c in dwn.candidates if c.trained]
+        candidates += [{"budget": budget, "family": "XGBoost", "chosen": c == xgb.best, "flash": c.size_bytes,
+                        "val_accuracy": c.val_accuracy} for c in xgb.candidates if c.fits]
+    report = {"dataset": data.name, "board": board.as_dict(), "budgets": budgets, "ram_budget": ram_budget,
+              "train_rows": int((~val).sum()), "validation_rows": int(val.sum()), "test_rows": int(Xt.shape[0]),
+              "seed": seed, "emulated": emulate, "rows": rows, "candidates": candidates}
+    _write(report, out)
+    return report
+
+
+def table_lines(report: dict) -> list:
+    """The printed table (Markdown): one line per family and budget, and the winner."""
+    emu = report["emulated"]
+    lines = ["| budget B | family | shape | test acc | flash B | RAM B | cycles/inference | winner |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in report["rows"]:
+        for e in row["entries"]:
+            em = e.get("emulator")
+            flash = f"{em['flash']}" if emu else f"{e['planned_flash']} (planned)"
+            ram = f"{em['ram']} + {em['stack']} stack" if emu else f"{e['planned_ram']} (planned)"
+            cycles = f"{em['cycles']['median']:,.0f}" if emu else "not emulated"
+            win = row["winner"] if e is row["entries"][0] else ""
+            lines.append(f"| {row['budget']} | {e['family']} | {e['shape']} | {100 * e['test_accuracy']:.2f}% "
+                         f"| {flash} | {ram} | {cycles} | {win} |")
+    return lines
+
+
+def _markdown(report: dict) -> str:
+    b = report["board"]
+    head = [f"# DWN vs XGBoost: {report['dataset']} on {b['name']}", "",
+            f"Training rows {report['train_rows']}, validation rows {report['validation_rows']}, test rows "
+            f"{report['test_rows']}; seed {report['seed']}; RAM budget {report['ram_budget']} bytes. Flash and "
+            "RAM are the model's share of the firmware" +
+            (" measured from the ELF (with the model minus without it); cycles are exact (simavr), median over "
+             "the test split; both firmwares agree with their reference on every test row. A family whose "
+             "built model exceeded the budget was searched again with a planning budget lowered by "
+             "the overshoot or the estimate's error (`planning_budget` in report.json)."
+             if report["emulated"] else " as planned (not emulated)."), ""]
+    return "\n".join(head + table_lines(report) + ["", "![accuracy vs flash](accuracy_vs_flash.png)", ""])
+
+
+def _plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for family, color in (("DWN", "tab:blue"), ("XGBoost", "tab:orange")):
+        pts = [c for c in report["candidates"] if c["family"] == family]
+        ax.scatter([c["flash"] for c in pts], [c["val_accuracy"] for c in pts], s=10, alpha=0.35, color=color,
+                   label=f"{family} candidates (planned flash, validation accuracy)")
+        chosen = [(e.get("emulator", {}).get("flash", e["planned_flash"]), e["test_accuracy"])
+                  for row in report["rows"] for e in row["entries"] if e["family"] == family]
+        ax.scatter([c[0] for c in chosen], [c[1] for c in chosen], s=90, marker="*", color=color,
+                   edgecolor="black", label=f"{family} chosen (measured flash, test accuracy)")
+    for budget in report["budgets"]:
+        ax.axvline(budget, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("model flash (bytes)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{report['dataset']} on {report['board']['name']}")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _write(report: dict, out: Path) -> None:
+    """Everything into a temporary folder beside `out`, then moved into place."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
+        (tmp / "report.md").write_text(_markdown(report))
+        _plot(report, tmp / "accuracy_vs_flash.png")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _json_default(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    raise TypeError(f"cannot write {type(v).__name__} to JSON")

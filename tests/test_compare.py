@@ -1,0 +1,112 @@
+"""compare and the budget-fitted DWN search: inside the budget (by the ELF), report files that hold the
+printed numbers, clear errors on bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
+pytest.importorskip("torch", reason="training needs torch")
+
+from dwn_mcu.budget_search import DWNShape, search_dwn  # noqa: E402
+from dwn_mcu.cli import main  # noqa: E402
+from dwn_mcu.compiler import BudgetError  # noqa: E402
+from dwn_mcu.data import stratified_split  # noqa: E402
+from tests.conftest import shared_dataset  # noqa: E402
+
+
+def _split(name):
+    ds = shared_dataset(name)
+    X, y = ds.train_split()
+    val = stratified_split(y, 0.2, seed=0)
+    return ds, X[~val], y[~val], X[val], y[val]
+
+
+def test_budget_search_keeps_the_model_inside_the_budget_by_the_elf():
+    pytest.importorskip("dwn_mcu.targets.verify", reason="needs the targets package (simavr)")
+    from dwn_mcu.compiler import render_model_sources
+    from dwn_mcu.targets.testing import require_target
+    from dwn_mcu.targets.verify import verify_on_target
+
+    require_target("avr")
+    ds, Xt, yt, Xv, yv = _split("pima")
+    shapes = [DWNShape(6, (64,), 8), DWNShape(4, (32,), 4), DWNShape(6, (400,), 16)]
+    r = search_dwn(Xt, yt, Xv, yv, 2, "nano", flash_budget=1800, shapes=shapes, max_trials=2, epochs=3, seed=0)
+    # the 400-LUT shape cannot fit 1800 bytes: priced and skipped untrained
+    skipped = [c for c in r.candidates if not c.trained]
+    assert [c.luts for c in skipped] == [(400,)] and not skipped[0].fits
+    assert r.trials == 2 and all(c.fits for c in r.candidates if c.trained)
+    assert r.best.flash <= 1800
+    X_test, _ = ds.test_split()
+    res = verify_on_target(r.model, "avr", X_test[:40], render_model_sources(r.model, "nano", "dwn_model", r.layout),
+                           "dwn_model")
+    assert res.ok and res.model_size.flash <= 1800
+
+
+def test_budget_search_impossible_budget_is_a_clear_error():
+    _, Xt, yt, Xv, yv = _split("pima")
+    with pytest.raises(BudgetError, match="no DWN shape fits 100 bytes"):
+        search_dwn(Xt, yt, Xv, yv, 2, "nano", flash_budget=100, max_trials=1, epochs=1)
+
+
+def test_compare_cli_writes_the_report_it_prints(tmp_path, capsys):
+    pytest.importorskip("dwn_mcu.targets.verify", reason="needs the targets package (simavr)")
+    shared_dataset("wisconsin")
+    out = tmp_path / "compare"
+    code = main(["compare", "--dataset", "wisconsin", "--board", "nano", "--budgets", "2048", "--dwn-trials", "1",
+                 "--epochs", "3", "--xgb-trials", "3", "-o", str(out), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    md = (out / "report.md").read_text()
+    assert (out / "accuracy_vs_flash.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (row,) = report["rows"]
+    assert row["budget"] == 2048 and {e["family"] for e in row["entries"]} == {"DWN", "XGBoost"}
+    for e in row["entries"]:
+        em = e["emulator"]
+        assert em["agree"] == em["vectors"] == report["test_rows"]
+        assert em["flash"] <= 2048 and e["planned_flash"] <= e["planning_budget"] <= 2048
+        line = next(ln for ln in printed.splitlines() if ln.split("|")[2:3] == [f" {e['family']} "])
+        assert f"{100 * e['test_accuracy']:.2f}%" in line and f"| {em['flash']} |" in line
+        assert f"{em['cycles']['median']:,.0f}" in line
+        assert line in md  # the report holds the printed table
+    accs = {e["family"]: e["test_accuracy"] for e in row["entries"]}
+    assert row["winner"].split()[0] in accs
+    if accs["DWN"] != accs["XGBoost"]:
+        assert row["winner"] == max(accs, key=accs.get)
+
+
+def test_compare_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+    one = tmp_path / "one.csv"
+    one.write_text("a,b,label\n" + "".join(f"{i},{i % 3},x\n" for i in range(40)))
+    cases = [
+        (["--data", str(csv), "--target", "nope"], "no column named 'nope'"),
+        (["--data", str(one), "--target", "label"], "single class"),
+        (["--data", str(csv), "--target", "label", "--budgets", "64"], "no DWN shape fits 64 bytes"),
+        (["--data", str(csv), "--target", "label", "--budgets", "999999"], "exceeds what"),
+    ]
+    for args, message in cases:
+        code = main(["compare", *args, "--board", "nano", "--no-emulate", "--quiet", "--epochs", "1",
+                     "-o", str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (args, err)
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_train_cli_fits_the_board_budget(tmp_path, capsys):
+    shared_dataset("pima")
+    from dwn_mcu.compiler import get_board, make_plan
+    from dwn_mcu.model_file import load
+
+    out = tmp_path / "m.dwn"
+    code = main(["train", "--dataset", "pima", "--board", "nano", "--flash-budget", "1800", "--trials", "1",
+                 "--epochs", "2", "-o", str(out), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    model = load(out)
+    layout = model.metadata["layout"]
+    assert make_plan(model, get_board("nano"), layout=layout).model_flash <= 1800
+    assert "(chosen)" in printed and "| no | no |" in printed  # every candidate listed, skipped ones too

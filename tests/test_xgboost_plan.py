@@ -1,0 +1,43 @@
+"""XGBoost's flash and RAM by the planner's rules (same boards, same sketch allowance, same BudgetError)."""
+
+import numpy as np
+import pytest
+
+xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
+
+from dwn_mcu.baselines import BaselineError  # noqa: E402
+from dwn_mcu.baselines.xgb_export import pack, parse_booster  # noqa: E402
+from dwn_mcu.baselines.xgb_plan import plan_xgboost, planned_flash  # noqa: E402
+from dwn_mcu.compiler import BudgetError, get_board  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tables():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6)).astype(np.float32)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 4, "nthread": 1, "seed": 0},
+                        xgb.DMatrix(X, label=(X[:, 0] + X[:, 1] > 0)), 10)
+    return pack(parse_booster(booster))
+
+
+def test_plan_counts_tables_exactly_plus_code_and_the_boards_sketch(tables):
+    board = get_board("nano")
+    plan = plan_xgboost(tables, board)
+    assert plan.flash["sketch"] == board.sketch_flash
+    assert plan.model_flash == tables.table_bytes + plan.flash["code"]
+    assert plan.flash["leaves"] == tables.leaves.nbytes and plan.flash["thr_keys"] == 4 * tables.thr_keys.size
+    assert plan.model_ram == 6 * tables.node_rank.dtype.itemsize + 4 + plan.ram["stack"]
+    assert planned_flash("nano")(tables) == plan.model_flash
+
+
+def test_over_budget_is_the_compilers_budget_error_with_a_breakdown(tables):
+    small = plan_xgboost(tables, "nano").model_flash - 1
+    with pytest.raises(BudgetError, match=f"model flash {small + 1} > budget {small} bytes"):
+        plan_xgboost(tables, "nano", flash_budget=small)
+    with pytest.raises(BudgetError, match="RAM"):
+        plan_xgboost(tables, "nano", ram_budget=10)
+
+
+def test_unmeasured_architecture_is_refused(tables):
+    with pytest.raises(BaselineError, match="not been measured"):
+        plan_xgboost(tables, "bluepill_f103c8")
