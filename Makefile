@@ -9,7 +9,7 @@ export DWN_MCU_DATA ?= $(abspath ../shared/datasets)
 export MALLOC_MMAP_THRESHOLD_ ?= 1000000000
 export MALLOC_TRIM_THRESHOLD_ ?= 1000000000
 
-.PHONY: setup venv test demo bench clean
+.PHONY: setup venv toolchains test demo bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -20,7 +20,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-setup: venv
+setup: venv toolchains
+
+# Cross compilers and emulators for the target proofs (installed only when missing), and the simavr
+# harness (rebuilt only when its source changed). Without root it says what to install; tests skip.
+toolchains:
+	bash host_tests/setup_toolchains.sh
 
 test: setup
 	$(PY) -m pytest -q

@@ -1,0 +1,164 @@
+"""Prove a model on an emulated target: build the test firmware with the model's generated C, run
+every vector in the emulator, and compare class and scores with the NumPy reference, bit for bit.
+
+    result = verify_on_target(model, "avr", X, sources)   # sources: render_model_sources(...)
+    result.agreement, result.first_mismatch, result.latency_summary(), result.model_size
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .elf_size import ElfSize, elf_size, stack_bound, stack_usage, symbols_in_section
+from .qemu import run_cortex_m, run_rv32
+from .simavr import RunOutput, run_avr
+from .testbench import build_firmware, render_testbench
+from .toolchains import Target, TargetError, get_target, install_hint, missing_tools
+
+#: Flash an emulated ATmega328P holds (the whole chip: test firmwares need no bootloader).
+AVR_FLASH = 32768
+#: Vectors in a firmware on the larger targets (their emulated flash is 4 MiB; this keeps builds quick).
+MAX_VECTORS_PER_FIRMWARE = 4000
+
+
+@dataclass
+class TargetResult:
+    target: str
+    latency_unit: str  # cycles (AVR, exact) or instructions (QEMU)
+    vectors: int
+    agree: int
+    first_mismatch: dict | None
+    size: ElfSize  # the whole test firmware (first chunk of vectors)
+    model_size: ElfSize | None  # firmware with the model minus the same firmware without it
+    stack_static: int  # bytes: -fstack-usage frames of the model's own functions, summed (no library calls)
+    stack_measured: int | None  # bytes: deepest stack during an inference, measured in the emulator
+    latency: list = field(default_factory=list)  # per vector, calibrated
+    model_data_symbols: dict = field(default_factory=dict)  # model symbols in AVR .data (RAM)
+
+    @property
+    def agreement(self) -> float:
+        return self.agree / self.vectors if self.vectors else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.vectors > 0 and self.agree == self.vectors
+
+    def latency_summary(self) -> dict:
+        if not self.latency:
+            return {}
+        return {"min": min(self.latency), "median": statistics.median(self.latency), "max": max(self.latency)}
+
+    def as_dict(self) -> dict:
+        return {
+            "target": self.target, "vectors": self.vectors, "agree": self.agree,
+            "agreement": self.agreement, "first_mismatch": self.first_mismatch,
+            "flash": self.size.flash, "ram": self.size.ram,
+            "model_flash": self.model_size.flash if self.model_size else None,
+            "model_ram": self.model_size.ram if self.model_size else None,
+            "stack_static": self.stack_static, "stack_measured": self.stack_measured,
+            "latency_unit": self.latency_unit, "latency": self.latency_summary(),
+            "model_data_symbols": self.model_data_symbols,
+        }
+
+
+def require_toolchain(target: Target) -> None:
+    missing = missing_tools(target)
+    if missing:
+        raise TargetError(f"target {target.name}: {install_hint(missing)}")
+
+
+def run_firmware(target: Target, elf, timeout: float = 300.0) -> RunOutput:
+    if target.runner == "simavr":
+        return run_avr(elf, mcu=target.machine, timeout=timeout)
+    if target.runner == "qemu-arm":
+        return run_cortex_m(elf, target.machine, timeout=timeout)
+    return run_rv32(elf, timeout=timeout)
+
+
+def parse_results(text: str, num_classes: int) -> dict:
+    """{vector index: (class, scores)} from the firmware's "R i class s0 .. sC-1" lines."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 + num_classes and parts[0] == "R":
+            vals = [int(p) for p in parts[1:]]
+            out[vals[0]] = (vals[1], tuple(vals[2:]))
+    return out
+
+
+def verify_on_target(model, target_name: str, X, sources: dict, name: str, workdir=None,
+                     measure_model_share: bool = True, timeout: float = 300.0) -> TargetResult:
+    """Build, run and compare. `sources` is the model library ({file name: text}) for model `name`."""
+    target = get_target(target_name)
+    require_toolchain(target)
+    X = np.asarray(X, dtype=np.float32)
+    ref_scores = model.scores(X)
+    ref_class = model.predict(X)
+    C = model.num_classes
+    with tempfile.TemporaryDirectory(prefix=f"dwn_{target.name}_") as tmp:
+        root = Path(workdir) if workdir is not None else Path(tmp)
+
+        def build(lo, hi, with_model=True, tag=""):
+            main_c = render_testbench(target, name, X[lo:hi], C, with_model=with_model)
+            fw = build_firmware(target, sources, main_c, root / f"fw{tag}_{lo}", with_model=with_model)
+            size = elf_size(fw.elf, target.flash_sections, target.ram_sections)
+            if target.runner == "simavr" and size.flash > AVR_FLASH:
+                raise TargetError(f"avr: firmware with {hi - lo} vectors needs {size.flash} bytes of flash, "
+                                  f"the ATmega328P has {AVR_FLASH}")
+            return fw, size
+
+        n = X.shape[0]
+        first = min(n, 32 if target.runner == "simavr" else MAX_VECTORS_PER_FIRMWARE)
+        fw, size = build(0, first)
+        if target.runner == "simavr":
+            per_vector = 4 * X.shape[1]
+            room = (AVR_FLASH - 256 - size.flash) // per_vector  # keep a little slack for alignment
+            chunk = max(first, first + room)
+        else:
+            chunk = MAX_VECTORS_PER_FIRMWARE
+        frames = stack_usage(fw.su_files)
+        stack_static = stack_bound(frames, f"{name}_predict", set(fw.model_functions))
+        model_size, data_syms = None, {}
+        if measure_model_share:
+            bare_fw, bare = build(0, first, with_model=False, tag="_nomodel")
+            model_size = size - bare
+            if target.runner == "simavr":  # what the model added to .data costs RAM on AVR: a defect
+                before = symbols_in_section(bare_fw.elf, ".data")
+                data_syms = {s: b for s, b in symbols_in_section(fw.elf, ".data").items()
+                             if s not in before and not s.startswith("tb_")}  # tb_: the testbench's own
+
+        got, latency, stacks = {}, [], []
+        spans = [(0, first)] + [(lo, min(n, lo + chunk)) for lo in range(first, n, chunk)]
+        for lo, hi in spans:
+            elf = fw.elf if lo == 0 else build(lo, hi)[0].elf
+            out = run_firmware(target, elf, timeout=timeout)
+            res = parse_results(out.text, C)
+            if len(res) != hi - lo or len(out.regions) != hi - lo + 1:
+                raise TargetError(f"{target.name}: firmware printed {len(res)} results and {len(out.regions)} "
+                                  f"latency regions for {hi - lo} vectors")
+            # AVR: the harness counts the markers too, so the first (empty) region calibrates them;
+            # QEMU: the runner already returns instructions between the two counter reads.
+            empty = out.regions[0] if target.runner == "simavr" else 0
+            latency.extend(r - empty for r in out.regions[1:])
+            stacks.extend(out.region_stacks[1:])
+            for i, v in res.items():
+                got[lo + i] = v
+
+    agree, mismatch = 0, None
+    for i in range(n):
+        exp = (int(ref_class[i]), tuple(int(s) for s in ref_scores[i]))
+        if got.get(i) == exp:
+            agree += 1
+        elif mismatch is None:
+            mismatch = {"index": i, "features": X[i].tolist(), "expected": {"class": exp[0], "scores": list(exp[1])},
+                        "got": ({"class": got[i][0], "scores": list(got[i][1])} if i in got else None)}
+    return TargetResult(
+        target=target.name, latency_unit=target.latency_unit, vectors=n, agree=agree, first_mismatch=mismatch,
+        size=size, model_size=model_size, stack_static=stack_static,
+        stack_measured=max(stacks) if stacks else None, latency=latency, model_data_symbols=data_syms,
+    )
