@@ -32,16 +32,16 @@ def test_budget_search_keeps_the_model_inside_the_budget_by_the_elf():
     require_target("avr")
     ds, Xt, yt, Xv, yv = _split("pima")
     shapes = [DWNShape(6, (64,), 8), DWNShape(4, (32,), 4), DWNShape(6, (400,), 16)]
-    r = search_dwn(Xt, yt, Xv, yv, 2, "nano", flash_budget=1800, shapes=shapes, max_trials=2, epochs=3, seed=0)
-    # the 400-LUT shape cannot fit 1800 bytes: priced and skipped untrained
+    r = search_dwn(Xt, yt, Xv, yv, 2, "nano", flash_budget=2000, shapes=shapes, max_trials=2, epochs=3, seed=0)
+    # the 400-LUT shape cannot fit 2000 bytes: priced and skipped untrained
     skipped = [c for c in r.candidates if not c.trained]
     assert [c.luts for c in skipped] == [(400,)] and not skipped[0].fits
     assert r.trials == 2 and all(c.fits for c in r.candidates if c.trained)
-    assert r.best.flash <= 1800
+    assert r.best.flash <= 2000
     X_test, _ = ds.test_split()
     res = verify_on_target(r.model, "avr", X_test[:40], render_model_sources(r.model, "nano", "dwn_model", r.layout),
                            "dwn_model")
-    assert res.ok and res.model_size.flash <= 1800
+    assert res.ok and res.model_size.flash <= 2000
 
 
 def test_budget_search_impossible_budget_is_a_clear_error():

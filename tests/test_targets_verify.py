@@ -70,7 +70,12 @@ def test_planner_estimates_hold_within_10_percent(model, results, target, layout
                        (2 if plan.score_ctype == "int16_t" else 4) * model.num_classes)
     assert check.flash_off <= PLAN_TOLERANCE, (
         f"planner flash estimate {check.flash_estimate} B, linked ELF {check.flash_measured} B")
-    assert check.ram_off <= PLAN_TOLERANCE, (
+    # RAM: on a model this small the stack is most of it, and a few saved registers decide it (the
+    # Cortex-M0+ frame is 52 or 76 bytes depending on gcc's register allocation), so the planner takes
+    # the deepest frame measured. It may overestimate by that frame's spread, never underestimate.
+    assert check.ram_estimate >= check.ram_measured * (1 - PLAN_TOLERANCE), (
+        f"planner RAM estimate {check.ram_estimate} B is below the measured {check.ram_measured} B")
+    assert check.ram_off <= PLAN_TOLERANCE or check.ram_estimate - check.ram_measured <= 24, (
         f"planner RAM estimate {check.ram_estimate} B, measured {check.ram_measured} B "
         f"(ELF share {result.model_size.ram} + deepest stack {result.stack_measured} + score array)")
 
