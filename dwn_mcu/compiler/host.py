@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DWNError
+from ..errors import DataError, DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
 from ..resources import resource_dir
 
@@ -61,17 +61,17 @@ def compile_runner(lib_src: Path, name: str, exe: Path, build: str = "strict") -
 
 def as_inputs(X, input_type: str = "float32") -> np.ndarray:
     """X as the model's inputs: float32 for a float model; int64 for an integer model, whose values must be
-    integers of its type (HostBuildError otherwise: the C would silently wrap them)."""
+    integers of its type (DataError otherwise: the C would silently wrap them)."""
     limits = INPUT_TYPES[input_type]
     if limits is None:
         return np.asarray(X, dtype=np.float32)
     X = np.asarray(X)
     if X.dtype.kind not in "iu":
         if not np.all(np.isfinite(X)) or not np.array_equal(X, np.round(X)):
-            raise HostBuildError(f"a {input_type} model takes integer inputs")
+            raise DataError(f"a {input_type} model takes integer inputs")
     X = X.astype(np.int64)
     if X.size and (X.min() < limits[0] or X.max() > limits[1]):
-        raise HostBuildError(f"inputs outside the {input_type} range {limits[0]}..{limits[1]}")
+        raise DataError(f"inputs outside the {input_type} range {limits[0]}..{limits[1]}")
     return X
 
 
