@@ -143,7 +143,7 @@ def test_cross_objects_reference_no_soft_float(tmp_path, cc, flags):
         pytest.skip(f"{cc} not installed")
     # the detector sees a float comparison, so an empty answer below means something
     assert SOFT_FLOAT.search(_cross(cc, flags, tmp_path, "int f(float a, float b) { return a > b; }\n"))
-    for input_type in ("int16", "uint8"):
+    for input_type in CASES:  # every key type: int8_t, int16_t (twice), int32_t, uint8_t
         _, model = integer_model(input_type)
         for layout in ("table", "unrolled"):
             src = render_model_sources(model, "nano", "x", layout, check_budget=False)
