@@ -13,8 +13,8 @@ import numpy as np
 
 from ..data import load_data
 from ..errors import DWNError
-from ..integer_inputs import dequantize, fit_quantization, quantize, to_integer_model
 from ..frozen import INPUT_TYPES, MAX_LUT_INPUTS
+from ..integer_inputs import dequantize, fit_quantization, quantize, to_integer_model
 from ..model_file import save
 from ..thermometer import ENCODINGS
 
@@ -59,7 +59,8 @@ def _float_list(positive):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number or a comma-separated list") from None
         if not all(np.isfinite(values)) or (positive and min(values) <= 0):
-            raise argparse.ArgumentTypeError(f"{text!r}: every value must be finite{' and positive' if positive else ''}")
+            need = "finite and positive" if positive else "finite"
+            raise argparse.ArgumentTypeError(f"{text!r}: every value must be {need}")
         return np.asarray(values)
 
     return parse
