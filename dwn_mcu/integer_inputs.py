@@ -42,6 +42,15 @@ def fit_quantization(X_train: np.ndarray, input_type: str) -> tuple[np.ndarray, 
     return scale, offset
 
 
+def quantize(X: np.ndarray, input_type: str, scale, offset) -> np.ndarray:
+    """Features to integers of `input_type`: `round((x - offset) / scale)` clipped to the type, NaN to its
+    minimum (the rule of `FrozenDWN.quantize`, for data before there is a model). Returns int64."""
+    lo, hi = type_range(input_type)
+    with np.errstate(invalid="ignore"):
+        q = np.round((np.asarray(X, dtype=np.float64) - offset) / scale)
+    return np.where(np.isnan(q), lo, np.clip(q, lo, hi)).astype(np.int64)
+
+
 def dequantize(K: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """`feature(k) = float32(k * scale + offset)`: the float input an integer stands for."""
     return (np.asarray(K, dtype=np.float64) * scale + offset).astype(np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .frozen import FrozenDWN, LutLayer
+from .frozen import INPUT_TYPES, FrozenDWN, LutLayer
 
 
 def random_model(
@@ -43,9 +43,15 @@ def random_model(
 
 def adversarial_inputs(model: FrozenDWN, seed: int = 0, random_rows: int = 64) -> np.ndarray:
     """Inputs that probe the comparisons: NaN, +-inf, +-FLT_MAX, subnormals, zeros of both signs, every
-    threshold exactly and one ulp either side, plus random rows. Shape (rows, F), float32."""
+    threshold exactly and one ulp either side, plus random rows. Shape (rows, F), float32.
+
+    Integer models get integers of their type instead, (rows, F) int64: the type's minimum and maximum,
+    every threshold and one either side (clipped to the type), and random integers over the whole type."""
     rng = np.random.default_rng(seed)
     F = model.num_features
+    limits = INPUT_TYPES[model.input_type]
+    if limits is not None:
+        return _integer_adversarial(model, rng, limits, random_rows)
     f32 = np.float32
     specials = np.array(
         [np.nan, np.inf, -np.inf, np.finfo(f32).max, -np.finfo(f32).max, np.finfo(f32).smallest_subnormal,
@@ -63,3 +69,19 @@ def adversarial_inputs(model: FrozenDWN, seed: int = 0, random_rows: int = 64) -
     rows.extend(mixed)
     rows.extend(rng.normal(scale=2.0, size=(random_rows, F)).astype(f32))
     return np.stack(rows).astype(f32)
+
+
+def _integer_adversarial(model: FrozenDWN, rng, limits, random_rows: int) -> np.ndarray:
+    lo, hi = limits
+    F = model.num_features
+    ends = np.array([lo, hi, lo + 1, hi - 1, 0], dtype=np.int64).clip(lo, hi)
+    rows = [np.full(F, v, dtype=np.int64) for v in ends]
+    for f, t in enumerate(model.feature_thresholds):
+        for value in t.astype(np.int64):
+            for v in (value - 1, value, value + 1):
+                row = rng.integers(lo, hi, size=F, endpoint=True)
+                row[f] = min(max(v, lo), hi)
+                rows.append(row)
+    rows.extend(rng.choice(ends, size=(16, F)))
+    rows.extend(rng.integers(lo, hi, size=(random_rows, F), endpoint=True))
+    return np.stack(rows).astype(np.int64)

@@ -51,7 +51,8 @@ def test_cli_build_writes_project(tmp_path, model_file, capsys):
     assert json.loads((out / "lib/gesture/library.json").read_text())["name"] == "gesture"
     assert "name=gesture" in (out / "lib/gesture/library.properties").read_text()
     header = (out / "lib/gesture/src/gesture.h").read_text()
-    assert "uint8_t gesture_predict(const float *features, gesture_score_t *scores);" in header
+    assert "uint8_t gesture_predict(const gesture_input_t *features, gesture_score_t *scores);" in header
+    assert "typedef float gesture_input_t;" in header
     assert "#define GESTURE_NUM_FEATURES 5u" in header and "#define GESTURE_NUM_CLASSES 3u" in header
     assert not list(tmp_path.glob(".out.*"))  # no temporary folder left behind
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..data import load_data
 from ..errors import DWNError
-from ..frozen import MAX_LUT_INPUTS
+from ..frozen import INPUT_TYPES, MAX_LUT_INPUTS
+from ..integer_inputs import dequantize, fit_quantization, quantize, to_integer_model
 from ..model_file import save
 from ..thermometer import ENCODINGS
 
@@ -51,6 +52,20 @@ def _positive_float(text):
     return v
 
 
+def _float_list(positive):
+    def parse(text):
+        try:
+            values = [float(v) for v in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number or a comma-separated list") from None
+        if not all(np.isfinite(values)) or (positive and min(values) <= 0):
+            need = "finite and positive" if positive else "finite"
+            raise argparse.ArgumentTypeError(f"{text!r}: every value must be {need}")
+        return np.asarray(values)
+
+    return parse
+
+
 def register(sub):
     p = sub.add_parser("train", help="train a DWN and write a .dwn model file")
     src = p.add_mutually_exclusive_group(required=True)
@@ -75,6 +90,15 @@ def register(sub):
                    help="torch CPU threads (default 1, fastest for small models; 0: torch's default)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    ints = p.add_argument_group("integer inputs (the model takes the integers a sensor delivers; "
+                                "feature = integer * scale + offset)")
+    ints.add_argument("--input-type", choices=[t for t, r in INPUT_TYPES.items() if r is not None],
+                      help="train on quantized features and write an integer-input model")
+    ints.add_argument("--input-scale", type=_float_list(True), metavar="S[,S...]",
+                      help="one scale or one per feature (default: fitted with --input-offset on the training "
+                           "rows' range; 1 when only --input-offset is given)")
+    ints.add_argument("--input-offset", type=_float_list(False), metavar="O[,O...]",
+                      help="one offset or one per feature (default: fitted; 0 when only --input-scale is given)")
     fit = p.add_argument_group("fit to a board (searches LUT inputs, LUTs, layers and bits; dwn_mcu.budget_search)")
     fit.add_argument("--board", help="keep the most accurate shape that fits this board (--luts etc. ignored)")
     fit.add_argument("--flash-budget", type=_int_range(1), metavar="BYTES", help="the model's flash share")
@@ -96,6 +120,10 @@ def run(args):
 
     if (args.flash_budget or args.ram_budget) and not args.board:
         raise DWNError("--flash-budget and --ram-budget need --board (the board whose rules price the model)")
+    if (args.input_scale is not None or args.input_offset is not None) and not args.input_type:
+        raise DWNError("--input-scale and --input-offset need --input-type")
+    if args.board and args.input_type:
+        raise DWNError("--input-type cannot be combined with --board yet: train, then build the integer model")
     if args.board:
         from ..budget_search import fit_to_board
 
@@ -104,6 +132,12 @@ def run(args):
 
     X_tr, y_tr = data.train_split()
     X_te, y_te = data.test_split()
+    if args.input_type:
+        # train on the values the integers stand for, so that the integer model is the trained one exactly
+        scale, offset = _quantization(args, X_tr)
+        X_tr = dequantize(quantize(X_tr, args.input_type, scale, offset), scale, offset)
+        K_te = quantize(X_te, args.input_type, scale, offset)
+        X_te = dequantize(K_te, scale, offset)
     clf = DWNClassifier(
         luts=args.luts, lut_inputs=args.lut_inputs, bits=args.bits, encoding=args.encoding, mapping=args.mapping,
         tau=args.tau, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
@@ -116,8 +150,12 @@ def run(args):
         raise DWNError(str(exc)) from None
     seconds = time.perf_counter() - start
     model = clf.freeze()
-    reference = model.predict(X_te)
-    agree = int(np.sum(reference == clf.predict(X_te)))  # the frozen model must be the trained one
+    if args.input_type:
+        model = to_integer_model(model, args.input_type, scale, offset)
+        reference = model.predict(K_te)  # the integer model on the quantized test rows
+    else:
+        reference = model.predict(X_te)
+    agree = int(np.sum(reference == clf.predict(X_te)))  # the frozen (integer) model must be the trained one
     test_acc = float(np.mean(reference == y_te)) if y_te.size else float("nan")
     model.metadata.update(dataset=data.name, test_accuracy=test_acc, train_seconds=round(seconds, 3))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -129,9 +167,29 @@ def run(args):
           f"{model.num_features} features, {model.num_classes} classes")
     print(f"model          {' -> '.join(map(str, clf.luts_))} LUTs of {args.lut_inputs} inputs, "
           f"{model.num_input_bits} thermometer bits; {len(clf.history_)} epochs in {seconds:.1f} s")
-    print(f"test accuracy  {test_acc:.4f} (NumPy reference on the test split)")
+    if args.input_type:
+        print(f"inputs         {args.input_type}, feature = k * scale + offset; scale "
+              f"{np.array2string(model.input_scale, precision=4, separator=',')}, offset "
+              f"{np.array2string(model.input_offset, precision=4, separator=',')}")
+    print(f"test accuracy  {test_acc:.4f} (NumPy reference on the "
+          f"{'quantized ' if args.input_type else ''}test split)")
     print(f"model size     {size['total_bits']} bits ({size['total_bits'] / 8192:.1f} KiB): "
           f"{size['table_bits']} table, {size['mapping_bits']} mapping, {size['threshold_bits']} threshold")
     print(f"reference      NumPy == torch on {agree}/{X_te.shape[0]} test rows")
     print(f"wrote          {out}")
     return 0 if agree == X_te.shape[0] else 1
+
+
+def _quantization(args, X_tr):
+    """Scale and offset per feature: as given (one value for all or one per feature), else fitted."""
+    F = X_tr.shape[1]
+    if args.input_scale is None and args.input_offset is None:
+        return fit_quantization(X_tr, args.input_type)
+    out = []
+    for option, values, default in (("--input-scale", args.input_scale, 1.0),
+                                    ("--input-offset", args.input_offset, 0.0)):
+        values = np.array([default]) if values is None else values
+        if values.size not in (1, F):
+            raise DWNError(f"{option}: {values.size} values for {F} features (give 1 or {F})")
+        out.append(np.broadcast_to(values, (F,)).astype(np.float64))
+    return tuple(out)

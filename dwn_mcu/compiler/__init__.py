@@ -17,7 +17,7 @@ from .write import OutputExistsError
 def compile_host(model, board="nano", layout=None, name="dwn_model", build="strict", boards_dir=None) -> HostModel:
     """The generated C for `board`, compiled with the host gcc: an object whose predict/scores run it."""
     sources = render_model_sources(model, board, name, layout, boards_dir)
-    return HostModel(sources, name, model.num_classes, build)
+    return HostModel(sources, name, model.num_classes, build, model.input_type)
 
 
 __all__ = ["LAYOUTS", "Board", "BoardError", "BudgetError", "HostBuildError", "HostModel", "OutputExistsError",

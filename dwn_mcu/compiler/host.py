@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DWNError
-from ..frozen import FrozenDWN
+from ..errors import DataError, DWNError
+from ..frozen import INPUT_TYPES, FrozenDWN
 from ..resources import resource_dir
 
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
@@ -59,19 +59,38 @@ def compile_runner(lib_src: Path, name: str, exe: Path, build: str = "strict") -
     return Path(exe)
 
 
-def format_vectors(X) -> bytes:
-    """One line per row: each feature's float32 bit pattern as 8 hex digits, back to back."""
-    X = np.ascontiguousarray(X, dtype=np.float32)
+def as_inputs(X, input_type: str = "float32") -> np.ndarray:
+    """X as the model's inputs: float32 for a float model; int64 for an integer model, whose values must be
+    integers of its type (DataError otherwise: the C would silently wrap them)."""
+    limits = INPUT_TYPES[input_type]
+    if limits is None:
+        return np.asarray(X, dtype=np.float32)
+    X = np.asarray(X)
+    if X.dtype.kind not in "iu":
+        if not np.all(np.isfinite(X)) or not np.array_equal(X, np.round(X)):
+            raise DataError(f"a {input_type} model takes integer inputs")
+    X = X.astype(np.int64)
+    if X.size and (X.min() < limits[0] or X.max() > limits[1]):
+        raise DataError(f"inputs outside the {input_type} range {limits[0]}..{limits[1]}")
+    return X
+
+
+def format_vectors(X, input_type: str = "float32") -> bytes:
+    """One line per row, each feature as 8 hex digits back to back: the float32 bit pattern of a float
+    model's feature, or the two's-complement int32 word of an integer model's feature."""
+    X = np.ascontiguousarray(as_inputs(X, input_type))
+    words = X.view(np.uint32) if input_type == "float32" else X.astype(np.int32).view(np.uint32)
     n, f = X.shape
-    digits = np.frombuffer(X.view(np.uint32).astype(">u4").tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 8 * f)
+    digits = np.frombuffer(words.astype(">u4").tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 8 * f)
     return np.concatenate([digits, np.full((n, 1), ord("\n"), np.uint8)], axis=1).tobytes()
 
 
-def run_runner(exe: Path, X, num_classes: int, sanitize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def run_runner(exe: Path, X, num_classes: int, sanitize: bool = False,
+               input_type: str = "float32") -> tuple[np.ndarray, np.ndarray]:
     """Run the compiled runner on X; returns (classes (N,), scores (N, C)) as int64."""
-    X = np.asarray(X, dtype=np.float32)
+    X = as_inputs(X, input_type)
     env = {**os.environ, **(_SANITIZER_ENV if sanitize else {})}
-    proc = subprocess.run([str(exe)], input=format_vectors(X), capture_output=True, env=env)
+    proc = subprocess.run([str(exe)], input=format_vectors(X, input_type), capture_output=True, env=env)
     if proc.returncode != 0 or proc.stderr.strip():
         raise HostBuildError(f"runner {exe.name} failed (exit {proc.returncode}): "
                              f"{proc.stderr.decode(errors='replace').strip()[:2000]}")
@@ -96,7 +115,7 @@ class Comparison:
 
 def compare(model: FrozenDWN, X, classes, scores, build: str = "") -> Comparison:
     """Compare C answers with the reference on every vector."""
-    X = np.asarray(X, dtype=np.float32)
+    X = as_inputs(X, model.input_type)
     ref_scores = model.scores(X)
     ref_classes = np.argmax(ref_scores, axis=1)
     bad = np.flatnonzero((ref_classes != classes) | np.any(ref_scores != scores, axis=1))
@@ -114,7 +133,8 @@ def prove(lib_src, name: str, model: FrozenDWN, X, builds=("strict", "sanitize")
     with tempfile.TemporaryDirectory(prefix="dwn-host-") as tmp:
         for build in builds:
             exe = compile_runner(Path(lib_src), name, Path(tmp) / f"runner_{build}", build)
-            classes, scores = run_runner(exe, X, model.num_classes, sanitize=build == "sanitize")
+            classes, scores = run_runner(exe, X, model.num_classes, sanitize=build == "sanitize",
+                                         input_type=model.input_type)
             results.append(compare(model, X, classes, scores, build))
     return results
 
@@ -126,8 +146,9 @@ class HostModel:
     ...     assert (c.predict(X) == model.predict(X)).all()
     """
 
-    def __init__(self, sources: dict[str, str], name: str, num_classes: int, build: str = "strict"):
-        self.name, self.num_classes, self.build = name, num_classes, build
+    def __init__(self, sources: dict[str, str], name: str, num_classes: int, build: str = "strict",
+                 input_type: str = "float32"):
+        self.name, self.num_classes, self.build, self.input_type = name, num_classes, build, input_type
         self._dir = Path(tempfile.mkdtemp(prefix="dwn-host-"))
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, True)
         for fname, text in sources.items():
@@ -135,7 +156,8 @@ class HostModel:
         self.exe = compile_runner(self._dir, name, self._dir / "runner", build)
 
     def run(self, X) -> tuple[np.ndarray, np.ndarray]:
-        return run_runner(self.exe, X, self.num_classes, sanitize=self.build == "sanitize")
+        return run_runner(self.exe, X, self.num_classes, sanitize=self.build == "sanitize",
+                          input_type=self.input_type)
 
     def predict(self, X) -> np.ndarray:
         return self.run(X)[0]

@@ -3,7 +3,8 @@
 * Thresholds become order-preserving 32-bit keys of their float32 bit patterns (`threshold_keys`): for
   non-NaN floats `a > b` exactly when `key(a) > key(b)`, once -0.0 is folded onto +0.0. The firmware
   compares keys with integer instructions, so the comparison is exact on every target (no soft-float
-  library, no flush-to-zero of subnormals) and NaN is handled by one explicit test.
+  library, no flush-to-zero of subnormals) and NaN is handled by one explicit test. Integer-input models
+  keep their integer thresholds as they are: the firmware compares the integer input with them directly.
 * LUT tables are bit streams, least significant bit first: bit `i` is `byte[i >> 3] >> (i & 7) & 1`.
   The table-driven layout stores each layer's tables back to back (2**n bits per LUT, no padding); the
   unrolled layout folds tables of at most 8 bits into immediates and keeps the rest byte-aligned.
@@ -99,7 +100,7 @@ def narrowest_uint(max_value: int) -> np.dtype:
 
 @dataclass(frozen=True, eq=False)
 class PackedEncoder:
-    keys: np.ndarray  # (total_bits,) uint32, threshold keys, feature-major
+    keys: np.ndarray  # (total_bits,) feature-major: uint32 keys (float models) or int64 thresholds (integer)
     counts: np.ndarray  # (F,) thresholds per feature, narrowest unsigned type
 
 
@@ -131,7 +132,11 @@ class PackedUnrolledLayer:
 def pack_encoder(model: FrozenDWN) -> PackedEncoder:
     counts = model.bits_per_feature
     dtype = narrowest_uint(int(counts.max()) if counts.size else 0)
-    return PackedEncoder(keys=threshold_keys(model.thresholds), counts=counts.astype(dtype))
+    if model.input_type == "float32":
+        keys = threshold_keys(model.thresholds)
+    else:
+        keys = model.thresholds.astype(np.int64)  # integers in [min - 1, max], exact in float32
+    return PackedEncoder(keys=keys, counts=counts.astype(dtype))
 
 
 def pack_table_layer(layer: LutLayer, prev_bits: int) -> PackedTableLayer:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DWNError
-from ..frozen import FrozenDWN
+from ..frozen import INPUT_TYPES, FrozenDWN
 from .boards import Board
 from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
 
@@ -67,6 +67,25 @@ def ctype(dtype) -> str:
     return _CTYPE[np.dtype(dtype)]
 
 
+#: C type of each input type, and the signed type one step wider for thresholds below the type's minimum.
+INPUT_CTYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t"}
+_WIDER = {"int8": "int16_t", "uint8": "int16_t", "int16": "int32_t", "uint16": "int32_t"}
+#: Bytes of each C type the planner prices.
+CTYPE_BYTES = {"float": 4, "uint32_t": 4, "int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4}
+
+
+def key_ctype(model: FrozenDWN) -> str:
+    """C type the encoder compares in. Float models: uint32_t order keys of the float32 bit patterns.
+    Integer models: the input's own type, unless a threshold is `min - 1` (every input above it, a bit
+    that is always 1), which needs the next wider signed type."""
+    limits = INPUT_TYPES[model.input_type]
+    if limits is None:
+        return "uint32_t"
+    if model.thresholds.size and float(model.thresholds.min()) < limits[0]:
+        return _WIDER[model.input_type]
+    return INPUT_CTYPES[model.input_type]
+
+
 @dataclass(frozen=True)
 class LayerPlan:
     index: int  # 1-based
@@ -92,7 +111,9 @@ class Plan:
     layout_reason: str
     score_ctype: str
     count_ctype: str  # thresholds per feature
-    input_type: str  # features as the C API takes them (float32: the only input type of format 1)
+    input_type: str  # a key of frozen.INPUT_TYPES: features as the C API takes them
+    input_ctype: str  # C type of one feature: float, int8_t, uint8_t, int16_t or uint16_t
+    key_ctype: str  # C type of the encoder's thresholds and comparisons (see `key_ctype`)
     layers: tuple[LayerPlan, ...]
     buffers: tuple[int, ...]  # bytes of the two activation buffers (layer k's bits live in buffer k % 2)
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
@@ -149,8 +170,8 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
     cost = _CODE_COST[board.arch]
     counts = model.bits_per_feature
     out = {
-        "thresholds": 4 * model.num_input_bits + narrowest_uint(int(counts.max()) if counts.size else 0).itemsize
-        * model.num_features,
+        "thresholds": CTYPE_BYTES[key_ctype(model)] * model.num_input_bits
+        + narrowest_uint(int(counts.max()) if counts.size else 0).itemsize * model.num_features,
     }
     if layout == "table":
         out["lut tables"] = sum((lp.table_bits + 7) // 8 for lp in layers)
@@ -189,17 +210,19 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     score_ctype = "int16_t" if -32767 <= lo and hi <= 32767 else "int32_t"
     score_bytes = 2 if score_ctype == "int16_t" else 4
     counts = model.bits_per_feature
+    input_ctype = INPUT_CTYPES[model.input_type]
+    input_bytes = CTYPE_BYTES[input_ctype]
     ram = {
         "activation buffers": sum(buffers),
         "scores": score_bytes * model.num_classes,
         "stack": _STACK.get(board.arch, _STACK_DEFAULT),
-        "sketch input buffer": 4 * model.num_features,
+        "sketch input buffer": input_bytes * model.num_features,
         "sketch": board.sketch_ram,
     }
     by_layout = {lay: _flash(model, board, layers, lay) for lay in LAYOUTS}
     if selftest_count:
         for parts in by_layout.values():
-            parts["selftest vectors"] = selftest_count * (4 * model.num_features + 4 * model.num_classes + 1)
+            parts["selftest vectors"] = selftest_count * (input_bytes * model.num_features + 4 * model.num_classes + 1)
     totals = {lay: sum(v.values()) for lay, v in by_layout.items()}
     if layout is not None:
         chosen, reason = layout, f"{layout} layout requested"
@@ -222,7 +245,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     return Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
-        input_type="float32",
+        input_type=model.input_type, input_ctype=input_ctype, key_ctype=key_ctype(model),
         count_ctype=ctype(narrowest_uint(int(counts.max()) if counts.size else 0)),
         layers=layers, buffers=buffers, flash=flash, ram=ram, flash_by_layout=totals,
     )

@@ -17,6 +17,7 @@ from ..frozen import FrozenDWN
 from ..model_file import load, to_bytes
 from ..synthetic import adversarial_inputs
 from .boards import Board, get_board
+from .host import as_inputs
 from .plan import Plan, make_plan
 from .render import render_library, render_project
 from .write import check_destination, write_tree
@@ -94,6 +95,12 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _model_inputs(model: FrozenDWN, X) -> np.ndarray:
+    """Rows of model inputs in the C input type: float32, or the integer model's own NumPy type."""
+    X = as_inputs(X, model.input_type).reshape(-1, model.num_features)
+    return X.astype(np.float32 if model.input_type == "float32" else np.dtype(model.input_type))
+
+
 def optimize_for_board(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
                        selftest_count: int = 0) -> tuple[FrozenDWN, dict]:
     """Run the exact netlist optimizer for this board: keep LUTs of mixed input counts where the planner
@@ -119,7 +126,7 @@ def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", lay
     the self-test vectors."""
     model = model.validate()
     board = board if isinstance(board, Board) else get_board(board, boards_dir)
-    st = None if selftest_vectors is None else np.asarray(selftest_vectors, np.float32).reshape(-1, model.num_features)
+    st = None if selftest_vectors is None else _model_inputs(model, selftest_vectors)
     st_count = 0 if st is None else st.shape[0]
     optimizer_report = None
     if optimize:
@@ -129,11 +136,11 @@ def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", lay
     files = render_project(model, plan, st)
     report = report_dict(model, plan, st_count)
     report["optimizer"] = optimizer_report
-    vectors = adversarial_inputs(model) if verify_vectors is None else np.asarray(verify_vectors, np.float32)
+    vectors = _model_inputs(model, adversarial_inputs(model) if verify_vectors is None else verify_vectors)
     if st is not None:
         vectors = np.concatenate([vectors, st])
     files[MODEL_COPY] = to_bytes(model)
-    files[VECTORS] = _npy(vectors.astype(np.float32))
+    files[VECTORS] = _npy(vectors)
     files[REPORT] = json.dumps(report, indent=2, sort_keys=True) + "\n"
     write_tree(out_dir, files, force)
     return report
@@ -141,8 +148,16 @@ def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", lay
 
 def selftest_vectors(model: FrozenDWN, X=None, count: int = 16) -> np.ndarray:
     """`count` rows for the sketch's self-test: evenly spaced rows of X (the user's data) or, without data,
-    of the adversarial inputs (NaN, infinities, values on thresholds, random rows)."""
-    X = adversarial_inputs(model) if X is None else np.asarray(X, dtype=np.float32)
+    of the adversarial inputs (NaN, infinities, values on thresholds, random rows). For an integer model
+    X holds feature values (dataset rows), quantized here with the model's scale and offset."""
+    if X is None:
+        X = adversarial_inputs(model)
+    elif model.input_type == "float32":
+        X = np.asarray(X, dtype=np.float32)
+    else:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 2 and X.shape[1] == model.num_features:
+            X = model.quantize(X)
     if X.ndim != 2 or X.shape[1] != model.num_features:
         raise DataError(f"self-test data has shape {X.shape}, the model needs {model.num_features} features per row")
     if count <= 0 or X.shape[0] == 0:
@@ -183,4 +198,5 @@ def load_project(out_dir) -> Project:
     model = load(root / MODEL_COPY)
     if vectors.ndim != 2 or vectors.shape[1] != model.num_features:
         raise ProjectError(f"{root / VECTORS}: shape {vectors.shape} does not match {model.num_features} features")
-    return Project(root, name, report, model, vectors.astype(np.float32), lib_src)
+    vectors = vectors.astype(np.float32 if model.input_type == "float32" else np.int64)
+    return Project(root, name, report, model, vectors, lib_src)

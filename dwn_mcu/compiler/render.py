@@ -9,7 +9,7 @@ import jinja2
 import numpy as np
 
 from .. import __version__
-from ..frozen import FrozenDWN
+from ..frozen import INPUT_TYPES, FrozenDWN
 from ..resources import resource_dir
 from .pack import pack_encoder, pack_table_layer, pack_unrolled_layer
 from .plan import Plan
@@ -50,6 +50,7 @@ def _context(model: FrozenDWN, plan: Plan) -> dict:
         "packed": packed,
         "score_range": (int(min(0, bias.min())), int(model.group_size + max(0, bias.max()))),
         "baud": BAUD,
+        "limits": INPUT_TYPES[model.input_type],  # integer models: the input type's range
     }
 
 
@@ -64,11 +65,17 @@ def render_library(model: FrozenDWN, plan: Plan) -> dict[str, str]:
 
 
 def selftest_context(model: FrozenDWN, vectors) -> dict:
-    """Test vectors as float32 bit patterns with the reference's classes and scores, for the sketch."""
-    X = np.asarray(vectors, dtype=np.float32).reshape(-1, model.num_features)
+    """Test vectors with the reference's classes and scores, for the sketch: float32 bit patterns
+    (`bits`) for a float model, the integers themselves (`values`) for an integer model."""
+    if model.input_type == "float32":
+        X = np.asarray(vectors, dtype=np.float32).reshape(-1, model.num_features)
+        inputs = {"bits": X.view(np.uint32).tolist()}
+    else:
+        X = np.asarray(vectors, dtype=np.int64).reshape(-1, model.num_features)
+        inputs = {"values": X.tolist()}
     return {
+        **inputs,
         "count": int(X.shape[0]),
-        "bits": X.view(np.uint32).tolist(),
         "classes": model.predict(X).tolist(),
         "scores": model.scores(X).tolist(),
     }
