@@ -25,7 +25,9 @@ LAYOUTS = ("table", "unrolled")
 # extended by `u_input` per input beyond 8.
 _CODE_COST = {
     "avr": {"fixed": 518, "layer": 178, "u_fixed": 536, "u_input": 8.5,
-            "u_lut": (8, 11.0, 28.1, 44.9, 51.8, 59.8, 67.8, 75.8, 83.8)},  # n 4..8: the inline-assembly LUT
+            "u_lut": (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
+            # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
+            "u_lut_asm": {4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8}},
     "cortex-m0plus": {"fixed": 308, "layer": 152, "u_fixed": 200, "u_input": 10.5,
                       "u_lut": (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)},
     "cortex-m3": {"fixed": 300, "layer": 144, "u_fixed": 252, "u_input": 10.3,
@@ -183,8 +185,13 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
         big = ns[ns > UNROLLED_IMMEDIATE_MAX_N]
         out["lut tables"] = int(((np.int64(1) << big) // 8).sum())
         per_lut = np.asarray(cost["u_lut"], dtype=float)
-        capped = np.minimum(ns, per_lut.size - 1)
-        code = cost["u_fixed"] + per_lut[capped].sum() + cost["u_input"] * float((ns - capped).sum())
+        code = cost["u_fixed"]
+        for lp, layer in zip(layers, model.layers):
+            if lp.uniform_n in cost.get("u_lut_asm", {}):
+                code += cost["u_lut_asm"][lp.uniform_n] * lp.num_luts
+                continue
+            capped = np.minimum(layer.n_inputs, per_lut.size - 1)
+            code += per_lut[capped].sum() + cost["u_input"] * float((layer.n_inputs - capped).sum())
         out["code"] = int(round(code))
     out["sketch"] = board.sketch_flash
     return out

@@ -95,6 +95,8 @@ def decimal_safe_rows(model, X, rel: float = 1e-5) -> np.ndarray:
     The sketch reads decimal text with avr-libc's `strtod`, which is not correctly rounded (measured: a
     value one ulp from a threshold can come out on the other side), so rows on a threshold's edge prove
     the parser, not the model; the sketch's embedded self-test covers those with exact bit patterns."""
+    if model.input_type != "float32":
+        return np.asarray(X, dtype=np.int64)  # integers travel exactly as decimal text (strtol)
     X = np.asarray(X, dtype=np.float32)
     keep = np.all(np.isfinite(X), axis=1)
     for f, t in enumerate(model.feature_thresholds):
@@ -129,7 +131,8 @@ def verify_sketch(project, count: int = SKETCH_VECTORS, workdir=None) -> SketchR
     with tempfile.TemporaryDirectory(prefix="dwn_sketch_") as tmp:
         work = Path(workdir) if workdir is not None else Path(tmp)
         elf = build_sketch(Path(project.root) / "src" / "main.cpp", [project.lib_src], work)
-        lines = "".join(",".join(_float_text(v) for v in row) + "\n" for row in X)
+        text = _float_text if model.input_type == "float32" else str
+        lines = "".join(",".join(text(v) for v in row) + "\n" for row in X)
         out = run_sketch(elf, lines, banner_lines=1 if project.report.get("selftest_vectors") else 0)
     answers = [line.split() for line in out.text.splitlines() if line.startswith("class ")]
     selftest = next((line.strip() for line in out.text.splitlines() if line.startswith("selftest")), None)

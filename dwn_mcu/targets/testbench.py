@@ -24,9 +24,12 @@ def _env() -> jinja2.Environment:
     )
 
 
-def render_testbench(target: Target, name: str, X: np.ndarray, num_classes: int, with_model: bool = True) -> str:
-    """The test firmware's `main.c` for `target`, running model `name` on the rows of `X` (float32)."""
-    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+def render_testbench(target: Target, name: str, X: np.ndarray, num_classes: int, with_model: bool = True,
+                     input_type: str = "float32") -> str:
+    """The test firmware's `main.c` for `target`, running model `name` on the rows of `X`: float32, or the
+    integers of an integer-input model (`input_type`), each kept in flash as a 32-bit word."""
+    floats = input_type == "float32"
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32) if floats else np.asarray(X, dtype=np.int64).astype(np.int32))
     if X.ndim != 2 or X.shape[0] == 0:
         raise TargetError(f"test vectors must be a non-empty (N, F) array, got shape {X.shape}")
     if X.shape[0] > 65535:
@@ -34,7 +37,8 @@ def render_testbench(target: Target, name: str, X: np.ndarray, num_classes: int,
     bits = X.view(np.uint32)
     rows = [", ".join(f"0x{v:08x}u" for v in row) for row in bits]
     return _env().get_template("main.c.j2").render(
-        name=name, P=name.upper(), arch=target.arch, with_model=with_model, vectors=rows,
+        name=name, P=name.upper(), arch=target.arch, with_model=with_model, vectors=rows, floats=floats,
+        input_ctype="float" if floats else f"{input_type}_t",
         num_vectors=X.shape[0], num_features=X.shape[1], num_classes=num_classes,
     )
 

@@ -96,7 +96,7 @@ def verify_on_target(model, target_name: str, X, sources: dict, name: str, workd
     """Build, run and compare. `sources` is the model library ({file name: text}) for model `name`."""
     target = get_target(target_name)
     require_toolchain(target)
-    X = np.asarray(X, dtype=np.float32)
+    X = np.asarray(X, dtype=np.float32 if model.input_type == "float32" else np.int64)
     ref_scores = model.scores(X)
     ref_class = model.predict(X)
     C = model.num_classes
@@ -104,7 +104,8 @@ def verify_on_target(model, target_name: str, X, sources: dict, name: str, workd
         root = Path(workdir) if workdir is not None else Path(tmp)
 
         def build(lo, hi, with_model=True, tag=""):
-            main_c = render_testbench(target, name, X[lo:hi], C, with_model=with_model)
+            main_c = render_testbench(target, name, X[lo:hi], C, with_model=with_model,
+                                      input_type=model.input_type)
             fw = build_firmware(target, sources, main_c, root / f"fw{tag}_{lo}", with_model=with_model)
             size = elf_size(fw.elf, target.flash_sections, target.ram_sections)
             if target.runner == "simavr" and size.flash > AVR_FLASH:
