@@ -156,3 +156,15 @@ def test_info_unreadable_model(tmp_path, capsys, content):
         path.write_bytes(content)
     code, _, err = run(["info", path], capsys)
     one_line_error(code, err, str(path))
+
+
+def test_spectral_and_float16_grid_options(tmp_path):
+    from dwn_mcu.optimize.threshold_grid import fits_float16_grid
+
+    out = tmp_path / "m.dwn"
+    code = main(["train", "--dataset", "phoneme", "--luts", "20", "--epochs", "2", "--quiet", "--spectral", "0.1",
+                 "--threshold-grid", "float16", "-o", str(out)])
+    assert code == 0
+    model = load(out)
+    assert fits_float16_grid(model.thresholds) and model.num_input_bits > 0
+    assert main(["train", "--dataset", "phoneme", "--spectral", "-1", "-o", str(tmp_path / "x.dwn")]) == 2

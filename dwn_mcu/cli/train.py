@@ -85,6 +85,10 @@ def register(sub):
     p.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam learning rate (default 0.01)")
     p.add_argument("--tau", type=_positive_float, default=None, help="GroupSum temperature (default sqrt(group)/2)")
     p.add_argument("--patience", type=_int_range(1), default=20, help="early-stopping patience in epochs (default 20)")
+    p.add_argument("--spectral", type=float, default=0.0, metavar="LAMBDA",
+                   help="weight of the order-weighted Walsh-Hadamard penalty on the LUTs (default 0: off)")
+    p.add_argument("--threshold-grid", choices=("float16",), default=None,
+                   help="keep thresholds on float16-representable values (16-bit storage, exact comparison)")
     p.add_argument("--seed", type=_int_range(0), default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=_int_range(0), default=1,
                    help="torch CPU threads (default 1, fastest for small models; 0: torch's default)")
@@ -118,6 +122,8 @@ def run(args):
         raise DWNError(f"{out}: already exists (use --force to overwrite)")
     data = load_data(args.data, args.target, args.dataset)
 
+    if args.spectral < 0:
+        raise DWNError(f"--spectral {args.spectral}: the penalty's weight cannot be negative")
     if (args.flash_budget or args.ram_budget) and not args.board:
         raise DWNError("--flash-budget and --ram-budget need --board (the board whose rules price the model)")
     if (args.input_scale is not None or args.input_offset is not None) and not args.input_type:
@@ -142,6 +148,7 @@ def run(args):
         luts=args.luts, lut_inputs=args.lut_inputs, bits=args.bits, encoding=args.encoding, mapping=args.mapping,
         tau=args.tau, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         seed=args.seed, device=args.device, num_threads=args.threads or None, verbose=not args.quiet,
+        spectral=args.spectral, threshold_grid=args.threshold_grid,
     )
     start = time.perf_counter()
     try:

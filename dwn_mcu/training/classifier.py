@@ -42,6 +42,9 @@ class DWNClassifier:
     patience: stop after this many epochs without a better validation accuracy; the best weights are
         restored.
     spectral: weight of `dwn_mcu.training.spectral.spectral_penalty` on every layer's tables (0: off).
+    threshold_grid: None, or ``"float16"`` to snap the fitted thresholds to float16-representable values
+        (`dwn_mcu.optimize.threshold_grid`), so that a compiler can store them in 16 bits while the
+        comparison stays exact for every float32 input.
     device: ``"cuda"``, ``"cpu"``, ... ; None picks CUDA when available.
     num_threads: CPU threads torch may use while fitting and predicting (None: torch's own setting).
         The default, 1, is fastest for the small models microcontrollers hold: their operations are too
@@ -68,6 +71,7 @@ class DWNClassifier:
         validation_fraction: float = 0.2,
         patience: int = 20,
         spectral: float = 0.0,
+        threshold_grid: str | None = None,
         device: str | None = None,
         num_threads: int | None = 1,
         verbose: bool = True,
@@ -88,13 +92,14 @@ class DWNClassifier:
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.spectral = spectral
+        self.threshold_grid = threshold_grid
         self.device = device
         self.num_threads = num_threads
         self.verbose = verbose
 
     _PARAMS = (
         "luts", "lut_inputs", "bits", "encoding", "mapping", "tau", "lr", "epochs", "batch_size", "schedule",
-        "step_size", "gamma", "seed", "validation_fraction", "patience", "spectral", "device", "num_threads",
+        "step_size", "gamma", "seed", "validation_fraction", "patience", "spectral", "threshold_grid", "device", "num_threads",
         "verbose",
     )
 
@@ -181,6 +186,15 @@ class DWNClassifier:
             X_tr, y_tr, X_va, y_va = X, y_idx, None, None
 
         self.thermometer_ = Thermometer.fit(X_tr, int(self.bits), self.encoding)
+        if self.threshold_grid == "float16":
+            from ..optimize.threshold_grid import snap_thermometer_to_float16
+
+            self.thermometer_ = Thermometer(
+                *snap_thermometer_to_float16(self.thermometer_.thresholds, self.thermometer_.bits_per_feature),
+                self.encoding,
+            )
+        elif self.threshold_grid is not None:
+            raise ValueError(f"threshold_grid must be None or 'float16', got {self.threshold_grid!r}")
         if self.thermometer_.num_bits == 0:
             raise ValueError("no feature has two distinct finite values: nothing to encode")
         luts = luts[:-1] + (-(-luts[-1] // C) * C,)
