@@ -30,11 +30,16 @@ toolchains:
 test: setup
 	$(PY) -m pytest -q
 
-# Trains the default DWN (200 LUTs, learnable mapping, 32 thresholds per feature) on the bundled phoneme
-# set, prints the reference's test accuracy and the size, and checks torch and the reference agree.
+# The whole pipeline on the bundled phoneme set: train the default DWN (200 LUTs, learnable mapping, 32
+# thresholds per feature), build a PlatformIO project for the Arduino Nano (the exact optimizer runs
+# first), prove the C equal to the reference with gcc (strict and sanitizers) and on the ATmega328P in
+# simavr (exact cycles), and the Arduino sketch over its serial port; then print the report.
 demo: setup
 	$(PY) -m dwn_mcu train --dataset phoneme -o demo_out/model.dwn --force
 	$(PY) -m dwn_mcu info demo_out/model.dwn
+	$(PY) -m dwn_mcu build demo_out/model.dwn --board nano -o demo_out/nano --selftest --force
+	$(PY) -m dwn_mcu verify demo_out/nano
+	@echo "Upload to a Nano: $(PY) -m platformio run -d demo_out/nano -t upload"
 
 clean:
 	rm -rf demo_out build dist *.egg-info

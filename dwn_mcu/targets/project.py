@@ -130,7 +130,7 @@ def verify_sketch(project, count: int = SKETCH_VECTORS, workdir=None) -> SketchR
     X = decimal_safe_rows(model, project.vectors)[:count]
     with tempfile.TemporaryDirectory(prefix="dwn_sketch_") as tmp:
         work = Path(workdir) if workdir is not None else Path(tmp)
-        elf = build_sketch(Path(project.root) / "src" / "main.cpp", [project.lib_src], work)
+        elf = build_sketch((Path(project.root) / "src" / "main.cpp").resolve(), [Path(project.lib_src).resolve()], work)
         text = _float_text if model.input_type == "float32" else str
         lines = "".join(",".join(text(v) for v in row) + "\n" for row in X)
         out = run_sketch(elf, lines, banner_lines=1 if project.report.get("selftest_vectors") else 0)
