@@ -9,7 +9,7 @@ Cycles per LUT are reported two ways: the whole inference divided by the LUT cou
 and the marginal cost: the difference between this model and one with the same encoder and half the LUTs
 in each layer, divided by the difference in LUTs (the layer loop alone).
 
-    nice python bench/avr_latency.py [--model phoneme.dwn] [-o bench/RESULTS-targets.md]
+    nice python bench/avr_latency.py [--model phoneme.dwn] [-o bench/last-avr_latency.md]
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def measure(model, target, X, layout, measure_share=True):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="a trained phoneme .dwn (default: random model with the phoneme shape)")
-    ap.add_argument("-o", "--output", default="bench/RESULTS-targets.md")
+    ap.add_argument("-o", "--output", default="bench/last-avr_latency.md")
     ap.add_argument("--vectors", type=int, default=0, help="limit the test split (0: all)")
     args = ap.parse_args(argv)
 

@@ -148,7 +148,7 @@ def main(argv=None):
     ap.add_argument("--cycles", action="store_true",
                     help="Nano flash and AVR cycles (simavr) of both layouts, original / mixed / uniform, for the "
                          "trained 50- and 200-LUT learnable models, seed 0")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS-optimizer.md"))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "last-optimize.md"))
     args = ap.parse_args(argv)
     os.environ.setdefault("DWN_MCU_DATA", str(ROOT.parent / "shared" / "datasets"))
     rows = []

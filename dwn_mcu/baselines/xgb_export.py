@@ -10,7 +10,7 @@ Three pure steps, each a function from one artifact to the next:
   `firmware_templates/xgboost/`.
 
 The representation ("ranks"), chosen because it is both the smallest and, beyond a handful of trees,
-the fastest exact form (see docs/README-baselines.md for the measured alternatives):
+the fastest exact form (see docs/baselines.md for the measured alternatives):
 
 * Per feature, the sorted unique split values that any tree uses, stored as order-preserving uint32
   keys. Once per inference each feature is binary-searched into a bin, `bin = #{t : t <= x}`; then
