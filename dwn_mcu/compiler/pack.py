@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..frozen import FrozenDWN, LutLayer
+from ..optimize.threshold_grid import float16_key, fits_float16_grid
 
 #: Tables of LUTs with at most this many inputs (2**3 = 8 bits) become immediates in the unrolled layout.
 UNROLLED_IMMEDIATE_MAX_N = 3
@@ -132,7 +133,9 @@ class PackedUnrolledLayer:
 def pack_encoder(model: FrozenDWN) -> PackedEncoder:
     counts = model.bits_per_feature
     dtype = narrowest_uint(int(counts.max()) if counts.size else 0)
-    if model.input_type == "float32":
+    if model.input_type == "float32" and fits_float16_grid(model.thresholds) and model.num_input_bits:
+        keys = float16_key(model.thresholds).astype(np.int64)  # the planner's uint16_t keys
+    elif model.input_type == "float32":
         keys = threshold_keys(model.thresholds)
     else:
         keys = model.thresholds.astype(np.int64)  # integers in [min - 1, max], exact in float32

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
+from ..optimize.threshold_grid import fits_float16_grid
 from .boards import Board
 from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
 
@@ -77,12 +78,14 @@ CTYPE_BYTES = {"float": 4, "uint32_t": 4, "int8_t": 1, "uint8_t": 1, "int16_t": 
 
 
 def key_ctype(model: FrozenDWN) -> str:
-    """C type the encoder compares in. Float models: uint32_t order keys of the float32 bit patterns.
+    """C type the encoder compares in. Float models: uint32_t order keys of the float32 bit patterns, or
+    uint16_t keys when every threshold is a float16 value (`dwn_mcu.optimize.threshold_grid`).
     Integer models: the input's own type, unless a threshold is `min - 1` (every input above it, a bit
     that is always 1), which needs the next wider signed type."""
     limits = INPUT_TYPES[model.input_type]
     if limits is None:
-        return "uint32_t"
+        # Thresholds on the float16 grid (DWNClassifier(threshold_grid="float16")) fit 16-bit keys exactly.
+        return "uint16_t" if model.num_input_bits and fits_float16_grid(model.thresholds) else "uint32_t"
     if model.thresholds.size and float(model.thresholds.min()) < limits[0]:
         return _WIDER[model.input_type]
     return INPUT_CTYPES[model.input_type]
