@@ -12,8 +12,8 @@ from dwn_mcu.optimize.threshold_grid import fits_float16_grid, snap_thermometer_
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 
 
-def float16_model(seed=0):
-    base = random_model(seed=seed, num_features=6, bits_per_feature=[12, 1, 30, 5, 9, 2], luts=(48, 12), n=[6, 4],
+def float16_model(seed=0, bits=(40, 1, 60, 20, 15, 4)):
+    base = random_model(seed=seed, num_features=6, bits_per_feature=list(bits), luts=(48, 12), n=[6, 4],
                         num_classes=3)
     # Spread the thresholds over float16's whole range (subnormals to 65504) before snapping.
     rng = np.random.default_rng(seed)
@@ -73,6 +73,9 @@ def test_float16_keys_halve_the_threshold_flash():
     assert 0 < counts_bytes <= 2 * model.num_features
     text = render_model_sources(model, "nano", "m", "table")["m.c"]
     assert "static const uint16_t m_thresholds[" in text
+    # Few thresholds do not pay for the key function's code: 32-bit keys then.
+    few = float16_model(seed=2, bits=[3, 1, 4, 2, 2, 1])
+    assert make_plan(few, get_board("nano"), "m", "table").key_ctype == "uint32_t"
     # A threshold off the grid brings 32-bit keys back.
     off = dataclasses.replace(model, thresholds=np.nextafter(model.thresholds, np.float32(np.inf))).validate()
     assert make_plan(off, get_board("nano"), "m", "table").key_ctype == "uint32_t"

@@ -130,10 +130,14 @@ class PackedUnrolledLayer:
     tables: np.ndarray  # uint8, byte-aligned tables of the LUTs with more than 8 table bits
 
 
-def pack_encoder(model: FrozenDWN) -> PackedEncoder:
+def pack_encoder(model: FrozenDWN, key_ctype: str | None = None) -> PackedEncoder:
+    """Thresholds as the encoder's keys; `key_ctype` is the planner's choice (default: 16-bit keys for a
+    float model whose thresholds all lie on the float16 grid)."""
     counts = model.bits_per_feature
     dtype = narrowest_uint(int(counts.max()) if counts.size else 0)
-    if model.input_type == "float32" and fits_float16_grid(model.thresholds) and model.num_input_bits:
+    if key_ctype is None:
+        key_ctype = "uint16_t" if model.num_input_bits and fits_float16_grid(model.thresholds) else "uint32_t"
+    if model.input_type == "float32" and key_ctype == "uint16_t":
         keys = float16_key(model.thresholds).astype(np.int64)  # the planner's uint16_t keys
     elif model.input_type == "float32":
         keys = threshold_keys(model.thresholds)

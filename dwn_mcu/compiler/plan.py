@@ -23,21 +23,22 @@ LAYOUTS = ("table", "unrolled")
 # riscv32) over random models; bench/flash_per_lut.py prints the estimate next to the measured size.
 # table: `fixed` (encoder, predict, argmax) + `layer` per layer loop. unrolled: `u_fixed`, plus the code
 # of one LUT with n inputs, `u_lut[n]` for n = 0..8 (measured per n: gcc's code is not linear in n),
-# extended by `u_input` per input beyond 8.
+# extended by `u_input` per input beyond 8. `key16`: the float32 -> 16-bit key function that float16-grid
+# thresholds need (measured on avr, cortex-m0plus and cortex-m3 objects; riscv32/xtensa assumed).
 _CODE_COST = {
-    "avr": {"fixed": 518, "layer": 178, "u_fixed": 536, "u_input": 8.5,
+    "avr": {"key16": 268, "fixed": 518, "layer": 178, "u_fixed": 536, "u_input": 8.5,
             "u_lut": (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
             # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
             "u_lut_asm": {4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8}},
-    "cortex-m0plus": {"fixed": 308, "layer": 152, "u_fixed": 200, "u_input": 10.5,
+    "cortex-m0plus": {"key16": 106, "fixed": 308, "layer": 152, "u_fixed": 200, "u_input": 10.5,
                       "u_lut": (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)},
-    "cortex-m3": {"fixed": 300, "layer": 144, "u_fixed": 252, "u_input": 10.3,
+    "cortex-m3": {"key16": 116, "fixed": 300, "layer": 144, "u_fixed": 252, "u_input": 10.3,
                   "u_lut": (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0)},
-    "cortex-m4f": {"fixed": 300, "layer": 144, "u_fixed": 245, "u_input": 10.2,
+    "cortex-m4f": {"key16": 116, "fixed": 300, "layer": 144, "u_fixed": 245, "u_input": 10.2,
                    "u_lut": (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6)},
-    "riscv32": {"fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
+    "riscv32": {"key16": 140, "fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
                 "u_lut": (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0)},
-    "xtensa": {"fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
+    "xtensa": {"key16": 140, "fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
                "u_lut": (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0)},
 }
 #: Bytes of stack the model's predict() needs beyond its score array (locals, saved registers): the
@@ -77,15 +78,19 @@ _WIDER = {"int8": "int16_t", "uint8": "int16_t", "int16": "int32_t", "uint16": "
 CTYPE_BYTES = {"float": 4, "uint32_t": 4, "int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4}
 
 
-def key_ctype(model: FrozenDWN) -> str:
+def key_ctype(model: FrozenDWN, arch: str | None = None) -> str:
     """C type the encoder compares in. Float models: uint32_t order keys of the float32 bit patterns, or
     uint16_t keys when every threshold is a float16 value (`dwn_mcu.optimize.threshold_grid`).
     Integer models: the input's own type, unless a threshold is `min - 1` (every input above it, a bit
     that is always 1), which needs the next wider signed type."""
     limits = INPUT_TYPES[model.input_type]
     if limits is None:
-        # Thresholds on the float16 grid (DWNClassifier(threshold_grid="float16")) fit 16-bit keys exactly.
-        return "uint16_t" if model.num_input_bits and fits_float16_grid(model.thresholds) else "uint32_t"
+        # Thresholds on the float16 grid (DWNClassifier(threshold_grid="float16")) fit 16-bit keys exactly;
+        # on `arch` they are used only when the 2 bytes saved per threshold pay for the key function.
+        key16 = model.num_input_bits and fits_float16_grid(model.thresholds)
+        if key16 and arch is not None:
+            key16 = 2 * model.num_input_bits > _CODE_COST[arch]["key16"]
+        return "uint16_t" if key16 else "uint32_t"
     if model.thresholds.size and float(model.thresholds.min()) < limits[0]:
         return _WIDER[model.input_type]
     return INPUT_CTYPES[model.input_type]
@@ -175,7 +180,7 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
     cost = _CODE_COST[board.arch]
     counts = model.bits_per_feature
     out = {
-        "thresholds": CTYPE_BYTES[key_ctype(model)] * model.num_input_bits
+        "thresholds": CTYPE_BYTES[key_ctype(model, board.arch)] * model.num_input_bits
         + narrowest_uint(int(counts.max()) if counts.size else 0).itemsize * model.num_features,
     }
     if layout == "table":
@@ -196,6 +201,8 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
             capped = np.minimum(layer.n_inputs, per_lut.size - 1)
             code += per_lut[capped].sum() + cost["u_input"] * float((layer.n_inputs - capped).sum())
         out["code"] = int(round(code))
+    if model.input_type == "float32" and key_ctype(model, board.arch) == "uint16_t":
+        out["code"] += cost["key16"]
     out["sketch"] = board.sketch_flash
     return out
 
@@ -255,7 +262,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     return Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
-        input_type=model.input_type, input_ctype=input_ctype, key_ctype=key_ctype(model),
+        input_type=model.input_type, input_ctype=input_ctype, key_ctype=key_ctype(model, board.arch),
         count_ctype=ctype(narrowest_uint(int(counts.max()) if counts.size else 0)),
         layers=layers, buffers=buffers, flash=flash, ram=ram, flash_by_layout=totals,
     )

@@ -29,7 +29,7 @@ def environment() -> jinja2.Environment:
 
 
 def _context(model: FrozenDWN, plan: Plan) -> dict:
-    enc = pack_encoder(model)
+    enc = pack_encoder(model, plan.key_ctype)
     if plan.layout == "table":
         prev, packed = model.num_input_bits, []
         for layer in model.layers:
