@@ -38,6 +38,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..compiler.pack import narrowest_uint
 from ..resources import resource_dir
 from . import BaselineError
 
@@ -226,11 +227,11 @@ def float_keys(x: np.ndarray) -> np.ndarray:
 
 
 def narrowest(max_value: int) -> np.dtype:
-    """The narrowest unsigned type that holds 0..max_value."""
-    for dt in (np.uint8, np.uint16, np.uint32):
-        if max_value <= np.iinfo(dt).max:
-            return np.dtype(dt)
-    raise BaselineError(f"a table value {max_value} does not fit in 32 bits")
+    """The narrowest unsigned type that holds 0..max_value (the DWN packer's rule)."""
+    try:
+        return narrowest_uint(max_value)
+    except ValueError:
+        raise BaselineError(f"a table value {max_value} does not fit in 32 bits") from None
 
 
 @dataclass(frozen=True, eq=False)
