@@ -17,6 +17,10 @@ Semantics, in one place:
   the feature it measures, `feature = x * scale + offset`; inference never uses them.
 * Output. The last layer's bits form `C` contiguous equal groups; the score of class `c` is the number of
   ones in group `c` plus `class_bias[c]`; the prediction is the argmax, ties to the lowest class index.
+* Learnable reduction (`reduction_layers = R > 0`, docs/learnable-reduction.md). The last `R` layers are
+  per-class LUT heads (`dwn_mcu.reduction.validate_reduction`); the last layer has `C * K` LUTs and class
+  `c`'s score is `sum_k bit[c*K + k] << k` (least significant first) plus `class_bias[c]`, `K <= 16`.
+  `group_size` is then the last DWN layer's group, the reduction's input.
 
 Storage is flat so that LUTs may have different input counts: `n_inputs[j]`, `mapping` (LUT-major,
 `sum(n_inputs)` entries) and `tables` (LUT-major, `sum(2**n_inputs)` entries of 0 or 1).
@@ -32,6 +36,9 @@ from .errors import DWNFormatError
 
 #: Largest number of inputs a single LUT may have (a 2**16-entry table is already 8 KiB).
 MAX_LUT_INPUTS = 16
+
+#: Most score bits per class a learnable reduction may have (the generated C's score type stays 16-bit).
+MAX_SCORE_BITS = 16
 
 #: Input types a model may take, with the range of their values. Integer models keep integer-valued
 #: thresholds in the same float32 array: every integer of these types is exact in float32, so the
@@ -120,6 +127,7 @@ class FrozenDWN:
     input_type: str = "float32"  # a key of INPUT_TYPES
     input_scale: np.ndarray = None  # (F,) float64, integer models only: feature = x * scale + offset
     input_offset: np.ndarray = None  # (F,) float64
+    reduction_layers: int = 0  # R: the last R layers are a learnable reduction (0: popcount output)
 
     def __post_init__(self):
         # Normalise types so that hand-built models behave like loaded ones.
@@ -128,6 +136,7 @@ class FrozenDWN:
         set_(self, "bits_per_feature", np.asarray(self.bits_per_feature, dtype=np.int64))
         set_(self, "layers", tuple(self.layers))
         set_(self, "num_classes", int(self.num_classes))
+        set_(self, "reduction_layers", int(self.reduction_layers))
         if self.class_bias is None:
             set_(self, "class_bias", np.zeros(self.num_classes, dtype=np.int64))
         else:
@@ -169,8 +178,30 @@ class FrozenDWN:
         return np.split(self.thresholds, ends[:-1]) if self.num_features else []
 
     @property
+    def dwn_layers(self) -> tuple[LutLayer, ...]:
+        """The LUT layers before the reduction (all of them for a popcount model)."""
+        return self.layers[: len(self.layers) - self.reduction_layers]
+
+    @property
+    def reduction(self) -> tuple[LutLayer, ...]:
+        """The learnable reduction's layers (empty for a popcount model)."""
+        return self.layers[len(self.layers) - self.reduction_layers :]
+
+    @property
     def group_size(self) -> int:
-        return self.layers[-1].num_luts // self.num_classes
+        """Bits per class of the last DWN layer (the popcount's input, or the reduction's)."""
+        return self.dwn_layers[-1].num_luts // self.num_classes
+
+    @property
+    def score_bits(self) -> int:
+        """K, the binary score bits per class of a reduction model; 0 for a popcount model."""
+        return self.layers[-1].num_luts // self.num_classes if self.reduction_layers else 0
+
+    @property
+    def score_range(self) -> tuple[int, int]:
+        """Smallest and largest score any class can have (the C score type must hold both, and 0)."""
+        top = (1 << self.score_bits) - 1 if self.reduction_layers else self.group_size
+        return int(min(0, self.class_bias.min())), int(top + max(0, self.class_bias.max()))
 
     def size_bits(self) -> dict:
         """Information content: table bits, mapping bits (ceil(log2 inputs) per entry), threshold bits."""
@@ -232,8 +263,13 @@ class FrozenDWN:
         return bits
 
     def scores(self, X) -> np.ndarray:
-        """Per-class scores (N, C), int64: popcount of each group plus the class bias."""
+        """Per-class scores (N, C), int64: popcount of each group (or, with a reduction, each class's K
+        last bits read LSB-first as an unsigned number) plus the class bias."""
         out = self.layer_bits(X)[-1]
+        if self.reduction_layers:
+            from .reduction import binary_scores  # reduction.py imports LutLayer from here
+
+            return binary_scores(out, self.num_classes) + self.class_bias[None, :]
         counts = out.reshape(out.shape[0], self.num_classes, -1).sum(axis=2, dtype=np.int64)
         return counts + self.class_bias[None, :]
 
@@ -293,8 +329,17 @@ class FrozenDWN:
             if layer.tables.size and layer.tables.max() > 1:
                 fail(f"layer {i}: table entries must be 0 or 1")
             prev = layer.num_luts
-        if prev % self.num_classes:
-            fail(f"layers: last layer has {prev} LUTs, not a multiple of {self.num_classes} classes")
+        if not 0 <= self.reduction_layers < len(self.layers):
+            fail(f"reduction_layers: {self.reduction_layers}, need 0..{len(self.layers) - 1} (at least one DWN layer)")
+        last_dwn = self.dwn_layers[-1].num_luts
+        if last_dwn % self.num_classes:
+            fail(f"layers: last DWN layer has {last_dwn} LUTs, not a multiple of {self.num_classes} classes")
+        if self.reduction_layers:
+            from .reduction import validate_reduction
+
+            K = validate_reduction(self.reduction, self.num_classes, self.group_size)
+            if K > MAX_SCORE_BITS:
+                fail(f"reduction: {K} score bits per class, at most {MAX_SCORE_BITS}")
         if self.class_bias.shape != (self.num_classes,):
             fail(f"class_bias: shape {self.class_bias.shape}, expected ({self.num_classes},)")
         if len(self.class_names) != self.num_classes:

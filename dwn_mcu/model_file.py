@@ -1,10 +1,13 @@
 """The `.dwn` file: a zip of `.npy` arrays plus a JSON header, never a pickle.
 
-Layout (format version 2; version 1 files, which predate integer inputs, still load):
+Layout (format version 3; version 1 files, which predate integer inputs, and version 2 files, which
+predate the learnable reduction, still load as popcount models):
 
-    header.npy                 uint8, UTF-8 JSON: {"format": "dwn", "version": 2, "num_features",
+    header.npy                 uint8, UTF-8 JSON: {"format": "dwn", "version": 3, "num_features",
                                "num_classes", "num_layers", "input_type", "class_names",
-                               "feature_names", "metadata"}
+                               "feature_names", "metadata", "output"}; "output" (version 3) is
+                               "popcount" or {"kind": "reduction", "reduction_layers": R}: the last R
+                               layers are a learnable reduction (docs/learnable-reduction.md)
     thresholds.npy             float32 (total_bits,)
     bits_per_feature.npy       int32 (F,)
     class_bias.npy             int32 (C,)
@@ -33,10 +36,12 @@ from .errors import DWNFormatError
 from .frozen import INPUT_TYPES, FrozenDWN, LutLayer
 
 FORMAT_NAME = "dwn"
-FORMAT_VERSION = 2
-SUPPORTED_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+SUPPORTED_VERSIONS = (1, 2, 3)
 #: Input types each format version can hold.
-VERSION_INPUT_TYPES = {1: ("float32",), 2: tuple(INPUT_TYPES)}
+VERSION_INPUT_TYPES = {1: ("float32",), 2: tuple(INPUT_TYPES), 3: tuple(INPUT_TYPES)}
+#: First format version with the header field "output" (a learnable reduction).
+OUTPUT_FIELD_VERSION = 3
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -60,6 +65,9 @@ def to_bytes(model: FrozenDWN) -> bytes:
         "class_names": list(model.class_names),
         "feature_names": list(model.feature_names),
         "metadata": model.metadata,
+        "output": (
+            {"kind": "reduction", "reduction_layers": model.reduction_layers} if model.reduction_layers else "popcount"
+        ),
     }
     arrays = {
         "header": np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8),
@@ -164,6 +172,7 @@ def from_bytes(data: bytes) -> FrozenDWN:
         input_type=header["input_type"],
         input_scale=get("input_scale", "f") if integer else None,
         input_offset=get("input_offset", "f") if integer else None,
+        reduction_layers=header["reduction_layers"],
     )
     if model.num_features != header["num_features"]:
         raise DWNFormatError(
@@ -230,4 +239,26 @@ def _read_header(arrays: dict) -> dict:
         )
     if not 1 <= header["num_layers"] <= 64:
         raise DWNFormatError(f"header: num_layers {header['num_layers']} outside 1..64")
+    header["reduction_layers"] = _read_output(header, version)
     return header
+
+
+def _read_output(header: dict, version: int) -> int:
+    """The number of reduction layers the header's "output" field declares (0: popcount)."""
+    if "output" not in header:
+        if version >= OUTPUT_FIELD_VERSION:
+            raise DWNFormatError("header: field 'output' missing")
+        return 0
+    output = header["output"]
+    if version < OUTPUT_FIELD_VERSION:
+        raise DWNFormatError(f"header: field 'output' needs format version {OUTPUT_FIELD_VERSION}, file says {version}")
+    if output == "popcount":
+        return 0
+    R = output.get("reduction_layers") if isinstance(output, dict) else None
+    if not isinstance(output, dict) or output.get("kind") != "reduction" or not isinstance(R, int) or isinstance(R, bool):
+        raise DWNFormatError(
+            "header: field 'output' must be \"popcount\" or {\"kind\": \"reduction\", \"reduction_layers\": R}"
+        )
+    if not 1 <= R < header["num_layers"]:
+        raise DWNFormatError(f"header: output.reduction_layers {R} outside 1..{header['num_layers'] - 1}")
+    return R

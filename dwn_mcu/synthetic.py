@@ -41,6 +41,39 @@ def random_model(
     return model.validate()
 
 
+def random_reduction_model(
+    seed: int = 0,
+    head: tuple[int, ...] = (3, 2),
+    n: int = 3,
+    num_classes: int = 3,
+    group_size: int = 6,
+    class_bias=None,
+    **kwargs,
+) -> FrozenDWN:
+    """A random model (`random_model(**kwargs)` whose last layer has `num_classes * group_size` LUTs)
+    followed by a random learnable reduction of per-class shape `head` (L_1, ..., L_R): every LUT of
+    class `c` reads `n` random bits of class `c`'s block of the previous layer."""
+    rng = np.random.default_rng(seed + 7919)
+    C = num_classes
+    luts = tuple(kwargs.pop("luts", (40,))) + (C * group_size,)
+    base = random_model(seed=seed, luts=luts, num_classes=C, **kwargs)
+    layers, prev = list(base.layers), group_size
+    for per_class in head:
+        owner = np.repeat(np.arange(C), per_class)[:, None]  # class of each LUT
+        mapping = owner * prev + rng.integers(0, prev, size=(C * per_class, n))
+        layers.append(LutLayer.uniform(mapping, rng.integers(0, 2, size=(C * per_class, 1 << n))))
+        prev = per_class
+    model = FrozenDWN(
+        thresholds=base.thresholds,
+        bits_per_feature=base.bits_per_feature,
+        layers=tuple(layers),
+        num_classes=C,
+        class_bias=class_bias,
+        reduction_layers=len(head),
+    )
+    return model.validate()
+
+
 def adversarial_inputs(model: FrozenDWN, seed: int = 0, random_rows: int = 64) -> np.ndarray:
     """Inputs that probe the comparisons: NaN, +-inf, +-FLT_MAX, subnormals, zeros of both signs, every
     threshold exactly and one ulp either side, plus random rows. Shape (rows, F), float32.

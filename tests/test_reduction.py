@@ -59,3 +59,114 @@ def test_a_lut_reading_another_class_is_refused():
         validate_reduction([l1], 2, 4)
     with pytest.raises(DWNFormatError, match="not a multiple"):
         validate_reduction([LutLayer.uniform([[0], [1], [2]], np.zeros((3, 2)))], 2, 4)
+
+
+# ------------------------------------------------------------------ the reduction inside FrozenDWN and .dwn
+import io  # noqa: E402
+import json  # noqa: E402
+import zipfile  # noqa: E402
+
+from dwn_mcu.frozen import FrozenDWN  # noqa: E402
+from dwn_mcu.model_file import from_bytes, load, save, to_bytes  # noqa: E402
+from dwn_mcu.optimize import optimize  # noqa: E402
+from dwn_mcu.synthetic import random_reduction_model  # noqa: E402
+
+
+def _with_popcount_head(model, bias=None):
+    """`model` (a popcount model) with a reduction that computes the popcount of each group."""
+    C, G = model.num_classes, model.group_size
+    return FrozenDWN(thresholds=model.thresholds, bits_per_feature=model.bits_per_feature,
+                     layers=model.layers + (popcount_head(C, G),), num_classes=C, class_bias=bias,
+                     reduction_layers=1).validate()
+
+
+def _rewrite_header(data: bytes, **changes) -> bytes:
+    members = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            members[info.filename] = zf.read(info)
+    header = json.loads(np.lib.format.read_array(io.BytesIO(members["header.npy"])).tobytes())
+    for key, value in changes.items():
+        if value is None:
+            header.pop(key, None)
+        else:
+            header[key] = value
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.frombuffer(json.dumps(header).encode(), np.uint8))
+    members["header.npy"] = buf.getvalue()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, raw in members.items():
+            zf.writestr(name, raw)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("C,G", [(2, 5), (3, 7)])
+def test_frozen_popcount_head_agrees_with_popcount_scores(C, G):
+    model = random_model(seed=C, luts=(40, C * G), n=4, num_classes=C)
+    bias = np.arange(C) - 1
+    red = _with_popcount_head(model, bias)
+    assert (red.group_size, red.score_bits, len(red.dwn_layers), len(red.reduction)) == (G, G.bit_length(), 2, 1)
+    X = np.random.default_rng(1).normal(size=(500, model.num_features)).astype(np.float32)
+    np.testing.assert_array_equal(red.scores(X), model.scores(X) + bias)
+    np.testing.assert_array_equal(red.predict(X), np.argmax(model.scores(X) + bias, axis=1))
+
+
+def test_frozen_scores_read_the_last_layer_lsb_first():
+    model = random_reduction_model(seed=4, head=(4, 3), class_bias=[2, -5, 0])
+    X = np.random.default_rng(2).normal(size=(300, model.num_features)).astype(np.float32)
+    last_dwn = model.layer_bits(X)[len(model.dwn_layers)]
+    np.testing.assert_array_equal(model.scores(X), reduction_scores(last_dwn, model.reduction, 3, model.class_bias))
+    assert model.score_range == (-5, 7 + 2)
+
+
+def test_reduction_round_trips_through_the_file(tmp_path):
+    model = random_reduction_model(seed=5, head=(3, 2), num_classes=4, class_bias=[0, 1, 2, 3])
+    save(model, tmp_path / "m.dwn")
+    back = load(tmp_path / "m.dwn")
+    assert back.reduction_layers == 2 and to_bytes(back) == to_bytes(model)
+    header = json.loads(np.lib.format.read_array(io.BytesIO(zipfile.ZipFile(tmp_path / "m.dwn").read("header.npy"))).tobytes())
+    assert header["version"] == 3 and header["output"] == {"kind": "reduction", "reduction_layers": 2}
+    X = np.random.default_rng(3).normal(size=(200, model.num_features)).astype(np.float32)
+    np.testing.assert_array_equal(back.scores(X), model.scores(X))
+
+
+def test_old_versions_load_as_popcount_and_v2_cannot_claim_a_reduction():
+    model = random_model(seed=6, luts=(30, 12), num_classes=3)
+    data = to_bytes(model)
+    for version in (1, 2):
+        old = from_bytes(_rewrite_header(data, version=version, output=None))
+        assert old.reduction_layers == 0
+        np.testing.assert_array_equal(old.scores(np.zeros((1, 5))), model.scores(np.zeros((1, 5))))
+    red = to_bytes(random_reduction_model(seed=6))
+    with pytest.raises(DWNFormatError, match="'output' needs format version 3"):
+        from_bytes(_rewrite_header(red, version=2))
+    with pytest.raises(DWNFormatError, match="field 'output' missing"):
+        from_bytes(_rewrite_header(red, output=None))
+    with pytest.raises(DWNFormatError, match="reduction_layers 4 outside 1..3"):
+        from_bytes(_rewrite_header(red, output={"kind": "reduction", "reduction_layers": 4}))
+    with pytest.raises(DWNFormatError, match="must be \"popcount\""):
+        from_bytes(_rewrite_header(red, output="sum"))
+
+
+def test_validation_refuses_bad_reductions():
+    model = random_reduction_model(seed=7, head=(2,))
+    with pytest.raises(DWNFormatError, match="reduction_layers: 3, need 0..2"):
+        FrozenDWN(thresholds=model.thresholds, bits_per_feature=model.bits_per_feature, layers=model.layers,
+                  num_classes=3, reduction_layers=3).validate()
+    with pytest.raises(DWNFormatError, match="17 score bits per class, at most 16"):
+        random_reduction_model(seed=7, head=(17,), group_size=2, n=1)
+
+
+def test_optimize_returns_a_reduction_model_unchanged():
+    model = random_reduction_model(seed=8)
+    out, report = optimize(model)
+    assert out is model and report.rounds == 0 and report.before == report.after
+
+
+def test_compiler_refuses_a_reduction_model_it_cannot_yet_compile():
+    from dwn_mcu.compiler import render_model_sources
+    from dwn_mcu.errors import DWNError
+
+    with pytest.raises(DWNError, match="learnable reduction"):
+        render_model_sources(random_reduction_model(seed=9), "nano", check_budget=False)

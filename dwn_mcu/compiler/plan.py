@@ -215,6 +215,8 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     check_name(name)
     if layout is not None and layout not in LAYOUTS:
         raise PlanError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
+    if model.reduction_layers:
+        raise PlanError("the compiler does not yet handle models with a learnable reduction")
     if model.num_classes > 255:
         raise PlanError(f"{model.num_classes} classes: the C API returns the class as uint8_t (at most 255)")
     layers = _layer_plans(model)

@@ -79,9 +79,15 @@ class OptimizeReport:
 
 
 def optimize(model: FrozenDWN, uniform: bool = True) -> tuple[FrozenDWN, OptimizeReport]:
-    """The optimized model (exact) and a report of what each pass removed."""
+    """The optimized model (exact) and a report of what each pass removed.
+
+    A model with a learnable reduction is returned unchanged (zero rounds): the passes assume the last
+    layer is popcount groups (constant LUTs fold into `class_bias` as 1, renumbering sorts a group's
+    LUTs) and that any LUT may be removed, which would break the reduction's per-class block shapes."""
     model.validate()
     before = census(model)
+    if model.reduction_layers:
+        return model, OptimizeReport(before, dict(before), {}, 0, ignored_features(model))
     removed = {name: {k: 0 for k in before} for name, _ in PASSES}
     rounds = 0
     while rounds < MAX_ROUNDS:
