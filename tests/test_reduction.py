@@ -163,10 +163,3 @@ def test_optimize_returns_a_reduction_model_unchanged():
     out, report = optimize(model)
     assert out is model and report.rounds == 0 and report.before == report.after
 
-
-def test_compiler_refuses_a_reduction_model_it_cannot_yet_compile():
-    from dwn_mcu.compiler import render_model_sources
-    from dwn_mcu.errors import DWNError
-
-    with pytest.raises(DWNError, match="learnable reduction"):
-        render_model_sources(random_reduction_model(seed=9), "nano", check_budget=False)

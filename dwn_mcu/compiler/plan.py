@@ -215,8 +215,6 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     check_name(name)
     if layout is not None and layout not in LAYOUTS:
         raise PlanError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
-    if model.reduction_layers:
-        raise PlanError("the compiler does not yet handle models with a learnable reduction")
     if model.num_classes > 255:
         raise PlanError(f"{model.num_classes} classes: the C API returns the class as uint8_t (at most 255)")
     layers = _layer_plans(model)
@@ -224,8 +222,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
     buffers = tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
                     for parity in (0, 1)[: min(2, len(widths))])
-    lo = int(min(0, model.class_bias.min()))
-    hi = int(model.group_size + max(0, model.class_bias.max()))
+    lo, hi = model.score_range
     score_ctype = "int16_t" if -32767 <= lo and hi <= 32767 else "int32_t"
     score_bytes = 2 if score_ctype == "int16_t" else 4
     counts = model.bits_per_feature

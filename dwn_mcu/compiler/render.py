@@ -48,7 +48,9 @@ def _context(model: FrozenDWN, plan: Plan) -> dict:
         "class_names": model.class_names,
         "encoder": {"thresholds": enc.keys.tolist(), "counts": enc.counts.tolist()},
         "packed": packed,
-        "score_range": (int(min(0, bias.min())), int(model.group_size + max(0, bias.max()))),
+        "score_range": model.score_range,
+        # Last-layer LUTs per class score: popcount groups, or a reduction's K bits read LSB-first.
+        "out_group": model.score_bits if model.reduction_layers else model.group_size,
         "baud": BAUD,
         "limits": INPUT_TYPES[model.input_type],  # integer models: the input type's range
     }
