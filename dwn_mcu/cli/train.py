@@ -87,6 +87,9 @@ def register(sub):
     p.add_argument("--patience", type=_int_range(1), default=20, help="early-stopping patience in epochs (default 20)")
     p.add_argument("--spectral", type=float, default=0.0, metavar="LAMBDA",
                    help="weight of the order-weighted Walsh-Hadamard penalty on the LUTs (default 0: off)")
+    p.add_argument("--reduction", type=_lut_counts, default=None, metavar="L1,...,LR",
+                   help="learnable reduction instead of the popcount: per-class LUTs of each reduction layer, "
+                        "the last (at most 16) being the score bits (docs/learnable-reduction.md)")
     p.add_argument("--threshold-grid", choices=("float16",), default=None,
                    help="keep thresholds on float16-representable values (16-bit storage, exact comparison)")
     p.add_argument("--seed", type=_int_range(0), default=0, help="random seed (default 0)")
@@ -128,6 +131,8 @@ def run(args):
         raise DWNError("--flash-budget and --ram-budget need --board (the board whose rules price the model)")
     if (args.input_scale is not None or args.input_offset is not None) and not args.input_type:
         raise DWNError("--input-scale and --input-offset need --input-type")
+    if args.board and args.reduction:
+        raise DWNError("--reduction cannot be combined with --board yet: the shape search prices popcount models")
     if args.board and args.input_type:
         raise DWNError("--input-type cannot be combined with --board yet: train, then build the integer model")
     if args.board:
@@ -148,7 +153,7 @@ def run(args):
         luts=args.luts, lut_inputs=args.lut_inputs, bits=args.bits, encoding=args.encoding, mapping=args.mapping,
         tau=args.tau, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         seed=args.seed, device=args.device, num_threads=args.threads or None, verbose=not args.quiet,
-        spectral=args.spectral, threshold_grid=args.threshold_grid,
+        spectral=args.spectral, threshold_grid=args.threshold_grid, reduction=args.reduction,
     )
     start = time.perf_counter()
     try:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from .. import __version__
 from ..data import stratified_split
-from ..frozen import MAX_LUT_INPUTS, FrozenDWN, LutLayer
+from ..frozen import MAX_LUT_INPUTS, MAX_SCORE_BITS, FrozenDWN, LutLayer
 from ..thermometer import ENCODINGS, Thermometer
 from .layers import DWN
 
@@ -32,7 +32,11 @@ class DWNClassifier:
     bits: thermometer thresholds per feature (before repeated ones are removed).
     encoding: ``"distributive"`` (training quantiles), ``"uniform"`` or ``"gaussian"``.
     mapping: ``"learnable"`` or ``"random"`` for the first layer; later layers are always random.
-    tau: GroupSum temperature; None means ``sqrt(group size) / 2``.
+    reduction: None (popcount output, GroupSum) or per-class LUT counts ``(L_1, ..., L_R)`` of a learnable
+        reduction (docs/learnable-reduction.md): R more LUT layers with a fixed random block-diagonal
+        mapping per class, the last one's ``K = L_R <= 16`` bits per class read LSB-first as the score.
+    tau: score temperature; None means ``sqrt(group size) / 2`` for GroupSum and, with a reduction,
+        ``(2^K - 1) / (2 sqrt(group size))`` (the same logit range as the popcount's).
     lr, epochs, batch_size: Adam learning rate, epochs at most, minibatch size.
     schedule: ``"cosine"`` (to 0 over `epochs`), ``"step"`` (times `gamma` every `step_size` epochs) or
         ``"constant"``.
@@ -72,6 +76,7 @@ class DWNClassifier:
         patience: int = 20,
         spectral: float = 0.0,
         threshold_grid: str | None = None,
+        reduction=None,
         device: str | None = None,
         num_threads: int | None = 1,
         verbose: bool = True,
@@ -93,13 +98,14 @@ class DWNClassifier:
         self.patience = patience
         self.spectral = spectral
         self.threshold_grid = threshold_grid
+        self.reduction = reduction
         self.device = device
         self.num_threads = num_threads
         self.verbose = verbose
 
     _PARAMS = (
         "luts", "lut_inputs", "bits", "encoding", "mapping", "tau", "lr", "epochs", "batch_size", "schedule",
-        "step_size", "gamma", "seed", "validation_fraction", "patience", "spectral", "threshold_grid", "device", "num_threads",
+        "step_size", "gamma", "seed", "validation_fraction", "patience", "spectral", "threshold_grid", "reduction", "device", "num_threads",
         "verbose",
     )
 
@@ -132,6 +138,13 @@ class DWNClassifier:
             raise ValueError("epochs and batch_size must be at least 1")
         if not self.lr > 0 or (self.tau is not None and not self.tau > 0):
             raise ValueError("lr and tau must be positive")
+        if self.reduction is not None:
+            red = tuple(int(v) for v in self.reduction)
+            if not red or min(red) < 1 or red[-1] > MAX_SCORE_BITS:
+                raise ValueError(
+                    f"reduction must list one or more positive per-class LUT counts, the last at most "
+                    f"{MAX_SCORE_BITS} (score bits), got {self.reduction!r}"
+                )
         if not 0 <= self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
         return luts
@@ -200,10 +213,17 @@ class DWNClassifier:
         luts = luts[:-1] + (-(-luts[-1] // C) * C,)
         self.luts_ = luts
         group = luts[-1] // C
-        self.tau_ = float(self.tau) if self.tau is not None else math.sqrt(group) / 2
+        self.reduction_ = tuple(int(v) for v in self.reduction) if self.reduction is not None else ()
+        if self.tau is not None:
+            self.tau_ = float(self.tau)
+        elif self.reduction_:
+            self.tau_ = ((1 << self.reduction_[-1]) - 1) / (2 * math.sqrt(group))
+        else:
+            self.tau_ = math.sqrt(group) / 2
         self.device_ = _device(self.device)
         self.model_ = DWN(
-            self.thermometer_.num_bits, luts, int(self.lut_inputs), C, self.tau_, self.mapping, int(self.seed)
+            self.thermometer_.num_bits, luts, int(self.lut_inputs), C, self.tau_, self.mapping, int(self.seed),
+            self.reduction_,
         ).to(self.device_)
         with _threads(self.num_threads):
             self._train(X_tr, y_tr, X_va, y_va, callback)
@@ -287,7 +307,8 @@ class DWNClassifier:
 
     # ------------------------------------------------------------------------------------ inference
     def scores(self, X) -> np.ndarray:
-        """Per-class popcounts (N, C) int64 of the torch model in eval mode (no temperature)."""
+        """Per-class integer scores (N, C) int64 of the torch model in eval mode (no temperature): popcounts,
+        or with a reduction each class's binary score."""
         X = np.asarray(X, dtype=np.float32)
         with _threads(self.num_threads):
             return self._scores(X)
@@ -299,7 +320,10 @@ class DWNClassifier:
         C = len(self.class_names_)
         for start in range(0, X.shape[0], _EVAL_BATCH):
             b = self.model_.output_bits(self._bits(X[start : start + _EVAL_BATCH]).float())
-            out.append(b.reshape(b.shape[0], C, -1).sum(dim=2).to(torch.int64).cpu().numpy())
+            b = b.reshape(b.shape[0], C, -1).to(torch.int64)
+            if self.reduction_:
+                b = b << torch.arange(b.shape[2], device=b.device)  # bit k of the score, LSB first
+            out.append(b.sum(dim=2).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, C), np.int64)
 
     def _predict_index(self, X) -> np.ndarray:
@@ -323,6 +347,7 @@ class DWNClassifier:
         config = {k: v for k, v in self.get_params().items() if k not in ("device", "verbose")}
         config["luts"] = list(self.luts_)
         config["tau"] = self.tau_
+        config["reduction"] = list(self.reduction_) or None
         metadata = {
             "trainer": f"dwn-mcu {__version__}",
             "config": config,
@@ -339,6 +364,7 @@ class DWNClassifier:
             class_names=self.class_names_,
             feature_names=self.feature_names_,
             metadata=metadata,
+            reduction_layers=len(self.reduction_),
         ).validate()
 
 

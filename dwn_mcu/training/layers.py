@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .efd import lut_lookup
-from .mapping import LearnableMapping, RandomMapping
+from .mapping import BlockRandomMapping, LearnableMapping, RandomMapping
 
 
 class StraightThrough(torch.autograd.Function):
@@ -25,9 +25,11 @@ class LutLayer(nn.Module):
     """`num_luts` LUTs of `n` inputs each over a `num_inputs`-bit vector. Table entries are real numbers
     in [-1, 1] (call `clamp_()` after each optimiser step); the stored bit is `entry > 0`."""
 
-    def __init__(self, num_inputs: int, num_luts: int, n: int, mapping: str, seed: int):
+    def __init__(self, num_inputs: int, num_luts: int, n: int, mapping: str, seed: int, num_classes: int = 0):
         super().__init__()
-        if mapping == "learnable":
+        if mapping == "block":  # a learnable reduction's layer: per-class blocks of `num_classes`
+            self.mapping = BlockRandomMapping(num_inputs, num_luts, n, seed, num_classes)
+        elif mapping == "learnable":
             self.mapping = LearnableMapping(num_inputs, num_luts, n, seed)
         elif mapping == "random":
             self.mapping = RandomMapping(num_inputs, num_luts, n, seed)
@@ -60,17 +62,38 @@ class GroupSum(nn.Module):
         return bits.reshape(bits.shape[0], self.num_classes, -1).sum(dim=2) / self.tau
 
 
-class DWN(nn.Module):
-    """Thermometer bits (B, total_bits) through the LUT layers to GroupSum scores (B, C)."""
+class BinaryScore(nn.Module):
+    """Scores (B, C) of a learnable reduction: class `c`'s `K` bits read LSB-first, `sum_k 2^k b[c*K + k]`,
+    divided by `tau` (docs/learnable-reduction.md)."""
 
-    def __init__(self, num_input_bits: int, luts, n: int, num_classes: int, tau: float, mapping: str, seed: int):
+    def __init__(self, num_classes: int, tau: float):
+        super().__init__()
+        self.num_classes, self.tau = num_classes, float(tau)
+
+    def forward(self, bits: torch.Tensor) -> torch.Tensor:
+        b = bits.reshape(bits.shape[0], self.num_classes, -1)
+        weights = 2.0 ** torch.arange(b.shape[2], device=bits.device, dtype=bits.dtype)
+        return (b * weights).sum(dim=2) / self.tau
+
+
+class DWN(nn.Module):
+    """Thermometer bits (B, total_bits) through the LUT layers to GroupSum scores (B, C), or, with a
+    `reduction` (per-class LUT counts L_1..L_R), through per-class reduction layers to binary scores."""
+
+    def __init__(self, num_input_bits: int, luts, n: int, num_classes: int, tau: float, mapping: str, seed: int,
+                 reduction=()):
         super().__init__()
         layers, prev = [], num_input_bits
         for i, count in enumerate(luts):
             layers.append(LutLayer(prev, count, n, mapping if i == 0 else "random", seed + 1000 * i))
             prev = count
+        for r, per_class in enumerate(reduction):
+            # a LUT never needs more inputs than its class's block has bits
+            k = min(n, prev // num_classes)
+            layers.append(LutLayer(prev, num_classes * per_class, k, "block", seed + 1000 * (len(luts) + r), num_classes))
+            prev = num_classes * per_class
         self.layers = nn.ModuleList(layers)
-        self.group_sum = GroupSum(num_classes, tau)
+        self.group_sum = BinaryScore(num_classes, tau) if reduction else GroupSum(num_classes, tau)
 
     def output_bits(self, bits: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:

@@ -37,6 +37,25 @@ class RandomMapping(nn.Module):
         return self.mapping
 
 
+def block_random_mapping(num_inputs: int, num_luts: int, n: int, seed: int, num_classes: int) -> np.ndarray:
+    """(L, n) int64 for a learnable reduction: class `c`'s `L / C` LUTs read only class `c`'s block of
+    `num_inputs / C` inputs (`random_mapping` inside each block, seeded `seed + c`)."""
+    per_in, per_out = num_inputs // num_classes, num_luts // num_classes
+    return np.concatenate(
+        [c * per_in + random_mapping(per_in, per_out, n, seed + c) for c in range(num_classes)]
+    ).astype(np.int64)
+
+
+class BlockRandomMapping(RandomMapping):
+    """A fixed per-class block-diagonal mapping (`block_random_mapping`)."""
+
+    def __init__(self, num_inputs: int, num_luts: int, n: int, seed: int, num_classes: int):
+        nn.Module.__init__(self)
+        self.num_luts, self.n = num_luts, n
+        mapping = block_random_mapping(num_inputs, num_luts, n, seed, num_classes)
+        self.register_buffer("mapping", torch.from_numpy(mapping))
+
+
 class LearnableMappingFunction(torch.autograd.Function):
     """Forward: slot `s` reads input `argmax_p W[p, s]`. Backward (torch_dwn):
     `dW = (2x - 1)^T g` and `dx = g softmax(W / tau)^T`, softmax over the inputs.
