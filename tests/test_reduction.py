@@ -163,3 +163,30 @@ def test_optimize_returns_a_reduction_model_unchanged():
     out, report = optimize(model)
     assert out is model and report.rounds == 0 and report.before == report.after
 
+
+
+def _with_constant_score_lut(model):
+    """`model` whose last layer's LUT K (class 1's bit 0) is an input-less constant 1: a mixed layer."""
+    from dwn_mcu.optimize.netlist import join_layer, replace, split_layer
+
+    rows = split_layer(model.layers[-1])
+    rows[model.score_bits] = (np.zeros(0, np.int64), np.array([1], np.uint8))
+    return replace(model, layers=model.layers[:-1] + (join_layer(rows),))
+
+
+@pytest.mark.skipif(__import__("shutil").which("gcc") is None, reason="host gcc not installed")
+def test_build_with_the_optimizer_stays_exact_and_verifies(tmp_path):
+    from dwn_mcu.cli import main
+    from dwn_mcu.synthetic import adversarial_inputs
+
+    model = _with_constant_score_lut(random_reduction_model(seed=10, head=(4, 3), n=3, class_bias=[0, 2, -1]))
+    assert model.layers[-1].n_inputs.min() == 0 < model.layers[-1].n_inputs.max()
+    save(model, tmp_path / "r.dwn")
+    for layout in ("table", "unrolled"):
+        out = tmp_path / layout
+        assert main(["build", str(tmp_path / "r.dwn"), "--board", "nano", "--layout", layout, "-o", str(out)]) == 0
+        built = load(out / "dwn" / "model.dwn")
+        assert built.reduction_layers == 2
+        X = adversarial_inputs(model)
+        np.testing.assert_array_equal(built.scores(X), model.scores(X))
+        assert main(["verify", str(out)]) == 0

@@ -8,7 +8,8 @@ layer padded to its largest count N, and pads when that is not larger. Padding i
 n < N inputs gets N - n more slots (the high ones) that read a bit it already reads (or, for n = 0, a
 bit its layer already reads, so no threshold comes back), and its table is repeated 2**(N - n) times,
 so the new slots change nothing. It runs once, after the passes reach their fixed point (the don't-care
-pass would remove the padding again).
+pass would remove the padding again). A learnable reduction's layers are left as they are: the fill of
+an input-less LUT could read another class's block, which the reduction's block structure forbids.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _pad(inputs, table, N, fill):
 def make_layers_uniform(model: FrozenDWN, per_lut_bits: int = PER_LUT_BITS,
                         per_layer_bits: int = PER_LAYER_BITS) -> FrozenDWN:
     layers, prev = list(model.layers), model.num_input_bits
-    for l, layer in enumerate(layers):
+    for l, layer in enumerate(layers[: len(model.dwn_layers)]):
         n = layer.n_inputs
         width = max(1, int(np.ceil(np.log2(max(prev, 2)))))
         if n.size and n.min() != n.max() and layer.mapping.size:
