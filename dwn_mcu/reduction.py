@@ -1,5 +1,5 @@
-"""Learnable reduction: the NumPy reference of its frozen semantics (a proposal, not yet in the `.dwn`
-format; see docs/learnable-reduction.md).
+"""Learnable reduction: the NumPy reference of its frozen semantics (`FrozenDWN.reduction_layers`, `.dwn`
+format version 3; see docs/learnable-reduction.md).
 
 A reduction replaces the popcount at the output with further LUT layers, separately per class, ending in
 `K` bits per class that are read as an unsigned binary number. It is stored as ordinary `LutLayer`s over
