@@ -190,3 +190,11 @@ def test_build_with_the_optimizer_stays_exact_and_verifies(tmp_path):
         X = adversarial_inputs(model)
         np.testing.assert_array_equal(built.scores(X), model.scores(X))
         assert main(["verify", str(out)]) == 0
+
+
+def test_info_describes_the_reduction():
+    from dwn_mcu.cli.info import describe
+
+    text = describe(random_reduction_model(seed=11, head=(4, 3)))
+    assert "learnable reduction: last 2 layer(s), 3 score bits per class" in text
+    assert "learnable reduction" not in describe(random_model(seed=11))

@@ -24,6 +24,8 @@ def describe(model) -> str:
         prev = layer.num_luts
     lines += [
         f"group size   {model.group_size} LUTs per class",
+        *([f"output       learnable reduction: last {model.reduction_layers} layer(s), "
+           f"{model.score_bits} score bits per class"] if model.reduction_layers else []),
         f"table bits   {size['table_bits']}",
         f"mapping bits {size['mapping_bits']}",
         f"threshold bits {size['threshold_bits']}",
