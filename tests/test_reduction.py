@@ -1,10 +1,17 @@
+import io
+import json
+import shutil
+import zipfile
+
 import numpy as np
 import pytest
 
 from dwn_mcu.errors import DWNFormatError
-from dwn_mcu.frozen import LutLayer
+from dwn_mcu.frozen import FrozenDWN, LutLayer
+from dwn_mcu.model_file import from_bytes, load, save, to_bytes
+from dwn_mcu.optimize import optimize
 from dwn_mcu.reduction import binary_scores, predict, reduction_scores, validate_reduction
-from dwn_mcu.synthetic import random_model
+from dwn_mcu.synthetic import random_model, random_reduction_model
 
 
 def popcount_head(C: int, G: int) -> LutLayer:
@@ -62,14 +69,6 @@ def test_a_lut_reading_another_class_is_refused():
 
 
 # ------------------------------------------------------------------ the reduction inside FrozenDWN and .dwn
-import io  # noqa: E402
-import json  # noqa: E402
-import zipfile  # noqa: E402
-
-from dwn_mcu.frozen import FrozenDWN  # noqa: E402
-from dwn_mcu.model_file import from_bytes, load, save, to_bytes  # noqa: E402
-from dwn_mcu.optimize import optimize  # noqa: E402
-from dwn_mcu.synthetic import random_reduction_model  # noqa: E402
 
 
 def _with_popcount_head(model, bias=None):
@@ -174,7 +173,7 @@ def _with_constant_score_lut(model):
     return replace(model, layers=model.layers[:-1] + (join_layer(rows),))
 
 
-@pytest.mark.skipif(__import__("shutil").which("gcc") is None, reason="host gcc not installed")
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
 def test_build_with_the_optimizer_stays_exact_and_verifies(tmp_path):
     from dwn_mcu.cli import main
     from dwn_mcu.synthetic import adversarial_inputs

@@ -37,7 +37,6 @@ def _context(model: FrozenDWN, plan: Plan) -> dict:
             prev = layer.num_luts
     else:
         packed = [pack_unrolled_layer(layer) for layer in model.layers]
-    bias = model.class_bias
     return {
         "name": plan.name,
         "P": plan.prefix,
