@@ -1,17 +1,22 @@
 """The most accurate DWN that fits a board's (or a budget's) flash and RAM: a seeded, bounded search
 over shapes (LUT inputs n, LUTs per layer, layers, thermometer bits per feature).
 
-Each shape's size is known before training: the planner (`dwn_mcu.compiler.make_plan`) prices a random
-model of that shape, which is an upper bound of the trained model's size (training can only merge
-repeated thresholds). Shapes that cannot fit are skipped untrained; the rest are trained in an order
-that spreads over their sizes (the largest first, then the middle, the quarters, ...) until the trial or
-time limit, and every trained model is priced again by the planner, in the fastest layout that fits.
-The best is the highest validation accuracy that fits, ties to the smaller model, then the earlier trial.
+Shapes come in families (n, bits per feature, one or two layers). For each family the largest width
+whose estimate fits is found by bisection, and the family is tried at that width and at halves of it:
+the biggest model a budget allows is not always the best (small datasets overfit), but a family's
+largest fit is the likeliest winner, so every family's largest is trained before any family's half.
+An estimate is the planner's size (`dwn_mcu.compiler.make_plan`) of a random model of the shape with
+the thresholds no LUT reads removed, in the fastest layout that fits. Training uses thresholds on the
+float16 grid (stored in 16 bits where that pays). Every trained model goes through the exact optimizer
+(`dwn_mcu.optimize`, what `build` runs) and is priced again, exactly as it will be built, so a model is
+kept only if it fits. Training stops at the trial or time limit; the best is the highest validation
+accuracy that fits, ties to the smaller model, then the earlier trial.
 (The planner's figures are estimates: `dwn_mcu.compare` checks the built ELF and searches again if needed.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,12 +25,17 @@ from typing import Callable
 import numpy as np
 
 from .compiler import LAYOUTS, BudgetError, get_board, make_plan
+from .compiler.project import board_form
 from .errors import DWNError
+from .optimize import drop_unused_thresholds, optimize
 from .synthetic import random_model
 
-DEFAULT_LUT_INPUTS = (4, 6)
-DEFAULT_BITS = (4, 8, 16)
-DEFAULT_WIDTHS = (16, 32, 64, 128, 256, 512)
+DEFAULT_LUT_INPUTS = (6, 4)
+DEFAULT_BITS = (32, 16, 8)
+DEFAULT_LAYERS = (1, 2)
+SIZES_PER_FAMILY = 4  # a family's largest fitting width, then 1/2, 1/4, 1/8 of it
+MAX_LUTS = 4096  # widest last layer tried
+THRESHOLD_GRID = "float16"
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,7 @@ class DWNCandidate:
 @dataclass(eq=False)
 class DWNSearchResult:
     best: DWNCandidate
-    model: object  # FrozenDWN
+    model: object  # FrozenDWN, optimized for the board in `layout`
     layout: str
     candidates: list = field(default_factory=list)
     trials: int = 0
@@ -78,67 +88,115 @@ def budgets(board, flash_budget: int | None = None, ram_budget: int | None = Non
     return flash, ram
 
 
-def default_shapes(num_classes: int, lut_inputs=DEFAULT_LUT_INPUTS, bits=DEFAULT_BITS,
-                   widths=DEFAULT_WIDTHS) -> list:
-    """One layer of W LUTs, and two layers (2W then W), for every n, W and bits."""
-    shapes = []
-    for n, b, w in itertools.product(lut_inputs, bits, widths):
-        last = -(-w // num_classes) * num_classes
-        shapes.append(DWNShape(n, (last,), b))
-        shapes.append(DWNShape(n, (2 * last, last), b))
-    return sorted(set(shapes), key=lambda s: (s.lut_inputs, s.bits, s.luts))
+def price(model, board, flash_budget: int, ram_budget: int) -> tuple:
+    """(optimized model, layout, flash, ram, fits): the model after the exact optimizer, in the fastest
+    layout whose model share fits the budgets by the planner; else the smallest layout, not fitting."""
+    mixed, _ = optimize(model, uniform=False)
+    return _price_forms(mixed, board, flash_budget, ram_budget)
 
 
-def _price(model, board, flash_budget, ram_budget):
-    """(layout, flash, ram, fits): the fastest layout whose model share fits, by the planner."""
+def _price_forms(mixed, board, flash_budget, ram_budget):
     best = None
     for layout in reversed(LAYOUTS):  # unrolled (fastest) first, then table (smallest)
+        form = board_form(mixed, board, layout=layout)
         try:
-            plan = make_plan(model, board, layout=layout)
+            plan = make_plan(form, board, layout=layout, check_budget=False)
         except BudgetError:
             continue
         fits = plan.model_flash <= flash_budget and plan.model_ram <= ram_budget
         if fits:
-            return layout, plan.model_flash, plan.model_ram, True
-        if best is None or plan.model_flash < best[1]:
-            best = (layout, plan.model_flash, plan.model_ram, False)
-    return best or (None, 0, 0, False)
+            return form, layout, plan.model_flash, plan.model_ram, True
+        if best is None or plan.model_flash < best[2]:
+            best = (form, layout, plan.model_flash, plan.model_ram, False)
+    return best or (mixed, None, 0, 0, False)
+
+
+def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,
+             threshold_grid: str | None = THRESHOLD_GRID) -> tuple:
+    """(layout, flash, ram, fits) of a shape before training: a random model of it (thresholds on the
+    float16 grid when training will put them there) without the thresholds it does not read. The other
+    passes find next to nothing in random tables, so they are skipped here; the trained model is priced
+    exactly."""
+    board = get_board(board)
+    model = random_model(seed=0, num_features=num_features, bits_per_feature=shape.bits, luts=shape.luts,
+                         n=shape.lut_inputs, num_classes=num_classes)
+    if threshold_grid == "float16":  # distinct float16 values, increasing within each feature
+        grid = np.linspace(-1.0, 1.0, shape.bits).astype(np.float16).astype(np.float32)
+        model = dataclasses.replace(model, thresholds=np.tile(grid, num_features)).validate()
+    return _price_forms(drop_unused_thresholds(model), board, flash_budget, ram_budget)[1:]
+
+
+def family_shapes(lut_inputs: int, bits: int, layers: int, num_classes: int, fits: Callable) -> list:
+    """The family's widths that fit, largest first: the largest found by doubling then bisection over
+    multiples of the class count, then its halves (SIZES_PER_FAMILY in all, at least one LUT per class).
+    `fits(shape)` says whether a shape's estimate fits."""
+    def shape(k):
+        w = k * num_classes
+        return DWNShape(lut_inputs, (2 * w, w) if layers == 2 else (w,), bits)
+
+    if not fits(shape(1)):
+        return []
+    lo, hi, kmax = 1, 2, max(1, MAX_LUTS // num_classes)
+    while hi <= kmax and fits(shape(hi)):  # lo fits, hi does not (or is past the cap)
+        lo, hi = hi, 2 * hi
+    hi = min(hi, kmax + 1)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(shape(mid)) else (lo, mid)
+    ks = sorted({max(1, lo >> i) for i in range(SIZES_PER_FAMILY)}, reverse=True)
+    return [shape(k) for k in ks]
+
+
+def default_shapes(num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,
+                   lut_inputs=DEFAULT_LUT_INPUTS, bits=DEFAULT_BITS, layers=DEFAULT_LAYERS,
+                   threshold_grid: str | None = THRESHOLD_GRID) -> list:
+    """Every family's fitting widths, in training order: rank r (a family's largest, its half, ...)
+    of one-layer families, with two-layer families two ranks later (one layer of 30-300 LUTs with a
+    learnable mapping is the best accuracy per bit seen on tabular data); families in the order given."""
+    board = get_board(board)
+
+    def fits(s):
+        return estimate(s, num_features, num_classes, board, flash_budget, ram_budget, threshold_grid)[3]
+
+    ranked = []
+    for order, (depth, n, b) in enumerate(itertools.product(layers, lut_inputs, bits)):
+        for rank, s in enumerate(family_shapes(n, b, depth, num_classes, fits)):
+            ranked.append((rank + 2 * (depth - 1), order, s))
+    return [s for *_, s in sorted(ranked, key=lambda v: v[:2])]
 
 
 def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_budget: int | None = None,
-               ram_budget: int | None = None, shapes=None, max_trials: int | None = 6,
-               time_limit: float | None = None, seed: int = 0, epochs: int = 30, patience: int = 10,
+               ram_budget: int | None = None, shapes=None, max_trials: int | None = 24,
+               time_limit: float | None = None, seed: int = 0, epochs: int = 40, patience: int = 15,
                progress: Callable[[str], None] | None = None, **train_kwargs) -> DWNSearchResult:
-    """Train DWNs of the shapes that fit, largest first, and keep the best on the validation rows."""
+    """Train DWNs of the shapes that fit (`default_shapes`, or `shapes` in the order given) and keep the
+    best on the validation rows. `train_kwargs` go to `DWNClassifier` (default: float16-grid thresholds,
+    one thread)."""
     from .training.classifier import DWNClassifier  # imports torch
 
     board = get_board(board)
     flash_budget, ram_budget = budgets(board, flash_budget, ram_budget)
     X_train = np.asarray(X_train, np.float32)
     F = X_train.shape[1]
-    shapes = default_shapes(num_classes) if shapes is None else list(shapes)
+    train_kwargs = {"num_threads": 1, "threshold_grid": THRESHOLD_GRID, **train_kwargs}
+    grid = train_kwargs["threshold_grid"]
     start = time.monotonic()
-    priced = []
     candidates = []
-    for s in shapes:
-        upper = random_model(seed=0, num_features=F, bits_per_feature=s.bits, luts=s.luts, n=s.lut_inputs,
-                             num_classes=num_classes)
-        layout, flash, ram, fits = _price(upper, board, flash_budget, ram_budget)
-        if fits:
-            priced.append((flash, s))
-        else:
-            candidates.append(_cand(s, layout, flash, ram, float("nan"), False, False, 0.0))
-    if not priced:
-        smallest = min((c.flash for c in candidates if c.flash), default=0)
+    if shapes is None:
+        order = default_shapes(F, num_classes, board, flash_budget, ram_budget, threshold_grid=grid)
+    else:
+        order = []
+        for s in shapes:
+            layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid)
+            if fits:
+                order.append(s)
+            else:
+                candidates.append(_cand(s, layout, flash, ram, float("nan"), False, False, 0.0))
+    if not order:
+        smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
+        need = estimate(smallest, F, num_classes, board, flash_budget, ram_budget, grid)[1]
         raise BudgetError(f"no DWN shape fits {flash_budget} bytes of flash and {ram_budget} bytes of RAM on "
-                          f"{board.name} (the smallest tried needs {smallest} bytes of flash)")
-    # Spread over the sizes that fit: the largest first, then the middle, the quarters, ... of the list
-    # sorted by planned flash (largest first), so that a few trials see big and small shapes alike.
-    rng = np.random.default_rng(seed)
-    tiebreak = rng.permutation(len(priced))
-    by_size = [s for _, _, s in sorted(((-f, int(t), s) for (f, s), t in zip(priced, tiebreak)),
-                                       key=lambda v: (v[0], v[1]))]
-    order = [by_size[i] for i in _spread(len(by_size))]
+                          f"{board.name} (the smallest, {smallest}, needs {need} bytes of flash)")
     best = best_key = best_model = best_layout = None
     trials = 0
     for s in order:
@@ -149,39 +207,28 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
         trials += 1
         t0 = time.monotonic()
         clf = DWNClassifier(luts=s.luts, lut_inputs=s.lut_inputs, bits=s.bits, epochs=epochs, patience=patience,
-                            seed=seed, verbose=False, **{"num_threads": 1, **train_kwargs})
+                            seed=seed, verbose=False, **train_kwargs)
         try:
             clf.fit(X_train, y_train, X_val, y_val)
         except ValueError as exc:
             raise DWNError(str(exc)) from None
-        model = clf.freeze()
+        model, layout, flash, ram, fits = price(clf.freeze(), board, flash_budget, ram_budget)
         acc = float(np.mean(model.predict(np.asarray(X_val, np.float32)) == np.asarray(y_val)))
-        layout, flash, ram, fits = _price(model, board, flash_budget, ram_budget)
         cand = _cand(s, layout, flash, ram, acc, True, fits, time.monotonic() - t0)
         candidates.append(cand)
         if fits and (best_key is None or (acc, -flash) > best_key):
             best, best_key, best_model, best_layout = cand, (acc, -flash), model, layout
         if progress:
-            progress(f"DWN trial {trials}: {s}: val {acc:.4f}, {flash} B flash ({layout}), "
-                     f"{cand.seconds:.0f} s; best {best.val_accuracy:.4f} ({best.shape})" if best else
-                     f"DWN trial {trials}: {s}: does not fit after training")
+            progress(f"DWN trial {trials}/{len(order)}: {s}: val {acc:.4f}, {flash} B flash ({layout}), "
+                     f"{cand.seconds:.0f} s; " +
+                     (f"best {best.val_accuracy:.4f} ({best.shape})" if best else "none fits yet"))
+    for s in order[trials:]:  # fit by their estimate, not trained within the limits: listed too
+        layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid)
+        candidates.append(_cand(s, layout, flash, ram, float("nan"), False, fits, 0.0))
     if best is None:
         raise BudgetError(f"no trained DWN fits {flash_budget} bytes of flash on {board.name}")
     return DWNSearchResult(best, best_model, best_layout, candidates, trials, time.monotonic() - start,
                            flash_budget, ram_budget)
-
-
-def _spread(n: int) -> list:
-    """0, then the midpoints of ever finer halvings of range(n): 0, n/2, n/4, 3n/4, ... (each index once)."""
-    order, seen, parts = [], set(), 1
-    while len(order) < n:
-        for k in range(parts):
-            i = min(n - 1, (k * n) // parts)
-            if i not in seen:
-                seen.add(i)
-                order.append(i)
-        parts *= 2
-    return order
 
 
 def _cand(s, layout, flash, ram, acc, trained, fits, seconds) -> DWNCandidate:

@@ -68,8 +68,8 @@ def _emulate_xgb(tables, X, expected):
             "stack": r.stack_measured, "cycles": r.cycles_summary(), "first_mismatch": r.first_mismatch}
 
 
-def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int = 0, dwn_trials: int = 6,
-            dwn_time_limit: float | None = None, epochs: int = 30, xgb_trials: int | None = None,
+def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int = 0, dwn_trials: int = 24,
+            dwn_time_limit: float | None = 300.0, epochs: int = 40, xgb_trials: int | None = None,
             xgb_time_limit: float | None = 60.0, emulate: bool = True, force: bool = False,
             progress: Callable[[str], None] | None = None) -> dict:
     """Fit, score, build and measure both families at each budget; write the report; return it."""

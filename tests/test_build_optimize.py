@@ -8,8 +8,13 @@ import pytest
 
 from dwn_mcu import load, save
 from dwn_mcu.cli import main
+from dwn_mcu.compiler import get_board, make_plan
+from dwn_mcu.compiler.project import board_form
+from dwn_mcu.frozen import LutLayer
+from dwn_mcu.optimize import optimize
+from dwn_mcu.optimize.netlist import replace
 from dwn_mcu.optimize.planted import planted_model
-from dwn_mcu.synthetic import adversarial_inputs
+from dwn_mcu.synthetic import adversarial_inputs, random_model
 
 
 @pytest.fixture()
@@ -39,3 +44,27 @@ def test_no_optimize_keeps_the_model(tmp_path, model_file):
     report = json.loads((tmp_path / "raw" / "dwn_report.json").read_text())
     assert report["optimizer"] is None
     assert (tmp_path / "raw" / "dwn" / "model.dwn").read_bytes() == model_file.read_bytes()
+
+
+def test_board_form_is_the_smallest_plan_and_keeps_the_answers():
+    nano = get_board("nano")
+    # One LUT of 40 ignores its last input (address bit 5), and random mappings read some bit twice: the
+    # optimizer leaves a few LUTs with fewer than six inputs, and a layer of mixed counts loses the AVR
+    # unrolled layout's assembly path (one count per layer) unless padded back.
+    model = random_model(seed=3, num_features=6, bits_per_feature=32, luts=(40,), n=6)
+    table = model.layers[0].tables.reshape(40, 64).copy()
+    table[0, 32:] = table[0, :32]
+    model = replace(model, layers=(LutLayer.uniform(model.layers[0].mapping.reshape(40, 6), table),))
+    mixed, _ = optimize(model, uniform=False)
+    counts = mixed.layers[0].n_inputs
+    assert counts.max() == 6 and counts.min() < 6
+    X = adversarial_inputs(model)
+    for layout in ("unrolled", "table"):
+        form = board_form(mixed, nano, layout=layout)
+        flash = make_plan(form, nano, layout=layout, check_budget=False).model_flash
+        assert flash <= make_plan(mixed, nano, layout=layout, check_budget=False).model_flash
+        assert np.array_equal(form.scores(X), model.scores(X))
+    unrolled = board_form(mixed, nano, layout="unrolled")
+    assert set(unrolled.layers[0].n_inputs.tolist()) == {6}
+    assert (make_plan(unrolled, nano, layout="unrolled", check_budget=False).model_flash
+            < make_plan(mixed, nano, layout="unrolled", check_budget=False).model_flash)

@@ -27,9 +27,10 @@ def register(sub):
     p.add_argument("--budgets", nargs="+", type=_budget, metavar="BYTES",
                    help="model flash budgets (default: the whole board and two smaller shares)")
     p.add_argument("-o", "--output", default="compare", metavar="DIR", help="report folder (default compare)")
-    p.add_argument("--dwn-trials", type=int, default=6, help="DWN shapes trained per budget (default 6)")
-    p.add_argument("--dwn-time-limit", type=float, default=None, help="seconds of DWN search per budget")
-    p.add_argument("--epochs", type=int, default=30, help="DWN epochs at most (default 30)")
+    p.add_argument("--dwn-trials", type=int, default=24, help="DWN shapes trained per budget (default 24)")
+    p.add_argument("--dwn-time-limit", type=float, default=300.0,
+                   help="seconds of DWN search per budget (default 300)")
+    p.add_argument("--epochs", type=int, default=40, help="DWN epochs at most (default 40)")
     p.add_argument("--xgb-trials", type=int, default=None, help="XGBoost trials per budget (default: all)")
     p.add_argument("--xgb-time-limit", type=float, default=60.0, help="seconds of XGBoost search per budget")
     p.add_argument("--seed", type=int, default=0)

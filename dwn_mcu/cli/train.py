@@ -110,8 +110,9 @@ def register(sub):
     fit.add_argument("--board", help="keep the most accurate shape that fits this board (--luts etc. ignored)")
     fit.add_argument("--flash-budget", type=_int_range(1), metavar="BYTES", help="the model's flash share")
     fit.add_argument("--ram-budget", type=_int_range(1), metavar="BYTES", help="the model's RAM share")
-    fit.add_argument("--trials", type=_int_range(1), default=6, help="shapes trained at most (default 6)")
-    fit.add_argument("--time-limit", type=_positive_float, default=None, metavar="S", help="seconds of search")
+    fit.add_argument("--trials", type=_int_range(1), default=24, help="shapes trained at most (default 24)")
+    fit.add_argument("--time-limit", type=_positive_float, default=300.0, metavar="S",
+                     help="seconds of search (default 300)")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.dwn", help="where to write the model")
     p.set_defaults(func=run)

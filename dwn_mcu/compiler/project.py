@@ -103,15 +103,26 @@ def _model_inputs(model: FrozenDWN, X) -> np.ndarray:
 
 def optimize_for_board(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
                        selftest_count: int = 0) -> tuple[FrozenDWN, dict]:
-    """Run the exact netlist optimizer for this board: keep LUTs of mixed input counts where the planner
-    picks the unrolled layout (smaller and faster there), pad layers back to one count where it picks the
-    table-driven loop and mixed counts would cost more flash or cycles (`make_layers_uniform`)."""
-    from ..optimize import make_layers_uniform, optimize
+    """Run the exact netlist optimizer for this board, then give the model the input-count form that
+    plans smaller in its layout (`board_form`)."""
+    from ..optimize import optimize
 
-    small, opt = optimize(model, uniform=False)
-    if make_plan(small, board, name, layout, selftest_count, check_budget=False).layout == "table":
-        small = make_layers_uniform(small)
-    return small, opt.to_dict()
+    mixed, opt = optimize(model, uniform=False)
+    return board_form(mixed, board, name, layout, selftest_count), opt.to_dict()
+
+
+def board_form(mixed: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
+               selftest_count: int = 0) -> FrozenDWN:
+    """An optimized model with mixed input counts, or the same with layers padded back to one count
+    (`make_layers_uniform`: where it pays by its bit count, or every layer), whichever the planner prices
+    smallest in the layout it picks (ties to one count per layer): the table loop pays a count byte per LUT
+    of a mixed layer, and on AVR the unrolled layout's assembly path needs layers of one count (4..8)."""
+    from ..optimize import make_layers_uniform
+
+    forms = [make_layers_uniform(mixed), make_layers_uniform(mixed, per_layer_bits=float("inf")), mixed]
+    lay = layout or make_plan(mixed, board, name, None, selftest_count, check_budget=False).layout
+    flash = [make_plan(m, board, name, lay, selftest_count, check_budget=False).model_flash for m in forms]
+    return forms[flash.index(min(flash))]
 
 
 def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", layout: str | None = None,

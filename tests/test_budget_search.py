@@ -1,0 +1,28 @@
+"""The budget search's shape list (no training): each family's largest width that fits, its halves, and
+the order they are trained in."""
+
+from dwn_mcu.budget_search import MAX_LUTS, DWNShape, default_shapes, estimate, family_shapes
+
+
+def test_family_shapes_finds_the_largest_width_that_fits_then_halves():
+    fits = lambda s: sum(s.luts) <= 100  # noqa: E731
+    assert [s.luts for s in family_shapes(6, 16, 1, 3, fits)] == [(99,), (48,), (24,), (12,)]
+    assert [s.luts for s in family_shapes(6, 16, 2, 3, fits)] == [(66, 33), (30, 15), (12, 6), (6, 3)]
+    assert family_shapes(4, 8, 1, 7, lambda s: sum(s.luts) <= 14) == [DWNShape(4, (14,), 8), DWNShape(4, (7,), 8)]
+    assert family_shapes(6, 16, 1, 3, lambda s: False) == []
+    assert family_shapes(6, 16, 1, 10, lambda s: True)[0].luts == (MAX_LUTS // 10 * 10,)
+
+
+def test_default_shapes_fit_and_are_the_largest_that_do():
+    F, C, flash, ram = 5, 2, 2048, 1828
+    shapes = default_shapes(F, C, "nano", flash, ram)
+    assert shapes and all(estimate(s, F, C, "nano", flash, ram)[3] for s in shapes)
+    # the first shapes are every one-layer family at its largest fit: one class more of LUTs does not fit
+    firsts = shapes[:6]
+    assert {(s.lut_inputs, s.bits) for s in firsts} == {(n, b) for n in (6, 4) for b in (32, 16, 8)}
+    for s in firsts:
+        wider = DWNShape(s.lut_inputs, (s.luts[0] + C,), s.bits)
+        assert len(s.luts) == 1 and not estimate(wider, F, C, "nano", flash, ram)[3]
+    # two-layer shapes come after the one-layer families' halves
+    first_two = next(i for i, s in enumerate(shapes) if len(s.luts) == 2)
+    assert first_two >= 12 and len(set(shapes)) == len(shapes)
