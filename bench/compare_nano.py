@@ -65,15 +65,16 @@ def fit(ds, budget, overhead, time_limit, seed):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="*", default=DATASETS)
-    ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per search")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per XGBoost search")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="bench/xgb_nano.json", help="--xgboost-only: the JSON of every row")
     ap.add_argument("--xgboost-only", action="store_true")
     ap.add_argument("--representation", action="store_true",
                     help="the two fixed models compared with the reference exporter's figures")
     ap.add_argument("--out-dir", default="bench/compare_nano", help="compare: one report folder per dataset")
-    ap.add_argument("--dwn-trials", type=int, default=4)
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--dwn-trials", type=int, default=24, help="DWN shapes trained per budget at most")
+    ap.add_argument("--dwn-time-limit", type=float, default=240.0, help="seconds of DWN search per budget")
+    ap.add_argument("--epochs", type=int, default=40)
     args = ap.parse_args(argv)
     if args.representation:
         return run_representation()
@@ -152,7 +153,7 @@ def run_compare(args):
     for name in args.datasets:
         t0 = time.monotonic()
         report = compare(load_dataset(name), "nano", [2048, 8192, 30720 - 4200], Path(args.out_dir) / name,
-                         seed=args.seed, dwn_trials=args.dwn_trials, epochs=args.epochs,
+                         seed=args.seed, dwn_trials=args.dwn_trials, dwn_time_limit=args.dwn_time_limit, epochs=args.epochs,
                          xgb_time_limit=args.time_limit, force=True,
                          progress=lambda m: print(m, file=sys.stderr, flush=True))
         body = table_lines(report)

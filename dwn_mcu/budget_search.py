@@ -199,6 +199,7 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
                           f"{board.name} (the smallest, {smallest}, needs {need} bytes of flash)")
     best = best_key = best_model = best_layout = None
     trials = 0
+    planned = len(order) if max_trials is None else min(len(order), max_trials)
     for s in order:
         if max_trials is not None and trials >= max_trials:
             break
@@ -219,7 +220,7 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
         if fits and (best_key is None or (acc, -flash) > best_key):
             best, best_key, best_model, best_layout = cand, (acc, -flash), model, layout
         if progress:
-            progress(f"DWN trial {trials}/{len(order)}: {s}: val {acc:.4f}, {flash} B flash ({layout}), "
+            progress(f"DWN trial {trials}/{planned}: {s}: val {acc:.4f}, {flash} B flash ({layout}), "
                      f"{cand.seconds:.0f} s; " +
                      (f"best {best.val_accuracy:.4f} ({best.shape})" if best else "none fits yet"))
     for s in order[trials:]:  # fit by their estimate, not trained within the limits: listed too
