@@ -31,7 +31,7 @@ _CODE_COST = {
             # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
             "u_lut_asm": {4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
             # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per input
-            "layer_fast": 200, "layer_fast_input": 14},
+            "layer_fast": 180, "layer_fast_input": 14},
     "cortex-m0plus": {"key16": 106, "fixed": 308, "layer": 152, "u_fixed": 200, "u_input": 10.5,
                       "u_lut": (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)},
     "cortex-m3": {"key16": 116, "fixed": 300, "layer": 144, "u_fixed": 252, "u_input": 10.3,
@@ -47,8 +47,10 @@ _CODE_COST = {
 #: deepest measured on the emulators (tests/test_targets_verify.py), so the estimate errs on the safe side.
 _STACK = {"avr": 30, "cortex-m0plus": 76, "cortex-m3": 52, "cortex-m4f": 52, "riscv32": 40, "xtensa": 64}
 _STACK_DEFAULT = 48
-#: Extra stack of the AVR table layout's fast path (registers its layer functions save), measured.
-_AVR_FAST_STACK = 8
+#: Stack of the AVR table layout's fast path: predict()'s deepest frame measured in simavr without its
+#: score array (30 bytes: seven layers, 10 classes; 25 to 27 on smaller models), plus that array
+#: (`score bytes * classes`, which grows with the classes where `_STACK` assumed a few).
+_AVR_FAST_FRAME = 30
 #: The unrolled layout is chosen when it fits in this share of the flash budget (estimates are not exact).
 UNROLLED_FLASH_SHARE = 0.9
 
@@ -255,7 +257,8 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     # AVR table layout: the fast path's byte array is static RAM; without room for it, the plain loop.
     fast_layers = tuple(replace(lp, avr_fast=True) if avr_fast_eligible(lp, board) else lp for lp in layers)
     avr_bytes = max([8 * ((lp.prev_bits + 7) // 8) for lp in fast_layers if lp.avr_fast] + [0])
-    if avr_bytes and sum(ram.values()) + avr_bytes + _AVR_FAST_STACK > board.ram:
+    fast_stack = max(ram["stack"], _AVR_FAST_FRAME + score_bytes * model.num_classes)
+    if avr_bytes and sum(ram.values()) + avr_bytes + fast_stack - ram["stack"] > board.ram:
         fast_layers, avr_bytes = layers, 0
     by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay) for lay in LAYOUTS}
     if selftest_count:
@@ -276,7 +279,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     if chosen == "table" and avr_bytes:
         layers = fast_layers
         ram["layer input bytes"] = avr_bytes
-        ram["stack"] += _AVR_FAST_STACK
+        ram["stack"] = fast_stack
     else:
         avr_bytes = 0
     problems = []
