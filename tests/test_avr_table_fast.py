@@ -15,9 +15,10 @@ from dwn_mcu.targets.project import PLAN_TOLERANCE, plan_check
 from dwn_mcu.targets.testing import require_target
 from dwn_mcu.targets.verify import verify_on_target
 
-# Layer 1 reads 320 bits (12-bit packed mapping: the plain loop), layers 2..4 read 203, 101 and 45 bits
-# (byte entries: the fast path) with n = 4, 8 and 6; widths that are not multiples of 8; 3 classes.
-MIXED = dict(seed=11, num_features=8, bits_per_feature=40, luts=(203, 101, 45, 21), n=[6, 4, 8, 6],
+# Layer 1 reads 320 bits with n = 5 (12-bit mapping entries and an odd n: the plain loop); layer 2 reads
+# 301 bits with n = 6 (12-bit entries, even n: the fast path); layers 3..5 read 203, 101 and 45 bits (byte
+# entries: the fast path) with n = 4, 8 and 6; widths that are not multiples of 8; 3 classes.
+MIXED = dict(seed=11, num_features=8, bits_per_feature=40, luts=(301, 203, 101, 45, 21), n=[5, 6, 4, 8, 6],
              num_classes=3)
 # Every layer fast, n = 5 then 7, a one-LUT-per-class last layer of odd width.
 SMALL = dict(seed=12, num_features=5, bits_per_feature=[9, 3, 11, 7, 1], luts=(37, 5), n=[5, 7], num_classes=5)
@@ -31,8 +32,9 @@ def _plan(model, board="nano", **kw):
 def test_planner_picks_layers_and_counts_the_byte_array():
     model = random_model(**MIXED)
     plan = _plan(model)
-    assert [lp.avr_fast for lp in plan.layers] == [False, True, True, True]
-    assert plan.avr_bytes == 8 * ((203 + 7) // 8)  # the widest fast layer's input, whole bytes
+    assert [lp.avr_fast for lp in plan.layers] == [False, True, True, True, True]
+    assert [lp.map_format for lp in plan.layers] == ["packed12", "packed12", "uint8", "uint8", "uint8"]
+    assert plan.avr_bytes == 8 * ((301 + 7) // 8)  # the widest fast layer's input, whole bytes
     assert plan.ram["layer input bytes"] == plan.avr_bytes
     # Layers whose LUTs differ in n, or have fewer than 4 inputs, keep the plain loop.
     for kw in (dict(n=3), dict(n=9)):
@@ -70,7 +72,7 @@ def test_other_targets_c_is_the_plain_loop():
         src = render_model_sources(model, board, "tm", "table")["tm.c"]
         assert "__asm__" not in src and "in_bytes" not in src and "TABLE_AVR_ASM" not in src
     avr = render_model_sources(model, "nano", "tm", "table")["tm.c"]
-    assert avr.count("__asm__ volatile") == 3  # one block per fast layer, each inside the AVR-only branch
+    assert avr.count("__asm__ volatile") == 4  # one block per fast layer, each inside the AVR-only branch
 
 
 def test_avr_planned_c_compiles_strict_and_agrees_on_the_host():

@@ -30,8 +30,9 @@ _CODE_COST = {
             "u_lut": (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
             # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
             "u_lut_asm": {4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
-            # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per input
-            "layer_fast": 180, "layer_fast_input": 14},
+            # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per input,
+            # + `layer_fast_input12` per input with 12-bit mapping entries (the unpacking)
+            "layer_fast": 180, "layer_fast_input": 14, "layer_fast_input12": 8},
     "cortex-m0plus": {"key16": 106, "fixed": 308, "layer": 152, "u_fixed": 200, "u_input": 10.5,
                       "u_lut": (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)},
     "cortex-m3": {"key16": 116, "fixed": 300, "layer": 144, "u_fixed": 252, "u_input": 10.3,
@@ -188,9 +189,10 @@ def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
 
 def avr_fast_eligible(lp: LayerPlan, board: Board) -> bool:
     """Whether a table-layout layer can take the AVR fast path (layout_table.c.j2): every LUT has the same
-    4..8 inputs (whole table bytes, at least one byte-index slot) and mapping entries are bytes."""
-    return (board.arch == "avr" and lp.uniform_n is not None and 4 <= lp.uniform_n <= 8
-            and lp.map_format == "uint8" and lp.mapping_entries > 0)
+    4..8 inputs (whole table bytes, at least one byte-index slot), and mapping entries are bytes, or 12-bit
+    pairs with an even n (each LUT's entries start on a three-byte pair)."""
+    return (board.arch == "avr" and lp.uniform_n is not None and 4 <= lp.uniform_n <= 8 and lp.mapping_entries > 0
+            and (lp.map_format == "uint8" or (lp.map_format == "packed12" and lp.uniform_n % 2 == 0)))
 
 
 def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
@@ -206,6 +208,8 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
         out["input counts"] = sum(lp.num_luts for lp in layers if lp.uniform_n is None)
         out["code"] = cost["fixed"] + sum(cost["layer"] if not lp.avr_fast
                                           else cost["layer_fast"] + cost["layer_fast_input"] * lp.uniform_n
+                                          + (cost["layer_fast_input12"] * lp.uniform_n
+                                             if lp.map_format == "packed12" else 0)
                                           for lp in layers)
     else:
         ns = np.concatenate([layer.n_inputs for layer in model.layers])
