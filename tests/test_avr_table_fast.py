@@ -53,15 +53,23 @@ def test_planner_falls_back_when_the_byte_array_does_not_fit():
     model = random_model(**MIXED)
     nano = get_board("nano")
     fast = _plan(model)
-    # A board with RAM for everything but the byte array: the plain loop, and the plan stays in budget.
+    # RAM for all but the widest fast layer's bytes: that layer (301 input bits) takes the plain loop, the
+    # others keep the fast path with a byte array for 203 bits, and the plan stays within the budget.
     tight = dataclasses.replace(nano, ram=fast.ram_total - 1)
     plan = make_plan(model, tight, "tm", "table")
+    assert [lp.avr_fast for lp in plan.layers] == [False, False, True, True, True]
+    assert plan.avr_bytes == plan.ram["layer input bytes"] == 208 and plan.ram_total <= tight.ram
+    # RAM for the plain loop and less than the smallest byte array (48 B for layer 5's 45 bits): the plain
+    # loop everywhere, and the plan still fits.
+    plain = _plan(model, dataclasses.replace(nano, ram=1))
+    assert plain.avr_bytes == 0 and plain.ram_total < fast.ram_total - fast.avr_bytes
+    none = dataclasses.replace(nano, ram=plain.ram_total + 40)
+    plan = make_plan(model, none, "tm", "table")
     assert plan.avr_bytes == 0 and not any(lp.avr_fast for lp in plan.layers)
-    assert "layer input bytes" not in plan.ram and plan.ram_total <= tight.ram
-    assert plan.ram_total <= fast.ram_total - fast.avr_bytes
-    src = render_model_sources(model, tight, "tm", "table")["tm.c"]
+    assert "layer input bytes" not in plan.ram and plan.ram_total <= none.ram
+    src = render_model_sources(model, none, "tm", "table")["tm.c"]
     assert "tm_in_bytes" not in src and "__asm__" not in src
-    # With exactly enough RAM it takes the fast path.
+    # With exactly enough RAM it takes the fast path everywhere it can.
     exact = make_plan(model, dataclasses.replace(nano, ram=fast.ram_total), "tm", "table")
     assert exact.avr_bytes == fast.avr_bytes and exact.ram_total == fast.ram_total
 

@@ -258,12 +258,16 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         "sketch input buffer": input_bytes * model.num_features,
         "sketch": board.sketch_ram,
     }
-    # AVR table layout: the fast path's byte array is static RAM; without room for it, the plain loop.
-    fast_layers = tuple(replace(lp, avr_fast=True) if avr_fast_eligible(lp, board) else lp for lp in layers)
-    avr_bytes = max([8 * ((lp.prev_bits + 7) // 8) for lp in fast_layers if lp.avr_fast] + [0])
+    # AVR table layout: the fast path's byte array (static RAM) holds the widest fast layer's input; while it
+    # does not fit the board's RAM, the widest of those layers goes back to the plain loop.
     fast_stack = max(ram["stack"], _AVR_FAST_FRAME + score_bytes * model.num_classes)
-    if avr_bytes and sum(ram.values()) + avr_bytes + fast_stack - ram["stack"] > board.ram:
-        fast_layers, avr_bytes = layers, 0
+    fast = [avr_fast_eligible(lp, board) for lp in layers]
+    while True:
+        avr_bytes = max([8 * ((lp.prev_bits + 7) // 8) for lp, f in zip(layers, fast) if f] + [0])
+        if not avr_bytes or sum(ram.values()) + avr_bytes + fast_stack - ram["stack"] <= board.ram:
+            break
+        fast = [f and 8 * ((lp.prev_bits + 7) // 8) < avr_bytes for lp, f in zip(layers, fast)]
+    fast_layers = tuple(replace(lp, avr_fast=f) for lp, f in zip(layers, fast))
     by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay) for lay in LAYOUTS}
     if selftest_count:
         for parts in by_layout.values():
