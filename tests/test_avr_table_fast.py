@@ -5,7 +5,6 @@ with the NumPy reference bit for bit in simavr."""
 
 import dataclasses
 
-import numpy as np
 import pytest
 
 from dwn_mcu.compiler import get_board, make_plan, render_model_sources
@@ -24,9 +23,8 @@ MIXED = dict(seed=11, num_features=8, bits_per_feature=40, luts=(301, 203, 101, 
 SMALL = dict(seed=12, num_features=5, bits_per_feature=[9, 3, 11, 7, 1], luts=(37, 5), n=[5, 7], num_classes=5)
 
 
-def _plan(model, board="nano", **kw):
-    return make_plan(model, get_board(board) if isinstance(board, str) else board, "tm", "table",
-                     check_budget=False, **kw)
+def _plan(model, board="nano"):
+    return make_plan(model, get_board(board), "tm", "table", check_budget=False)
 
 
 def test_planner_picks_layers_and_counts_the_byte_array():
