@@ -6,7 +6,7 @@ with the budget and what takes the space.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,7 +29,10 @@ _CODE_COST = {
     "avr": {"key16": 268, "fixed": 518, "layer": 178, "u_fixed": 536, "u_input": 8.5,
             "u_lut": (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
             # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
-            "u_lut_asm": {4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8}},
+            "u_lut_asm": {4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
+            # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per input,
+            # + `layer_fast_input12` per input with 12-bit mapping entries (the unpacking)
+            "layer_fast": 180, "layer_fast_input": 14, "layer_fast_input12": 8},
     "cortex-m0plus": {"key16": 106, "fixed": 308, "layer": 152, "u_fixed": 200, "u_input": 10.5,
                       "u_lut": (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)},
     "cortex-m3": {"key16": 116, "fixed": 300, "layer": 144, "u_fixed": 252, "u_input": 10.3,
@@ -45,6 +48,10 @@ _CODE_COST = {
 #: deepest measured on the emulators (tests/test_targets_verify.py), so the estimate errs on the safe side.
 _STACK = {"avr": 30, "cortex-m0plus": 76, "cortex-m3": 52, "cortex-m4f": 52, "riscv32": 40, "xtensa": 64}
 _STACK_DEFAULT = 48
+#: Stack of the AVR table layout's fast path: predict()'s deepest frame measured in simavr without its
+#: score array (30 bytes: seven layers, 10 classes; 25 to 27 on smaller models) with 2 bytes to spare,
+#: plus that array (`score bytes * classes`, which grows with the classes where `_STACK` assumed a few).
+_AVR_FAST_FRAME = 32
 #: The unrolled layout is chosen when it fits in this share of the flash budget (estimates are not exact).
 UNROLLED_FLASH_SHARE = 0.9
 
@@ -110,6 +117,9 @@ class LayerPlan:
     lut_ctype: str  # LUT loop counter
     table_bits: int
     mapping_entries: int
+    # table layout on AVR: the input bits spread into one byte each and an assembly loop per LUT
+    # (`avr_fast_eligible`); the planner turns it off when the byte array would not fit the RAM budget
+    avr_fast: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,7 @@ class Plan:
     key_ctype: str  # C type of the encoder's thresholds and comparisons (see `key_ctype`)
     layers: tuple[LayerPlan, ...]
     buffers: tuple[int, ...]  # bytes of the two activation buffers (layer k's bits live in buffer k % 2)
+    avr_bytes: int = 0  # bytes of the AVR table layout's input byte array (0: no layer takes that path)
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
     ram: dict = field(default_factory=dict)
     flash_by_layout: dict = field(default_factory=dict)  # total estimate of each layout
@@ -176,6 +187,14 @@ def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
     return tuple(plans)
 
 
+def avr_fast_eligible(lp: LayerPlan, board: Board) -> bool:
+    """Whether a table-layout layer can take the AVR fast path (layout_table.c.j2): every LUT has the same
+    4..8 inputs (whole table bytes, at least one byte-index slot), and mapping entries are bytes, or 12-bit
+    pairs with an even n (each LUT's entries start on a three-byte pair)."""
+    return (board.arch == "avr" and lp.uniform_n is not None and 4 <= lp.uniform_n <= 8 and lp.mapping_entries > 0
+            and (lp.map_format == "uint8" or (lp.map_format == "packed12" and lp.uniform_n % 2 == 0)))
+
+
 def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
     cost = _CODE_COST[board.arch]
     counts = model.bits_per_feature
@@ -187,7 +206,11 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
         out["lut tables"] = sum((lp.table_bits + 7) // 8 for lp in layers)
         out["mappings"] = sum(mapping_bytes(lp.mapping_entries, lp.map_format) for lp in layers)
         out["input counts"] = sum(lp.num_luts for lp in layers if lp.uniform_n is None)
-        out["code"] = cost["fixed"] + cost["layer"] * len(layers)
+        out["code"] = cost["fixed"] + sum(cost["layer"] if not lp.avr_fast
+                                          else cost["layer_fast"] + cost["layer_fast_input"] * lp.uniform_n
+                                          + (cost["layer_fast_input12"] * lp.uniform_n
+                                             if lp.map_format == "packed12" else 0)
+                                          for lp in layers)
     else:
         ns = np.concatenate([layer.n_inputs for layer in model.layers])
         big = ns[ns > UNROLLED_IMMEDIATE_MAX_N]
@@ -235,7 +258,17 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         "sketch input buffer": input_bytes * model.num_features,
         "sketch": board.sketch_ram,
     }
-    by_layout = {lay: _flash(model, board, layers, lay) for lay in LAYOUTS}
+    # AVR table layout: the fast path's byte array (static RAM) holds the widest fast layer's input; while it
+    # does not fit the board's RAM, the widest of those layers goes back to the plain loop.
+    fast_stack = max(ram["stack"], _AVR_FAST_FRAME + score_bytes * model.num_classes)
+    fast = [avr_fast_eligible(lp, board) for lp in layers]
+    while True:
+        avr_bytes = max([8 * ((lp.prev_bits + 7) // 8) for lp, f in zip(layers, fast) if f] + [0])
+        if not avr_bytes or sum(ram.values()) + avr_bytes + fast_stack - ram["stack"] <= board.ram:
+            break
+        fast = [f and 8 * ((lp.prev_bits + 7) // 8) < avr_bytes for lp, f in zip(layers, fast)]
+    fast_layers = tuple(replace(lp, avr_fast=f) for lp, f in zip(layers, fast))
+    by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay) for lay in LAYOUTS}
     if selftest_count:
         for parts in by_layout.values():
             parts["selftest vectors"] = selftest_count * (input_bytes * model.num_features + 4 * model.num_classes + 1)
@@ -251,6 +284,12 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         reason = (f"unrolled would need {totals['unrolled']} of {board.flash} bytes of flash; the table-driven "
                   f"layout (smallest) needs {totals['table']}")
     flash = by_layout[chosen]
+    if chosen == "table" and avr_bytes:
+        layers = fast_layers
+        ram["layer input bytes"] = avr_bytes
+        ram["stack"] = fast_stack
+    else:
+        avr_bytes = 0
     problems = []
     if totals[chosen] > board.flash:
         problems.append(f"flash {totals[chosen]} > {board.flash} bytes ({_breakdown(flash)})")
@@ -263,7 +302,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         score_ctype=score_ctype,
         input_type=model.input_type, input_ctype=input_ctype, key_ctype=key_ctype(model, board.arch),
         count_ctype=ctype(narrowest_uint(int(counts.max()) if counts.size else 0)),
-        layers=layers, buffers=buffers, flash=flash, ram=ram, flash_by_layout=totals,
+        layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=flash, ram=ram, flash_by_layout=totals,
     )
 
 
