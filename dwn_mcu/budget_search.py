@@ -31,7 +31,7 @@ from .optimize import drop_unused_thresholds, optimize
 from .synthetic import random_model
 
 DEFAULT_LUT_INPUTS = (6, 4)
-DEFAULT_BITS = (32, 16, 8)
+DEFAULT_BITS = (32, 16)
 DEFAULT_LAYERS = (1, 2)
 SIZES_PER_FAMILY = 4  # a family's largest fitting width, then 1/2, 1/4, 1/8 of it
 MAX_LUTS = 4096  # widest last layer tried
@@ -96,6 +96,9 @@ def price(model, board, flash_budget: int, ram_budget: int) -> tuple:
 
 
 def _price_forms(mixed, board, flash_budget, ram_budget):
+    # The planner fits RAM-hungry options (the AVR table layout's byte array) to the board's RAM: give it
+    # the RAM budget as the board's, so that it falls back to the plain loop where the budget is tighter.
+    board = dataclasses.replace(board, ram=min(board.ram, ram_budget + board.sketch_ram))
     best = None
     for layout in reversed(LAYOUTS):  # unrolled (fastest) first, then table (smallest)
         form = board_form(mixed, board, layout=layout)
