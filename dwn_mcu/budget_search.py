@@ -102,16 +102,12 @@ def _price_forms(mixed, board, flash_budget, ram_budget):
     best = None
     for layout in reversed(LAYOUTS):  # unrolled (fastest) first, then table (smallest)
         form = board_form(mixed, board, layout=layout)
-        try:
-            plan = make_plan(form, board, layout=layout, check_budget=False)
-        except BudgetError:
-            continue
-        fits = plan.model_flash <= flash_budget and plan.model_ram <= ram_budget
-        if fits:
+        plan = make_plan(form, board, layout=layout, check_budget=False)
+        if plan.model_flash <= flash_budget and plan.model_ram <= ram_budget:
             return form, layout, plan.model_flash, plan.model_ram, True
         if best is None or plan.model_flash < best[2]:
             best = (form, layout, plan.model_flash, plan.model_ram, False)
-    return best or (mixed, None, 0, 0, False)
+    return best
 
 
 def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,
