@@ -1,11 +1,14 @@
 """DWN vs XGBoost on the Arduino Nano (ATmega328P) at 2 KB, 8 KB and the whole board (issue 5).
 
-Default: `dwn_mcu.compare.compare` per dataset (both families fitted by the planner's rules, built,
-verified and timed in simavr), reports in `--out-dir/<dataset>/` and one summary table printed.
+Default: `dwn_mcu.compare.compare` per dataset and seed (both families fitted by the planner's rules,
+built, verified and timed in simavr; the seed picks the validation split and seeds both searches),
+reports in `--out-dir/<dataset>/seed<k>/`, then a summary over seeds (`--summary` prints it again from
+the reports, e.g. after runs split over several processes).
 
-    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_nano.py --out-dir bench/compare_nano
+    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_nano.py --seeds 0 1 2 --out-dir bench/compare_nano
 
-`--xgboost-only`: the baseline alone, with its budget held to the measured ELF share. For each dataset and budget: the budget-fitted search (`train_xgboost`) on the training rows minus a
+`--xgboost-only`: the baseline alone, with its budget held to the measured ELF share. For each dataset
+and budget: the budget-fitted search (`train_xgboost`) on the training rows minus a
 stratified 20% validation split (seed 0), with the budget checked against the model's measured share of
 the AVR firmware's flash (tables + code + the float routines it pulls in: the ELF with the model minus
 the same ELF without it). The chosen model is then run on the whole test split in simavr (exact cycles)
@@ -20,6 +23,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -66,7 +70,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="*", default=DATASETS)
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per XGBoost search")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="--xgboost-only: the validation split's seed")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="compare: one run per seed")
+    ap.add_argument("--summary", action="store_true", help="compare: only summarize the reports in --out-dir")
     ap.add_argument("--out", default="bench/xgb_nano.json", help="--xgboost-only: the JSON of every row")
     ap.add_argument("--xgboost-only", action="store_true")
     ap.add_argument("--representation", action="store_true",
@@ -78,6 +84,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.representation:
         return run_representation()
+    if args.summary:
+        print(summary(args.out_dir))
+        return 0
     if not args.xgboost_only:
         return run_compare(args)
     rows = []
@@ -145,24 +154,53 @@ def run_representation():
 
 
 def run_compare(args):
-    from pathlib import Path
-
+    """One `compare` per dataset and seed (the seed picks the validation split and seeds both families),
+    reports in out_dir/<dataset>/seed<k>/; per-seed tables, then the summary over seeds."""
     from dwn_mcu.compare import compare, table_lines
 
-    lines = []
-    for name in args.datasets:
-        t0 = time.monotonic()
-        report = compare(load_dataset(name), "nano", [2048, 8192, 30720 - 4200], Path(args.out_dir) / name,
-                         seed=args.seed, dwn_trials=args.dwn_trials, dwn_time_limit=args.dwn_time_limit, epochs=args.epochs,
-                         xgb_time_limit=args.time_limit, force=True,
-                         progress=lambda m: print(m, file=sys.stderr, flush=True))
-        body = table_lines(report)
-        print(f"\n## {name} ({time.monotonic() - t0:.0f} s)\n" + "\n".join(body), flush=True)
-        lines += [ln.replace("| ", f"| {name} | ", 1) for ln in body[2:]]
-    print("\n| dataset | budget B | family | shape | test acc | flash B | RAM B | cycles/inference | winner |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    print("\n".join(lines))
+    for seed in args.seeds:
+        for name in args.datasets:
+            t0 = time.monotonic()
+            report = compare(load_dataset(name), "nano", [2048, 8192, 30720 - 4200],
+                             Path(args.out_dir) / name / f"seed{seed}", seed=seed, dwn_trials=args.dwn_trials,
+                             dwn_time_limit=args.dwn_time_limit, epochs=args.epochs,
+                             xgb_time_limit=args.time_limit, force=True,
+                             progress=lambda m: print(m, file=sys.stderr, flush=True))
+            print(f"\n## {name}, seed {seed} ({time.monotonic() - t0:.0f} s)\n" + "\n".join(table_lines(report)),
+                  flush=True)
+    print(summary(args.out_dir))
     return 0
+
+
+def summary(out_dir) -> str:
+    """Every report under out_dir/<dataset>/seed<k>/: per seed, the chosen models' test accuracy, measured
+    flash and median cycles side by side; then per dataset and budget the mean over seeds and the wins."""
+    rows = {}
+    for path in sorted(Path(out_dir).glob("*/seed*/report.json")):
+        report = json.loads(path.read_text())
+        for row in report["rows"]:
+            e = {x["family"]: x for x in row["entries"]}
+            rows.setdefault((report["dataset"], row["budget"]), []).append((report["seed"], e, row["winner"]))
+    out = ["| dataset | budget B | seed | DWN shape | DWN acc | DWN flash B | DWN cycles | XGBoost shape | XGB acc "
+           "| XGB flash B | XGB cycles | winner |", "| --- " * 12 + "|"]
+    agg = ["| dataset | budget B | seeds | DWN acc (mean ± sd) | XGBoost acc (mean ± sd) | DWN wins | XGBoost wins "
+           "| equal acc | DWN cycles / XGBoost cycles (median of seeds) |", "| --- " * 9 + "|"]
+    order = {name: i for i, name in enumerate(DATASETS)}
+    for (name, budget), runs in sorted(rows.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
+        acc = {f: np.array([100 * e[f]["test_accuracy"] for _, e, _ in runs]) for f in ("DWN", "XGBoost")}
+        ratio = np.median([e["DWN"]["emulator"]["cycles"]["median"] / e["XGBoost"]["emulator"]["cycles"]["median"]
+                           for _, e, _ in runs])
+        for seed, e, winner in sorted(runs, key=lambda r: r[0]):
+            d, x = e["DWN"], e["XGBoost"]
+            out.append(f"| {name} | {budget} | {seed} | {d['shape']} | {100 * d['test_accuracy']:.2f}% "
+                       f"| {d['emulator']['flash']} | {d['emulator']['cycles']['median']:,.0f} | {x['shape']} "
+                       f"| {100 * x['test_accuracy']:.2f}% | {x['emulator']['flash']} "
+                       f"| {x['emulator']['cycles']['median']:,.0f} | {winner} |")
+        diff = acc["DWN"] - acc["XGBoost"]
+        agg.append(f"| {name} | {budget} | {len(runs)} | {acc['DWN'].mean():.2f} ± {acc['DWN'].std():.2f} "
+                   f"| {acc['XGBoost'].mean():.2f} ± {acc['XGBoost'].std():.2f} | {(diff > 0).sum()} "
+                   f"| {(diff < 0).sum()} | {(diff == 0).sum()} | {ratio:.2f} |")
+    return "\n".join(["", "Per seed:", ""] + out + ["", "Over seeds:", ""] + agg)
 
 
 def _firmware_flash(res, ds):
