@@ -31,7 +31,7 @@ from .optimize import drop_unused_thresholds, optimize
 from .synthetic import random_model
 
 DEFAULT_LUT_INPUTS = (6, 4)
-DEFAULT_BITS = (32, 16)
+DEFAULT_BITS = (64, 32)
 DEFAULT_LAYERS = (1, 2)
 SIZES_PER_FAMILY = 4  # a family's largest fitting width, then 1/2, 1/4, 1/8 of it
 MAX_LUTS = 4096  # widest last layer tried

@@ -19,7 +19,7 @@ def test_default_shapes_fit_and_are_the_largest_that_do():
     assert shapes and all(estimate(s, F, C, "nano", flash, ram)[3] for s in shapes)
     # the first shapes are every one-layer family at its largest fit: one class more of LUTs does not fit
     firsts = shapes[:4]
-    assert {(s.lut_inputs, s.bits) for s in firsts} == {(n, b) for n in (6, 4) for b in (32, 16)}
+    assert {(s.lut_inputs, s.bits) for s in firsts} == {(n, b) for n in (6, 4) for b in (64, 32)}
     for s in firsts:
         wider = DWNShape(s.lut_inputs, (s.luts[0] + C,), s.bits)
         assert len(s.luts) == 1 and not estimate(wider, F, C, "nano", flash, ram)[3]
