@@ -77,6 +77,11 @@ class DWNSearchResult:
     def table(self) -> list:
         return [asdict(c) for c in self.candidates]
 
+    @property
+    def shape(self) -> DWNShape:
+        """The chosen model's shape as trained (before the optimizer)."""
+        return DWNShape(self.best.lut_inputs, self.best.luts, self.best.bits)
+
 
 def budgets(board, flash_budget: int | None = None, ram_budget: int | None = None) -> tuple:
     """The model's share: the given budgets, or what the board leaves beside its sketch."""
@@ -167,10 +172,12 @@ def default_shapes(num_features: int, num_classes: int, board, flash_budget: int
 def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_budget: int | None = None,
                ram_budget: int | None = None, shapes=None, max_trials: int | None = 24,
                time_limit: float | None = None, seed: int = 0, epochs: int = 40, patience: int = 15,
-               progress: Callable[[str], None] | None = None, **train_kwargs) -> DWNSearchResult:
+               progress: Callable[[str], None] | None = None, incumbents=(), **train_kwargs) -> DWNSearchResult:
     """Train DWNs of the shapes that fit (`default_shapes`, or `shapes` in the order given) and keep the
-    best on the validation rows. `train_kwargs` go to `DWNClassifier` (default: float16-grid thresholds,
-    one thread)."""
+    best on the validation rows. `incumbents`: (DWNShape, FrozenDWN) pairs already trained on the same rows
+    (e.g. the choices at smaller budgets, which fit any larger one): priced again here, in the fastest
+    layout this budget allows, and kept if best, before any trial. `train_kwargs` go to `DWNClassifier`
+    (default: float16-grid thresholds, one thread)."""
     from .training.classifier import DWNClassifier  # imports torch
 
     board = get_board(board)
@@ -192,11 +199,27 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
             else:
                 candidates.append(_cand(s, layout, flash, ram, float("nan"), False, False, 0.0))
     if not order:
-        smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
-        need = estimate(smallest, F, num_classes, board, flash_budget, ram_budget, grid)[1]
+        if candidates:  # the shapes given, none fitting
+            smallest, need = min(((c.shape, c.flash) for c in candidates), key=lambda v: v[1])
+        else:
+            smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
+            need = estimate(smallest, F, num_classes, board, flash_budget, ram_budget, grid)[1]
         raise BudgetError(f"no DWN shape fits {flash_budget} bytes of flash and {ram_budget} bytes of RAM on "
                           f"{board.name} (the smallest, {smallest}, needs {need} bytes of flash)")
     best = best_key = best_model = best_layout = None
+
+    def consider(s, trained_model, seconds):
+        nonlocal best, best_key, best_model, best_layout
+        model, layout, flash, ram, fits = price(trained_model, board, flash_budget, ram_budget)
+        acc = float(np.mean(model.predict(np.asarray(X_val, np.float32)) == np.asarray(y_val)))
+        cand = _cand(s, layout, flash, ram, acc, True, fits, seconds)
+        candidates.append(cand)
+        if fits and (best_key is None or (acc, -flash) > best_key):
+            best, best_key, best_model, best_layout = cand, (acc, -flash), model, layout
+        return cand
+
+    for s, model in incumbents:
+        consider(s, model, 0.0)
     trials = 0
     planned = len(order) if max_trials is None else min(len(order), max_trials)
     for s in order:
@@ -212,14 +235,10 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
             clf.fit(X_train, y_train, X_val, y_val)
         except ValueError as exc:
             raise DWNError(str(exc)) from None
-        model, layout, flash, ram, fits = price(clf.freeze(), board, flash_budget, ram_budget)
-        acc = float(np.mean(model.predict(np.asarray(X_val, np.float32)) == np.asarray(y_val)))
-        cand = _cand(s, layout, flash, ram, acc, True, fits, time.monotonic() - t0)
-        candidates.append(cand)
-        if fits and (best_key is None or (acc, -flash) > best_key):
-            best, best_key, best_model, best_layout = cand, (acc, -flash), model, layout
+        cand = consider(s, clf.freeze(), time.monotonic() - t0)
         if progress:
-            progress(f"DWN trial {trials}/{planned}: {s}: val {acc:.4f}, {flash} B flash ({layout}), "
+            progress(f"DWN trial {trials}/{planned}: {s}: val {cand.val_accuracy:.4f}, {cand.flash} B flash "
+                     f"({cand.layout}), "
                      f"{cand.seconds:.0f} s; " +
                      (f"best {best.val_accuracy:.4f} ({best.shape})" if best else "none fits yet"))
     for s in order[trials:]:  # fit by their estimate, not trained within the limits: listed too

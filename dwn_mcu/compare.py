@@ -5,6 +5,8 @@ validation split), held to the same budget by the same rules (the planner's flas
 `dwn_mcu.compiler.make_plan` and `dwn_mcu.baselines.xgb_plan`), scored on the test split, then built for
 the board and run on its emulator where there is one (simavr for AVR boards): agreement with the
 reference on the test split, the model's measured share of flash and RAM, and cycles per inference.
+Budgets are fitted smallest first, and the DWNs chosen at smaller budgets are candidates at the larger
+ones (priced again, possibly in a faster layout), as XGBoost's smaller models are in its search.
 
     report = compare(load_data(dataset="phoneme"), "nano", budgets=[2048, 8192], out_dir="compare")
 
@@ -100,6 +102,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
         raise DWNError(f"{data.name}: the test split is empty")
     val = stratified_split(y, 0.2, seed=seed)
     rows, candidates = [], []
+    chosen_dwns = []  # a model that fits a smaller budget fits the larger ones: a candidate there too
     for budget in budgets:
         # Plans are estimates; the ELF is the judge. A family whose built model overshoots the budget is
         # searched again (at most twice) with its planning budget lowered by the overshoot, or by the
@@ -109,7 +112,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
             say(f"budget {budget} bytes: DWN search (planning to {dwn_plan} bytes)")
             dwn = search_dwn(X[~val], y[~val], X[val], y[val], data.num_classes, board, flash_budget=dwn_plan,
                              ram_budget=ram_budget, max_trials=dwn_trials, time_limit=dwn_time_limit,
-                             seed=seed, epochs=epochs, progress=say)
+                             seed=seed, epochs=epochs, progress=say, incumbents=chosen_dwns)
             if not emulate:
                 break
             say(f"budget {budget} bytes: DWN in simavr, {Xt.shape[0]} test rows")
@@ -130,6 +133,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
             if xgb_em["flash"] <= budget or attempt == 2:
                 break
             xgb_plan = min(xgb_plan - (xgb_em["flash"] - budget), budget - (xgb_em["flash"] - xgb.best.size_bytes))
+        chosen_dwns = chosen_dwns + [(dwn.shape, dwn.model)]
         xplan = plan_xgboost(xgb.tables, board, ram_budget=ram_budget)
         dwn_pred = dwn.model.predict(Xt)
         entries = [

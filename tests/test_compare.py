@@ -119,3 +119,17 @@ def test_train_cli_fits_the_board_budget(tmp_path, capsys):
     assert make_plan(model, get_board("nano"), layout=layout).model_flash <= 1800
     # every candidate listed: the one trained, and the shapes that fit by their estimate but were not trained
     assert "(chosen)" in printed and "| no | yes |" in printed
+
+
+def test_budget_search_keeps_an_incumbent_and_prices_it_for_the_new_budget():
+    ds, Xt, yt, Xv, yv = _split("pima")
+    small = search_dwn(Xt, yt, Xv, yv, 2, "nano", flash_budget=2000, shapes=[DWNShape(6, (20,), 32)],
+                       max_trials=1, epochs=3, seed=0)
+    assert small.layout == "table"
+    # no trials at the larger budget: the incumbent is the only candidate, now in the faster unrolled layout
+    big = search_dwn(Xt, yt, Xv, yv, 2, "nano", flash_budget=20000, shapes=[DWNShape(6, (20,), 32)],
+                     max_trials=0, seed=0, incumbents=[(small.shape, small.model)])
+    assert big.trials == 0 and big.best.val_accuracy == small.best.val_accuracy
+    assert big.layout == "unrolled" and big.shape == small.shape
+    X_test, _ = ds.test_split()
+    assert np.array_equal(big.model.predict(X_test), small.model.predict(X_test))
