@@ -106,7 +106,7 @@ def _price_forms(mixed, board, flash_budget, ram_budget):
     board = dataclasses.replace(board, ram=min(board.ram, ram_budget + board.sketch_ram))
     best = None
     for layout in reversed(LAYOUTS):  # unrolled (fastest) first, then table (smallest)
-        form = board_form(mixed, board, layout=layout)
+        form = board_form(mixed, board, layout=layout, flash_budget=flash_budget)
         plan = make_plan(form, board, layout=layout, check_budget=False)
         if plan.model_flash <= flash_budget and plan.model_ram <= ram_budget:
             return form, layout, plan.model_flash, plan.model_ram, True

@@ -46,11 +46,11 @@ def test_no_optimize_keeps_the_model(tmp_path, model_file):
     assert (tmp_path / "raw" / "dwn" / "model.dwn").read_bytes() == model_file.read_bytes()
 
 
-def test_board_form_is_the_smallest_plan_and_keeps_the_answers():
+def test_board_form_is_small_and_fast_and_keeps_the_answers():
     nano = get_board("nano")
     # One LUT of 40 ignores its last input (address bit 5), and random mappings read some bit twice: the
     # optimizer leaves a few LUTs with fewer than six inputs, and a layer of mixed counts loses the AVR
-    # unrolled layout's assembly path (one count per layer) unless padded back.
+    # unrolled layout's assembly path and the table layout's fast path (one count per layer) unless padded.
     model = random_model(seed=3, num_features=6, bits_per_feature=32, luts=(40,), n=6)
     table = model.layers[0].tables.reshape(40, 64).copy()
     table[0, 32:] = table[0, :32]
@@ -59,12 +59,22 @@ def test_board_form_is_the_smallest_plan_and_keeps_the_answers():
     counts = mixed.layers[0].n_inputs
     assert counts.max() == 6 and counts.min() < 6
     X = adversarial_inputs(model)
-    for layout in ("unrolled", "table"):
-        form = board_form(mixed, nano, layout=layout)
-        flash = make_plan(form, nano, layout=layout, check_budget=False).model_flash
-        assert flash <= make_plan(mixed, nano, layout=layout, check_budget=False).model_flash
-        assert np.array_equal(form.scores(X), model.scores(X))
+
+    def plan(m, layout):
+        return make_plan(m, nano, layout=layout, check_budget=False)
+
+    # unrolled: padding is smaller (the assembly path), so it is taken
     unrolled = board_form(mixed, nano, layout="unrolled")
     assert set(unrolled.layers[0].n_inputs.tolist()) == {6}
-    assert (make_plan(unrolled, nano, layout="unrolled", check_budget=False).model_flash
-            < make_plan(mixed, nano, layout="unrolled", check_budget=False).model_flash)
+    assert plan(unrolled, "unrolled").model_flash < plan(mixed, "unrolled").model_flash
+    # table: mixed counts plan smaller, padding takes the fast path; the fast form where it fits the budget
+    small = plan(mixed, "table").model_flash
+    fast = board_form(mixed, nano, layout="table")
+    assert plan(fast, "table").avr_bytes > 0 and not plan(mixed, "table").avr_bytes
+    big = plan(fast, "table").model_flash
+    assert big > small
+    assert plan(board_form(mixed, nano, layout="table", flash_budget=big), "table").avr_bytes > 0
+    assert board_form(mixed, nano, layout="table", flash_budget=big - 1) is mixed
+    assert board_form(mixed, nano, layout="table", flash_budget=small - 1) is mixed  # none fits: the smallest
+    for form in (unrolled, fast):
+        assert np.array_equal(form.scores(X), model.scores(X))

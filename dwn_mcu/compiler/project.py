@@ -104,7 +104,7 @@ def _model_inputs(model: FrozenDWN, X) -> np.ndarray:
 def optimize_for_board(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
                        selftest_count: int = 0) -> tuple[FrozenDWN, dict]:
     """Run the exact netlist optimizer for this board, then give the model the input-count form that
-    plans smaller in its layout (`board_form`)."""
+    suits its layout (`board_form`)."""
     from ..optimize import optimize
 
     mixed, opt = optimize(model, uniform=False)
@@ -112,17 +112,23 @@ def optimize_for_board(model: FrozenDWN, board: Board, name: str = "dwn_model", 
 
 
 def board_form(mixed: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
-               selftest_count: int = 0) -> FrozenDWN:
+               selftest_count: int = 0, flash_budget: int | None = None) -> FrozenDWN:
     """An optimized model with mixed input counts, or the same with layers padded back to one count
-    (`make_layers_uniform`: where it pays by its bit count, or every layer), whichever the planner prices
-    smallest in the layout it picks (ties to one count per layer): the table loop pays a count byte per LUT
-    of a mixed layer, and on AVR the unrolled layout's assembly path needs layers of one count (4..8)."""
+    (`make_layers_uniform`: where it pays by its bit count, or every layer). Of the forms whose planned
+    model flash fits `flash_budget` (default: the board's flash less the sketch's), the one with the most
+    LUTs on the AVR table layout's fast path (one count per layer; 2.8x fewer cycles per LUT, for a
+    few more bytes), then the smallest (ties to one count per layer); none fitting: the smallest. The
+    table loop pays a count byte per LUT of a mixed layer, and on AVR the unrolled layout's assembly path
+    needs layers of one count (4..8), so padding often saves flash too."""
     from ..optimize import make_layers_uniform
 
     forms = [make_layers_uniform(mixed), make_layers_uniform(mixed, per_layer_bits=float("inf")), mixed]
     lay = layout or make_plan(mixed, board, name, None, selftest_count, check_budget=False).layout
-    flash = [make_plan(m, board, name, lay, selftest_count, check_budget=False).model_flash for m in forms]
-    return forms[flash.index(min(flash))]
+    budget = board.flash - board.sketch_flash if flash_budget is None else flash_budget
+    plans = [make_plan(m, board, name, lay, selftest_count, check_budget=False) for m in forms]
+    keys = [(False, -sum(lp.num_luts for lp in p.layers if lp.avr_fast), p.model_flash)
+            if p.model_flash <= budget else (True, 0, p.model_flash) for p in plans]
+    return forms[keys.index(min(keys))]
 
 
 def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", layout: str | None = None,
