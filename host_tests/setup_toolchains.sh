@@ -63,9 +63,11 @@ if (( ${#miss_rec[@]} + ${#miss_norec[@]} )); then
 fi
 
 # The simavr harness: rebuilt only when its source is newer than the binary (make does that check).
+# --no-print-directory: under `make -C`, the -w that the outer make passes down would print
+# "Entering directory" on every run, and a run with nothing to do must print nothing.
 if [[ -e /usr/include/simavr/sim_avr.h && -e /usr/include/libelf.h ]] && command -v gcc >/dev/null; then
-  if ! make -s -q -C "$HERE/simavr" BUILD="$BUILD"; then
+  if ! make -s -q --no-print-directory -C "$HERE/simavr" BUILD="$BUILD"; then
     echo "setup_toolchains: building the simavr harness in $BUILD"
-    make -s -C "$HERE/simavr" BUILD="$BUILD"
+    make -s --no-print-directory -C "$HERE/simavr" BUILD="$BUILD"
   fi
 fi
