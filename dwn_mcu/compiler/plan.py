@@ -5,7 +5,6 @@ with the budget and what takes the space.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -14,6 +13,7 @@ from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
 from ..optimize.threshold_grid import fits_float16_grid
 from .boards import Board
+from .cgen import c_identifier
 from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
 
 LAYOUTS = ("table", "unrolled")
@@ -55,12 +55,6 @@ _AVR_FAST_FRAME = 32
 #: The unrolled layout is chosen when it fits in this share of the flash budget (estimates are not exact).
 UNROLLED_FLASH_SHARE = 0.9
 
-_C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_C_KEYWORDS = frozenset(
-    "auto break case char const continue default do double else enum extern float for goto if inline int "
-    "long register restrict return short signed sizeof static struct switch typedef union unsigned void "
-    "volatile while _Bool _Complex _Imaginary".split()
-)
 
 
 class PlanError(DWNError):
@@ -159,9 +153,7 @@ class Plan:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not _C_IDENTIFIER.match(name) or name in _C_KEYWORDS:
-        raise PlanError(f"name {name!r} is not a C identifier (letters, digits and _, not starting with a digit)")
-    return name
+    return c_identifier(name, "name", PlanError)
 
 
 def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
