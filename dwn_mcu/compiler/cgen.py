@@ -62,14 +62,14 @@ def _escape_bytes(text: str, keep) -> str:
 def c_comment(text) -> str:
     """`text` made safe anywhere inside a /* */ comment, deterministically: a backslash becomes `\\\\`,
     every byte outside printable ASCII `\\xNN` (so no newline, no line splice), `*/` and `/*` get a space
-    inside (`* /`, `/ *`), `??` becomes `?\\?` (no trigraph), and a leading `/` or a trailing `*` or `/`
-    gets a space outside, so the text cannot join the template's own `*` or `/` into a comment marker.
+    inside (`* /`, `/ *`), a `?` before a `?` becomes `?\\` (no trigraph), and a leading or trailing `*` or
+    `/` gets a space outside, so the text cannot join the template's own `*` or `/` into a comment marker.
     Printable ASCII without these sequences comes out unchanged."""
     out = _escape_bytes(str(text).replace("\\", "\\\\"), lambda b: b in _PRINTABLE)
     while "*/" in out or "/*" in out:
         out = out.replace("*/", "* /").replace("/*", "/ *")
     out = re.sub(r"\?(?=\?)", r"?\\", out)
-    if out.startswith("/"):
+    if out.startswith(("*", "/")):
         out = " " + out
     if out.endswith(("*", "/")):
         out += " "
@@ -112,11 +112,15 @@ def ini_value(text) -> str:
 FILTERS = {"c_comment": c_comment, "c_string": c_string, "json": json_value, "ini": ini_value}
 
 
-@functools.lru_cache(maxsize=None)
 def environment(subdir: str = "", trim_blocks: bool = False) -> jinja2.Environment:
-    """The Jinja environment for `firmware_templates/<subdir>`: strict undefined, no HTML escaping,
-    trailing newline kept, and the filters above. `trim_blocks` also sets `lstrip_blocks` (the
-    testbench and XGBoost templates are written for it)."""
+    """The Jinja environment for `firmware_templates/<subdir>` (one per folder and setting, made once):
+    strict undefined, no HTML escaping, trailing newline kept, and the filters above. `trim_blocks` also
+    sets `lstrip_blocks` (the testbench and XGBoost templates are written for it)."""
+    return _environment(str(subdir), bool(trim_blocks))
+
+
+@functools.lru_cache(maxsize=None)
+def _environment(subdir: str, trim_blocks: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resource_dir("firmware_templates") / subdir)),
         undefined=jinja2.StrictUndefined,

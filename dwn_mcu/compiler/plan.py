@@ -152,6 +152,23 @@ class Plan:
         return sum(v for k, v in self.ram.items() if k not in ("sketch", "sketch input buffer"))
 
 
+#: Score C types, narrowest first, with the largest magnitude each holds (symmetric: the most negative
+#: value of the type is left out, so negating or printing a score never overflows).
+SCORE_CTYPES = (("int16_t", (1 << 15) - 1), ("int32_t", (1 << 31) - 1))
+
+
+def score_type(model: FrozenDWN) -> str:
+    """The narrowest C type holding every score the model can produce and every partial sum the C forms
+    (`FrozenDWN.score_range`: 0 .. group size or 2^K - 1, plus each class's bias); PlanError when none does."""
+    lo, hi = model.score_range
+    for name, bound in SCORE_CTYPES:
+        if -bound <= lo and hi <= bound:
+            return name
+    name, bound = SCORE_CTYPES[-1]
+    raise PlanError(f"class scores reach {lo} .. {hi} (class_bias {int(model.class_bias.min())} .. "
+                    f"{int(model.class_bias.max())}): beyond {name}, the widest score type (-{bound} .. {bound})")
+
+
 def check_name(name: str) -> str:
     return c_identifier(name, "name", PlanError)
 
@@ -237,9 +254,8 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
     buffers = tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
                     for parity in (0, 1)[: min(2, len(widths))])
-    lo, hi = model.score_range
-    score_ctype = "int16_t" if -32767 <= lo and hi <= 32767 else "int32_t"
-    score_bytes = 2 if score_ctype == "int16_t" else 4
+    score_ctype = score_type(model)
+    score_bytes = CTYPE_BYTES[score_ctype]
     counts = model.bits_per_feature
     input_ctype = INPUT_CTYPES[model.input_type]
     input_bytes = CTYPE_BYTES[input_ctype]
