@@ -226,7 +226,8 @@ def test_hostile_board_name_stays_in_comments(tmp_path, base_model):
 def test_board_value_with_a_newline_is_refused_in_one_line(tmp_path, model_file_for, capsys, field, where, value):
     d = _board_dir(tmp_path, "evil", **{field: value})
     out = tmp_path / "out"
-    assert main(["build", str(model_file_for(tmp_path)), "--board", "evil", "--boards-dir", str(d), "-o", str(out)]) == 2
+    argv = ["build", str(model_file_for(tmp_path)), "--board", "evil", "--boards-dir", str(d), "-o", str(out)]
+    assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "control character" in err and where in err and "evil.toml" in err
     assert "\n" not in err and "Traceback" not in err and not out.exists()
