@@ -39,7 +39,6 @@ from fractions import Fraction
 import numpy as np
 
 from ..compiler.pack import narrowest_uint
-from ..resources import resource_dir
 from . import BaselineError
 
 SUPPORTED_OBJECTIVES = ("binary:logistic", "multi:softmax", "multi:softprob")
@@ -413,13 +412,10 @@ def _c_array(values: np.ndarray) -> dict:
 def render_sources(tables: XGBTables, name: str) -> dict:
     """`{NAME.h: text, NAME.c: text}`: the model as a C99 library with API
     `uint8_t NAME_predict(const float *features, float *margins)`."""
-    import jinja2
+    from ..compiler.cgen import c_identifier, environment
 
-    if not name.isidentifier() or not name.isascii():
-        raise BaselineError(f"model name {name!r} is not a C identifier")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resource_dir("firmware_templates") / "xgboost")),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True)
+    c_identifier(name, "model name", BaselineError)
+    env = environment("xgboost", trim_blocks=True)
     arrays = {k: _c_array(v) for k, v in tables.arrays().items()}
     ctx = {
         "name": name, "NAME": name.upper(), "t": tables, "a": arrays,

@@ -13,10 +13,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
-from ..resources import resource_dir
+from ..compiler.cgen import c_identifier, environment
 from . import BaselineError
 from .xgb_export import XGBTables, predict_tables
 
@@ -49,9 +48,8 @@ def render_testbench(name: str, X: np.ndarray, num_margins: int, with_model: boo
     X = np.ascontiguousarray(X, dtype=np.float32)
     if X.ndim != 2 or not 0 < X.shape[0] <= 65535:
         raise BaselineError(f"test vectors must be a (N, F) array with 1..65535 rows, got {X.shape}")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resource_dir("firmware_templates") / "xgboost")),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True)
+    c_identifier(name, "model name", BaselineError)
+    env = environment("xgboost", trim_blocks=True)
     rows = [", ".join(f"0x{v:08x}UL" for v in row) for row in X.view(np.uint32)]
     return env.get_template("testbench_avr.c.j2").render(
         name=name, NAME=name.upper(), with_model=with_model, vectors=rows, num_vectors=X.shape[0],

@@ -40,6 +40,8 @@ def _emulated_answer(d):
 def run(args):
     project = load_project(args.project)
     names = expand_targets(args.target, project.report)
+    print(f"vectors: {project.vectors.shape[0]} (derived from the model's copy, with the {project.stored_vectors} "
+          f"of dwn/vectors.npy)")
     host, rows, skipped = [], [], []
     for name in names:
         if name == "host":

@@ -70,6 +70,10 @@ def _field(path: Path, table: dict, section: str, key: str, kind, default=...):
         ok = ok and all(isinstance(v, str) for v in value)
     if not ok:
         raise BoardError(f"board file {path}: field '{where}' must be {_KIND_NAMES[kind]}, got {value!r}")
+    texts = [value] if kind is str else value if kind is list else []
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for text in texts for ch in text):
+        raise BoardError(f"board file {path}: field '{where}' contains a control character (it would reach "
+                         f"the generated files)")
     return value
 
 

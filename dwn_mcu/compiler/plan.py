@@ -5,7 +5,6 @@ with the budget and what takes the space.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -14,6 +13,7 @@ from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
 from ..optimize.threshold_grid import fits_float16_grid
 from .boards import Board
+from .cgen import c_identifier
 from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
 
 LAYOUTS = ("table", "unrolled")
@@ -55,12 +55,6 @@ _AVR_FAST_FRAME = 32
 #: The unrolled layout is chosen when it fits in this share of the flash budget (estimates are not exact).
 UNROLLED_FLASH_SHARE = 0.9
 
-_C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_C_KEYWORDS = frozenset(
-    "auto break case char const continue default do double else enum extern float for goto if inline int "
-    "long register restrict return short signed sizeof static struct switch typedef union unsigned void "
-    "volatile while _Bool _Complex _Imaginary".split()
-)
 
 
 class PlanError(DWNError):
@@ -158,10 +152,25 @@ class Plan:
         return sum(v for k, v in self.ram.items() if k not in ("sketch", "sketch input buffer"))
 
 
+#: Score C types, narrowest first, with the largest magnitude each holds (symmetric: the most negative
+#: value of the type is left out, so negating or printing a score never overflows).
+SCORE_CTYPES = (("int16_t", (1 << 15) - 1), ("int32_t", (1 << 31) - 1))
+
+
+def score_type(model: FrozenDWN) -> str:
+    """The narrowest C type holding every score the model can produce and every partial sum the C forms
+    (`FrozenDWN.score_range`: 0 .. group size or 2^K - 1, plus each class's bias); PlanError when none does."""
+    lo, hi = model.score_range
+    for name, bound in SCORE_CTYPES:
+        if -bound <= lo and hi <= bound:
+            return name
+    name, bound = SCORE_CTYPES[-1]
+    raise PlanError(f"class scores reach {lo} .. {hi} (class_bias {int(model.class_bias.min())} .. "
+                    f"{int(model.class_bias.max())}): beyond {name}, the widest score type (-{bound} .. {bound})")
+
+
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not _C_IDENTIFIER.match(name) or name in _C_KEYWORDS:
-        raise PlanError(f"name {name!r} is not a C identifier (letters, digits and _, not starting with a digit)")
-    return name
+    return c_identifier(name, "name", PlanError)
 
 
 def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
@@ -245,9 +254,8 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
     buffers = tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
                     for parity in (0, 1)[: min(2, len(widths))])
-    lo, hi = model.score_range
-    score_ctype = "int16_t" if -32767 <= lo and hi <= 32767 else "int32_t"
-    score_bytes = 2 if score_ctype == "int16_t" else 4
+    score_ctype = score_type(model)
+    score_bytes = CTYPE_BYTES[score_ctype]
     counts = model.bits_per_feature
     input_ctype = INPUT_CTYPES[model.input_type]
     input_bytes = CTYPE_BYTES[input_ctype]

@@ -17,6 +17,7 @@ from ..frozen import FrozenDWN
 from ..model_file import load, to_bytes
 from ..synthetic import adversarial_inputs
 from .boards import Board, get_board
+from .cgen import c_identifier
 from .host import as_inputs
 from .plan import Plan, make_plan
 from .render import render_library, render_project
@@ -185,7 +186,9 @@ def selftest_vectors(model: FrozenDWN, X=None, count: int = 16) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Project:
-    """What a generated project holds for verification: `load_project(out_dir)`."""
+    """What a generated project holds for verification: `load_project(out_dir)`. `vectors` are the
+    verification vectors: those derived from the model (`derived_vectors`), then the rows of
+    `dwn/vectors.npy` not among them; `stored_vectors` counts the file's rows."""
 
     root: Path
     name: str
@@ -193,27 +196,65 @@ class Project:
     model: FrozenDWN
     vectors: np.ndarray
     lib_src: Path
+    stored_vectors: int = 0
+
+
+def derived_vectors(model: FrozenDWN) -> np.ndarray:
+    """The vectors `build_project` stores by default, derived again from the model alone: its adversarial
+    inputs (NaN, infinities, every threshold and one ulp either side, random rows) in the C input type."""
+    return _model_inputs(model, adversarial_inputs(model))
+
+
+def _unique_rows(X: np.ndarray) -> np.ndarray:
+    """X's rows without repeats (bit patterns compared, so NaN rows too), first occurrences in order."""
+    keys = X.view(np.uint32) if X.dtype == np.float32 else X
+    _, first = np.unique(keys, axis=0, return_index=True)
+    return X[np.sort(first)]
+
+
+def verification_vectors(model: FrozenDWN, stored: np.ndarray) -> np.ndarray:
+    """The vectors `verify` runs: the model's derived vectors first, then the stored ones. A project's
+    vectors file can add vectors but never remove the derived ones, so editing the project cannot make a
+    wrong library pass."""
+    return _unique_rows(np.concatenate([derived_vectors(model), _model_inputs(model, stored)]))
+
+
+def _stored_vectors(path: Path, model: FrozenDWN) -> np.ndarray:
+    """`dwn/vectors.npy`, checked: readable without pickles, numbers, (N >= 1, F) rows of the model's inputs."""
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ProjectError(f"{path}: unreadable ({exc})") from None
+    if vectors.dtype.kind not in "fiu":
+        raise ProjectError(f"{path}: {vectors.dtype} values, expected numbers")
+    if vectors.ndim != 2 or vectors.shape[1] != model.num_features:
+        raise ProjectError(f"{path}: shape {vectors.shape} does not match {model.num_features} features")
+    if vectors.shape[0] == 0:
+        raise ProjectError(f"{path}: no vectors (0 rows)")
+    try:
+        return _model_inputs(model, vectors)
+    except DataError as exc:
+        raise ProjectError(f"{path}: {exc}") from None
 
 
 def load_project(out_dir) -> Project:
-    """Read a generated project's own files (report, model copy, vectors, library); DWNError if any is missing."""
+    """Read a generated project's own files (report, model copy, vectors, library); DWNError if any is
+    missing or malformed. The vectors are `verification_vectors`: the stored ones never replace those
+    derived from the model."""
     root = Path(out_dir)
     report_path = root / REPORT
     try:
         report = json.loads(report_path.read_text(encoding="utf-8"))
         name = report["name"]
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ProjectError(f"{report_path}: not a dwn-mcu project report ({exc})") from None
+    c_identifier(name, f"{report_path}: name", ProjectError)
     lib_src = root / "lib" / name / "src"
     for need in (lib_src / f"{name}.c", lib_src / f"{name}.h", root / VECTORS):
         if not need.is_file():
             raise ProjectError(f"{root}: missing {need.relative_to(root)}")
-    try:
-        vectors = np.load(root / VECTORS, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ProjectError(f"{root / VECTORS}: unreadable ({exc})") from None
     model = load(root / MODEL_COPY)
-    if vectors.ndim != 2 or vectors.shape[1] != model.num_features:
-        raise ProjectError(f"{root / VECTORS}: shape {vectors.shape} does not match {model.num_features} features")
+    stored = _stored_vectors(root / VECTORS, model)
+    vectors = verification_vectors(model, stored)
     vectors = vectors.astype(np.float32 if model.input_type == "float32" else np.int64)
-    return Project(root, name, report, model, vectors, lib_src)
+    return Project(root, name, report, model, vectors, lib_src, stored.shape[0])

@@ -3,29 +3,15 @@
 
 from __future__ import annotations
 
-import functools
-
-import jinja2
 import numpy as np
 
 from .. import __version__
 from ..frozen import INPUT_TYPES, FrozenDWN
-from ..resources import resource_dir
+from .cgen import environment
 from .pack import pack_encoder, pack_table_layer, pack_unrolled_layer
 from .plan import Plan
 
 BAUD = 115200
-
-
-@functools.lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resource_dir("firmware_templates"))),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=False,
-        autoescape=False,
-    )
 
 
 def _context(model: FrozenDWN, plan: Plan) -> dict:

@@ -7,9 +7,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
+from ..compiler.cgen import c_identifier, environment
 from ..resources import resource_dir
 from .toolchains import Target, TargetError
 
@@ -17,17 +17,11 @@ TEMPLATE_DIR = "testbench"
 WARNINGS = ("-Wall", "-Wextra", "-Werror")
 
 
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resource_dir("firmware_templates") / TEMPLATE_DIR)),
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-    )
-
-
 def render_testbench(target: Target, name: str, X: np.ndarray, num_classes: int, with_model: bool = True,
                      input_type: str = "float32") -> str:
     """The test firmware's `main.c` for `target`, running model `name` on the rows of `X`: float32, or the
     integers of an integer-input model (`input_type`), each kept in flash as a 32-bit word."""
+    c_identifier(name, "model name", TargetError)
     floats = input_type == "float32"
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float32) if floats else np.asarray(X, dtype=np.int64).astype(np.int32))
     if X.ndim != 2 or X.shape[0] == 0:
@@ -36,7 +30,7 @@ def render_testbench(target: Target, name: str, X: np.ndarray, num_classes: int,
         raise TargetError(f"{X.shape[0]} test vectors in one firmware; at most 65535")
     bits = X.view(np.uint32)
     rows = [", ".join(f"0x{v:08x}u" for v in row) for row in bits]
-    return _env().get_template("main.c.j2").render(
+    return environment(TEMPLATE_DIR).get_template("main.c.j2").render(
         name=name, P=name.upper(), arch=target.arch, with_model=with_model, vectors=rows, floats=floats,
         input_ctype="float" if floats else f"{input_type}_t",
         num_vectors=X.shape[0], num_features=X.shape[1], num_classes=num_classes,
