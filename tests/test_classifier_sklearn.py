@@ -1,6 +1,6 @@
 """DWNClassifier in scikit-learn's conventions: unfitted errors, input validation, fitted attributes,
-get_params/set_params, predict_proba, determinism of the frozen bytes, and scikit-learn's own
-`check_estimator` suite (run when scikit-learn is installed; dwn_mcu does not need it at run time)."""
+get_params/set_params, predict_proba, determinism of the frozen bytes. scikit-learn's own checks:
+tests/test_classifier_sklearn_checks.py."""
 
 import pickle
 import warnings
@@ -235,21 +235,3 @@ def test_wall_clock_stays_out_of_the_model(fitted):
     assert all("seconds" in r for r in clf.history_)  # on the classifier ...
     text = repr(clf.freeze().metadata)
     assert "seconds" not in text and "time" not in text  # ... never in the frozen model
-
-
-# ---------------------------------------------------------------------------- scikit-learn's suite
-# Checks that cannot apply to this estimator, each with the reason (handed to check_estimator).
-EXPECTED_FAILED_CHECKS = {}
-
-
-def test_sklearn_check_estimator():
-    pytest.importorskip("sklearn")
-    from sklearn.utils.estimator_checks import check_estimator
-
-    est = DWNClassifier(luts=(24,), lut_inputs=4, bits=8, epochs=3, lr=0.05, verbose=False, device="cpu")
-    results = check_estimator(est, expected_failed_checks=EXPECTED_FAILED_CHECKS, on_fail=None, on_skip=None)
-    failed = {r["check_name"]: str(r["exception"]) for r in results if r["status"] == "failed"}
-    xfailed = {r["check_name"] for r in results if r["status"] == "xfail"}
-    assert failed == {}
-    assert xfailed == set(EXPECTED_FAILED_CHECKS)  # each listed check still fails for its reason
-    assert sum(r["status"] == "passed" for r in results) >= 40
