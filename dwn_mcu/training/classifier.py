@@ -244,14 +244,9 @@ class DWNClassifier:
         labels = torch.from_numpy(y_tr).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=float(self.lr), fused=True)
         epochs = int(self.epochs)
-        if self.schedule == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-        elif self.schedule == "step":
-            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=int(self.step_size), gamma=float(self.gamma))
-        else:
-            sched = None
+        sched = self._scheduler(opt, epochs)
         gen = torch.Generator().manual_seed(int(self.seed))
-        N, bs = bits.shape[0], int(self.batch_size)
+        N = bits.shape[0]
         best_acc, best_state, best_epoch, since_best = -1.0, None, 0, 0
         self.history_ = []
         bar = tqdm(
@@ -261,22 +256,7 @@ class DWNClassifier:
         for epoch in bar:
             started = time.perf_counter()
             model.train()  # (no layer behaves differently in eval mode; kept for form)
-            order = torch.randperm(N, generator=gen).to(dev)
-            total_loss = torch.zeros((), device=dev)  # summed on the device: no sync per step
-            correct = torch.zeros((), dtype=torch.int64, device=dev)
-            for start in range(0, N, bs):
-                idx = order[start : start + bs]
-                xb, yb = bits[idx].float(), labels[idx]
-                scores = model(xb)
-                loss = F.cross_entropy(scores, yb)
-                if self.spectral > 0:
-                    loss = loss + float(self.spectral) * self._penalty()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                model.clamp_()
-                total_loss += loss.detach() * idx.numel()
-                correct += (_argmax_lowest(scores.detach()) == yb).sum()
+            total_loss, correct = self._epoch(bits, labels, torch.randperm(N, generator=gen).to(dev), opt)
             if sched is not None:
                 sched.step()
             record = {"epoch": epoch, "loss": float(total_loss) / N, "train_accuracy": int(correct) / N}
@@ -303,6 +283,34 @@ class DWNClassifier:
         self.best_epoch_ = best_epoch if best_state is not None else len(self.history_)
         self.validation_accuracy_ = best_acc if best_state is not None else None
         self.train_accuracy_ = float(np.mean(self._predict_index(X_tr) == y_tr))
+
+    def _scheduler(self, opt, epochs: int):
+        if self.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+        if self.schedule == "step":
+            return torch.optim.lr_scheduler.StepLR(opt, step_size=int(self.step_size), gamma=float(self.gamma))
+        return None
+
+    def _epoch(self, bits, labels, order, opt) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass over the rows in `order`: (summed loss, correct count), kept on the device (no sync per
+        step)."""
+        model, dev, bs = self.model_, self.device_, int(self.batch_size)
+        total_loss = torch.zeros((), device=dev)
+        correct = torch.zeros((), dtype=torch.int64, device=dev)
+        for start in range(0, order.numel(), bs):
+            idx = order[start : start + bs]
+            xb, yb = bits[idx].float(), labels[idx]
+            scores = model(xb)
+            loss = F.cross_entropy(scores, yb)
+            if self.spectral > 0:
+                loss = loss + float(self.spectral) * self._penalty()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            model.clamp_()
+            total_loss += loss.detach() * idx.numel()
+            correct += (_argmax_lowest(scores.detach()) == yb).sum()
+        return total_loss, correct
 
     # ------------------------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
