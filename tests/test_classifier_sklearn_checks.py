@@ -44,3 +44,24 @@ with warnings.catch_warnings():
 @CHECKS
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_pipeline_and_grid_search():
+    import numpy as np
+    from sklearn.base import clone, is_classifier
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(160, 3))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    assert is_classifier(ESTIMATOR) and clone(ESTIMATOR).get_params() == ESTIMATOR.get_params()
+    pipe = make_pipeline(StandardScaler(), clone(ESTIMATOR))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Estimator DWNClassifier does not inherit from", UserWarning)
+        search = GridSearchCV(pipe, {"dwnclassifier__lut_inputs": [2, 4]}, cv=2).fit(X, y)
+    assert search.best_params_["dwnclassifier__lut_inputs"] in (2, 4)
+    assert set(search.predict(X)) <= {"yes", "no"}
+    assert search.score(X, y) > 0.7  # a linear boundary a 24-LUT DWN learns in 3 epochs
+    np.testing.assert_array_equal(search.classes_, ["no", "yes"])
