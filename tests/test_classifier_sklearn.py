@@ -3,6 +3,7 @@ get_params/set_params, predict_proba, determinism of the frozen bytes. scikit-le
 tests/test_classifier_sklearn_checks.py."""
 
 import pickle
+import sys
 import warnings
 
 import numpy as np
@@ -36,8 +37,18 @@ def test_methods_before_fit_raise_not_fitted(method):
     args = {"predict": (X,), "predict_proba": (X,), "scores": (X,), "score": (X, y), "freeze": ()}[method]
     with pytest.raises(NotFittedError, match="not fitted yet") as info:
         getattr(DWNClassifier(**FAST), method)(*args)
-    assert isinstance(info.value, (DWNError, ValueError, AttributeError))
-    assert isinstance(info.value, DWNError) and isinstance(info.value, ValueError)
+    assert all(isinstance(info.value, kind) for kind in (DWNError, ValueError, AttributeError))
+
+
+def test_no_scikit_learn_needed(monkeypatch):
+    for name in ("sklearn", "sklearn.exceptions", "sklearn.utils"):
+        monkeypatch.setitem(sys.modules, name, None)  # any import of scikit-learn now fails
+    X, y = problem()
+    with pytest.raises(NotFittedError) as info:
+        DWNClassifier(**FAST).predict(X)
+    assert type(info.value) is NotFittedError
+    clf = DWNClassifier(**FAST).fit(X, y)
+    assert clf.score(X, y) > 0.5 and clf.predict_proba(X).shape == (120, 3)
 
 
 def test_check_is_fitted_sees_the_fitted_state(fitted):
