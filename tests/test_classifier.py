@@ -155,8 +155,8 @@ def test_bad_parameters(params, match):
 
 
 def test_single_class_is_an_error():
-    with pytest.raises(ValueError, match="single class"):
-        DWNClassifier(verbose=False).fit(np.zeros((5, 2)), np.zeros(5))
+    with pytest.raises(ValueError, match="only one class"):
+        DWNClassifier(verbose=False).fit(np.zeros((5, 2)), np.zeros(5))  # one class: refused
 
 
 def test_progress_bar_quiet_off_terminal_and_callback_sees_each_epoch(capsys):

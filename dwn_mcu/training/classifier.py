@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import sys
 import time
@@ -16,6 +17,7 @@ from ..data import stratified_split
 from ..frozen import MAX_LUT_INPUTS, MAX_SCORE_BITS, FrozenDWN, LutLayer
 from ..thermometer import ENCODINGS, Thermometer
 from .layers import DWN
+from .validation import check_X, check_y, feature_names_of, not_fitted
 
 SCHEDULES = ("cosine", "step", "constant")
 _EVAL_BATCH = 4096
@@ -103,21 +105,35 @@ class DWNClassifier:
         self.num_threads = num_threads
         self.verbose = verbose
 
-    _PARAMS = (
-        "luts", "lut_inputs", "bits", "encoding", "mapping", "tau", "lr", "epochs", "batch_size", "schedule",
-        "step_size", "gamma", "seed", "validation_fraction", "patience", "spectral", "threshold_grid", "reduction", "device", "num_threads",
-        "verbose",
-    )
+    @classmethod
+    def _get_param_names(cls) -> list:
+        """The parameters: the keywords of `__init__`, in its order (scikit-learn's convention)."""
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
 
     def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in self._PARAMS}
+        """The parameters as given to `__init__` or `set_params` (`deep` is accepted; none is an estimator)."""
+        return {k: getattr(self, k) for k in self._get_param_names()}
 
     def set_params(self, **params) -> "DWNClassifier":
+        """Set parameters by name (checked when `fit` runs, as scikit-learn does); returns self."""
+        valid = self._get_param_names()
         for k, v in params.items():
-            if k not in self._PARAMS:
-                raise ValueError(f"unknown parameter {k!r}")
+            if k not in valid:
+                raise ValueError(f"Invalid parameter {k!r} for estimator {type(self).__name__}. "
+                                 f"Valid parameters are: {valid!r}.")
             setattr(self, k, v)
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "train_accuracy_")  # the last attribute `fit` sets
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags (called by scikit-learn only, so importing it here is safe): a classifier
+        whose inputs may hold NaN (the thermometer gives NaN bit 0)."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True), transformer_tags=None,
+                    classifier_tags=ClassifierTags(), regressor_tags=None, input_tags=InputTags(allow_nan=True))
 
     # ------------------------------------------------------------------------------------------ checks
     def _check_params(self) -> tuple[int, ...]:
@@ -149,85 +165,68 @@ class DWNClassifier:
             raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
         return luts
 
-    def _labels(self, y, class_names) -> np.ndarray:
-        y = np.asarray(y)
-        if class_names is not None:
-            self.classes_ = np.arange(len(class_names))
-            self.class_names_ = tuple(str(c) for c in class_names)
-            if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= len(class_names))):
-                raise ValueError(f"with class_names, y must be integers in 0..{len(class_names) - 1}")
-            return y.astype(np.int64)
-        self.classes_ = np.unique(y)
-        self.class_names_ = tuple(str(c) for c in self.classes_)
-        return np.searchsorted(self.classes_, y).astype(np.int64)
-
-    def _label_index(self, y) -> np.ndarray:
-        y = np.asarray(y)
-        idx = np.searchsorted(self.classes_, y)
-        if np.any(idx >= self.classes_.size) or np.any(self.classes_[np.minimum(idx, self.classes_.size - 1)] != y):
-            raise ValueError("y_val has labels not seen in y")
-        return idx.astype(np.int64)
-
     # ------------------------------------------------------------------------------------------- fit
     def fit(self, X, y, X_val=None, y_val=None, feature_names=None, class_names=None, callback=None):
-        """Train on `X` (N, F) and labels `y`. Early stopping watches `X_val`/`y_val` when given, else a
-        stratified `validation_fraction` of the rows. `feature_names`/`class_names` name the columns and
-        labels 0..C-1 in the frozen model; `callback(record)` gets each epoch's record of `history_`
-        (epoch, loss, train_accuracy, val_accuracy, seconds). Returns self."""
+        """Train on `X` (N, F) and labels `y` (1-D; any sortable labels, or integers 0..C-1 with
+        `class_names`). Early stopping watches `X_val`/`y_val` when given, else a stratified
+        `validation_fraction` of the rows. `feature_names`/`class_names` name the columns and classes in
+        the frozen model (feature names default to a DataFrame's string columns, else x0, x1, ...);
+        `callback(record)` gets each epoch's record of `history_` (epoch, loss, train_accuracy,
+        val_accuracy, seconds). Everything is checked before any fitted attribute changes. Returns self."""
         luts = self._check_params()
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[0] != np.shape(y)[0] or X.shape[0] == 0:
-            raise ValueError(f"X must be (N, F) with one label per row; got X {X.shape}, y {np.shape(y)}")
-        y_idx = self._labels(y, class_names)
-        C = len(self.class_names_)
-        if C < 2:
-            raise ValueError("y has a single class; a classifier needs at least two")
-        self.feature_names_ = (
-            tuple(str(f) for f in feature_names) if feature_names is not None
-            else tuple(f"x{i}" for i in range(X.shape[1]))
-        )
-        if len(self.feature_names_) != X.shape[1]:
-            raise ValueError(f"{len(self.feature_names_)} feature names for {X.shape[1]} features")
-
+        names_in = feature_names_of(X)
+        X = check_X(X)
+        classes, labels, y_idx = _encode_labels(check_y(y, X.shape[0]), class_names)
+        F, C = X.shape[1], len(labels)
+        names = _feature_names(feature_names, names_in, F)
         if X_val is not None:
-            X_tr, y_tr = X, y_idx
-            X_va, y_va = np.asarray(X_val, dtype=np.float32), self._label_index(y_val)
+            X_tr, y_tr, X_va = X, y_idx, check_X(X_val, F, name="X_val")
+            y_va = _label_index(classes, check_y(y_val, X_va.shape[0], name="y_val"))
         elif self.validation_fraction > 0:
             held = stratified_split(y_idx, self.validation_fraction, self.seed)
             X_tr, y_tr, X_va, y_va = X[~held], y_idx[~held], X[held], y_idx[held]
         else:
             X_tr, y_tr, X_va, y_va = X, y_idx, None, None
+        thermometer, device = self._fit_thermometer(X_tr), _device(self.device)
 
-        self.thermometer_ = Thermometer.fit(X_tr, int(self.bits), self.encoding)
-        if self.threshold_grid == "float16":
-            from ..optimize.threshold_grid import snap_thermometer_to_float16
-
-            self.thermometer_ = Thermometer(
-                *snap_thermometer_to_float16(self.thermometer_.thresholds, self.thermometer_.bits_per_feature),
-                self.encoding,
-            )
-        elif self.threshold_grid is not None:
-            raise ValueError(f"threshold_grid must be None or 'float16', got {self.threshold_grid!r}")
-        if self.thermometer_.num_bits == 0:
-            raise ValueError("no feature has two distinct finite values: nothing to encode")
-        luts = luts[:-1] + (-(-luts[-1] // C) * C,)
-        self.luts_ = luts
-        group = luts[-1] // C
+        for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, k)  # a refit starts from nothing: no attribute of the previous fit survives
+        self.n_features_in_, self.classes_, self.class_names_, self.feature_names_ = F, classes, labels, names
+        if names_in is not None:
+            self.feature_names_in_ = names_in
+        self.thermometer_ = thermometer
+        self.luts_ = luts[:-1] + (-(-luts[-1] // C) * C,)
         self.reduction_ = tuple(int(v) for v in self.reduction) if self.reduction is not None else ()
-        if self.tau is not None:
-            self.tau_ = float(self.tau)
-        elif self.reduction_:
-            self.tau_ = ((1 << self.reduction_[-1]) - 1) / (2 * math.sqrt(group))
-        else:
-            self.tau_ = math.sqrt(group) / 2
-        self.device_ = _device(self.device)
+        self.tau_ = self._tau(self.luts_[-1] // C)
+        self.device_ = device
         self.model_ = DWN(
-            self.thermometer_.num_bits, luts, int(self.lut_inputs), C, self.tau_, self.mapping, int(self.seed),
+            thermometer.num_bits, self.luts_, int(self.lut_inputs), C, self.tau_, self.mapping, int(self.seed),
             self.reduction_,
         ).to(self.device_)
         with _threads(self.num_threads):
             self._train(X_tr, y_tr, X_va, y_va, callback)
         return self
+
+    def _fit_thermometer(self, X_tr) -> Thermometer:
+        thermometer = Thermometer.fit(X_tr, int(self.bits), self.encoding)
+        if self.threshold_grid == "float16":
+            from ..optimize.threshold_grid import snap_thermometer_to_float16
+
+            thermometer = Thermometer(
+                *snap_thermometer_to_float16(thermometer.thresholds, thermometer.bits_per_feature), self.encoding
+            )
+        elif self.threshold_grid is not None:
+            raise ValueError(f"threshold_grid must be None or 'float16', got {self.threshold_grid!r}")
+        if thermometer.num_bits == 0:
+            raise ValueError("no feature has two distinct finite values: nothing to encode")
+        return thermometer
+
+    def _tau(self, group: int) -> float:
+        if self.tau is not None:
+            return float(self.tau)
+        if self.reduction_:
+            return ((1 << self.reduction_[-1]) - 1) / (2 * math.sqrt(group))
+        return math.sqrt(group) / 2
 
     def _bits(self, X) -> torch.Tensor:
         return torch.from_numpy(self.thermometer_.encode(X)).to(self.device_)
@@ -245,14 +244,9 @@ class DWNClassifier:
         labels = torch.from_numpy(y_tr).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=float(self.lr), fused=True)
         epochs = int(self.epochs)
-        if self.schedule == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-        elif self.schedule == "step":
-            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=int(self.step_size), gamma=float(self.gamma))
-        else:
-            sched = None
+        sched = self._scheduler(opt, epochs)
         gen = torch.Generator().manual_seed(int(self.seed))
-        N, bs = bits.shape[0], int(self.batch_size)
+        N = bits.shape[0]
         best_acc, best_state, best_epoch, since_best = -1.0, None, 0, 0
         self.history_ = []
         bar = tqdm(
@@ -262,22 +256,7 @@ class DWNClassifier:
         for epoch in bar:
             started = time.perf_counter()
             model.train()  # (no layer behaves differently in eval mode; kept for form)
-            order = torch.randperm(N, generator=gen).to(dev)
-            total_loss = torch.zeros((), device=dev)  # summed on the device: no sync per step
-            correct = torch.zeros((), dtype=torch.int64, device=dev)
-            for start in range(0, N, bs):
-                idx = order[start : start + bs]
-                xb, yb = bits[idx].float(), labels[idx]
-                scores = model(xb)
-                loss = F.cross_entropy(scores, yb)
-                if self.spectral > 0:
-                    loss = loss + float(self.spectral) * self._penalty()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                model.clamp_()
-                total_loss += loss.detach() * idx.numel()
-                correct += (_argmax_lowest(scores.detach()) == yb).sum()
+            total_loss, correct = self._epoch(bits, labels, torch.randperm(N, generator=gen).to(dev), opt)
             if sched is not None:
                 sched.step()
             record = {"epoch": epoch, "loss": float(total_loss) / N, "train_accuracy": int(correct) / N}
@@ -305,11 +284,53 @@ class DWNClassifier:
         self.validation_accuracy_ = best_acc if best_state is not None else None
         self.train_accuracy_ = float(np.mean(self._predict_index(X_tr) == y_tr))
 
+    def _scheduler(self, opt, epochs: int):
+        if self.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+        if self.schedule == "step":
+            return torch.optim.lr_scheduler.StepLR(opt, step_size=int(self.step_size), gamma=float(self.gamma))
+        return None
+
+    def _epoch(self, bits, labels, order, opt) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass over the rows in `order`: (summed loss, correct count), kept on the device (no sync per
+        step)."""
+        model, dev, bs = self.model_, self.device_, int(self.batch_size)
+        total_loss = torch.zeros((), device=dev)
+        correct = torch.zeros((), dtype=torch.int64, device=dev)
+        for start in range(0, order.numel(), bs):
+            idx = order[start : start + bs]
+            xb, yb = bits[idx].float(), labels[idx]
+            scores = model(xb)
+            loss = F.cross_entropy(scores, yb)
+            if self.spectral > 0:
+                loss = loss + float(self.spectral) * self._penalty()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            model.clamp_()
+            total_loss += loss.detach() * idx.numel()
+            correct += (_argmax_lowest(scores.detach()) == yb).sum()
+        return total_loss, correct
+
     # ------------------------------------------------------------------------------------ inference
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise not_fitted(self)
+
+    def _inputs(self, X) -> np.ndarray:
+        """`X` checked against the fit: fitted, 2-D numeric, `n_features_in_` columns, the same names."""
+        self._check_fitted()
+        names = feature_names_of(X)
+        fitted = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted is not None and not np.array_equal(names, fitted):
+            raise ValueError(f"The feature names should match those that were passed during fit: "
+                             f"got {list(names)}, fitted on {list(fitted)}")
+        return check_X(X, self.n_features_in_, estimator=type(self).__name__)
+
     def scores(self, X) -> np.ndarray:
         """Per-class integer scores (N, C) int64 of the torch model in eval mode (no temperature): popcounts,
         or with a reduction each class's binary score."""
-        X = np.asarray(X, dtype=np.float32)
+        X = self._inputs(X)
         with _threads(self.num_threads):
             return self._scores(X)
 
@@ -330,14 +351,28 @@ class DWNClassifier:
         return np.argmax(self._scores(X), axis=1)  # ties to the lowest index, as the reference
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self._predict_index(X)]
+        """The label in `classes_` of the highest score per row (ties to the lowest index, as `FrozenDWN`)."""
+        X = self._inputs(X)
+        with _threads(self.num_threads):
+            return self.classes_[self._predict_index(X)]
 
-    def score(self, X, y) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (N, C) float64, columns in `classes_` order: the softmax of `scores / tau_`,
+        the distribution the cross-entropy trained (its argmax is `predict`, ties included)."""
+        logits = self.scores(X) / self.tau_
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy of `predict(X)` against `y` (weighted by `sample_weight` when given)."""
+        pred = self.predict(X)
+        y = check_y(y, pred.shape[0])
+        return float(np.average(pred == y, weights=sample_weight))
 
     # --------------------------------------------------------------------------------------- freeze
     def freeze(self) -> FrozenDWN:
         """The trained model as a validated, torch-free FrozenDWN."""
+        self._check_fitted()
         layers = tuple(
             LutLayer.uniform(
                 layer.mapping.indices().cpu().numpy(), layer.table_bits().cpu().numpy().astype(np.uint8)
@@ -366,6 +401,42 @@ class DWNClassifier:
             metadata=metadata,
             reduction_layers=len(self.reduction_),
         ).validate()
+
+
+def _encode_labels(y: np.ndarray, class_names) -> tuple[np.ndarray, tuple, np.ndarray]:
+    """(`classes_`, class names, y as int64 indices into classes_) of checked labels `y`."""
+    if class_names is not None:
+        labels = tuple(str(c) for c in class_names)
+        if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= len(labels))):
+            raise ValueError(f"with class_names, y must be integers in 0..{len(labels) - 1}")
+        classes, y_idx = np.arange(len(labels)), y.astype(np.int64)
+    else:
+        classes, y_idx = np.unique(y, return_inverse=True)
+        labels = tuple(str(c) for c in classes)
+    if len(classes) < 2:
+        raise ValueError(f"y has only one class ({labels[0] if labels else 'none'}); a classifier needs at least two")
+    return classes, labels, y_idx.astype(np.int64)
+
+
+def _label_index(classes: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """`y`'s labels as indices into `classes`; ValueError for a label not among them."""
+    idx = np.searchsorted(classes, y)
+    if np.any(idx >= classes.size) or np.any(classes[np.minimum(idx, classes.size - 1)] != y):
+        raise ValueError("y_val has labels not seen in y")
+    return idx.astype(np.int64)
+
+
+def _feature_names(given, from_columns, count: int) -> tuple:
+    """The frozen model's feature names: `given`, else a DataFrame's string columns, else x0, x1, ..."""
+    if given is not None:
+        names = tuple(str(f) for f in given)
+    elif from_columns is not None:
+        names = tuple(from_columns)
+    else:
+        names = tuple(f"x{i}" for i in range(count))
+    if len(names) != count:
+        raise ValueError(f"{len(names)} feature names for {count} features")
+    return names
 
 
 def _argmax_lowest(scores: torch.Tensor) -> torch.Tensor:
