@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DWNFormatError
+from .model_limits import MAX_CLASS_BIAS, check_metadata, check_names
 
 #: Largest number of inputs a single LUT may have (a 2**16-entry table is already 8 KiB).
 MAX_LUT_INPUTS = 16
@@ -133,14 +134,14 @@ class FrozenDWN:
         # Normalise types so that hand-built models behave like loaded ones.
         set_ = object.__setattr__
         set_(self, "thresholds", np.asarray(self.thresholds, dtype=np.float32))
-        set_(self, "bits_per_feature", np.asarray(self.bits_per_feature, dtype=np.int64))
+        set_(self, "bits_per_feature", _exact_int64("bits_per_feature", self.bits_per_feature))
         set_(self, "layers", tuple(self.layers))
         set_(self, "num_classes", int(self.num_classes))
         set_(self, "reduction_layers", int(self.reduction_layers))
         if self.class_bias is None:
             set_(self, "class_bias", np.zeros(self.num_classes, dtype=np.int64))
         else:
-            set_(self, "class_bias", np.asarray(self.class_bias, dtype=np.int64))
+            set_(self, "class_bias", _exact_int64("class_bias", self.class_bias))
         if self.class_names is None:
             set_(self, "class_names", tuple(str(c) for c in range(self.num_classes)))
         else:
@@ -283,9 +284,11 @@ class FrozenDWN:
         def fail(msg):
             raise DWNFormatError(msg)
 
+        if self.thresholds.ndim != 1 or self.bits_per_feature.ndim != 1:
+            fail("thresholds, bits_per_feature: must be 1-D")
         if not np.all(np.isfinite(self.thresholds)):
             fail("thresholds: contains NaN or infinity")
-        if self.input_type not in INPUT_TYPES:
+        if not isinstance(self.input_type, str) or self.input_type not in INPUT_TYPES:
             fail(f"input_type: {self.input_type!r} is not one of {', '.join(INPUT_TYPES)}")
         limits = INPUT_TYPES[self.input_type]
         if limits is not None:
@@ -298,8 +301,8 @@ class FrozenDWN:
                     fail(f"{name}: needs {self.num_features} finite values")
             if np.any(self.input_scale <= 0):
                 fail("input_scale: must be positive")
-        if np.any(self.bits_per_feature < 0):
-            fail("bits_per_feature: negative count")
+        if np.any(self.bits_per_feature < 0) or np.any(self.bits_per_feature > self.num_input_bits):
+            fail(f"bits_per_feature: a count outside 0..{self.num_input_bits} (the number of thresholds)")
         if int(self.bits_per_feature.sum()) != self.num_input_bits:
             fail(
                 f"bits_per_feature: sums to {int(self.bits_per_feature.sum())}, "
@@ -315,6 +318,8 @@ class FrozenDWN:
         prev = self.num_input_bits
         for i, layer in enumerate(self.layers, start=1):
             n = layer.n_inputs
+            if any(np.asarray(a).dtype.kind not in "iu" for a in (n, layer.mapping, layer.tables)):
+                fail(f"layer {i}: n_inputs, mapping and tables must be integer arrays")
             if n.ndim != 1 or n.size == 0:
                 fail(f"layer {i}: n_inputs must be a non-empty 1-D array")
             if np.any(n < 0) or np.any(n > MAX_LUT_INPUTS):
@@ -342,8 +347,26 @@ class FrozenDWN:
                 fail(f"reduction: {K} score bits per class, at most {MAX_SCORE_BITS}")
         if self.class_bias.shape != (self.num_classes,):
             fail(f"class_bias: shape {self.class_bias.shape}, expected ({self.num_classes},)")
+        if self.class_bias.size and np.abs(self.class_bias).max() > MAX_CLASS_BIAS:
+            fail(f"class_bias: a value outside -{MAX_CLASS_BIAS}..{MAX_CLASS_BIAS} (scores must fit int32)")
         if len(self.class_names) != self.num_classes:
             fail(f"class_names: {len(self.class_names)} names for {self.num_classes} classes")
         if len(self.feature_names) != self.num_features:
             fail(f"feature_names: {len(self.feature_names)} names for {self.num_features} features")
+        check_names("class_names", self.class_names)
+        check_names("feature_names", self.feature_names)
+        check_metadata(self.metadata)
         return self
+
+
+def _exact_int64(name: str, values) -> np.ndarray:
+    """`values` as int64, refusing any value that int64 would change (a uint64 above 2**63 - 1, a fraction)."""
+    a = np.asarray(values)
+    if a.dtype.kind not in "iubf":
+        raise DWNFormatError(f"{name}: dtype {a.dtype}, expected integers")
+    with np.errstate(invalid="ignore", over="ignore"):
+        b = a.astype(np.int64)
+        exact = a.dtype.kind in "ib" or (a.dtype.kind == "u" and a.dtype.itemsize < 8) or np.array_equal(a, b)
+    if not exact or (a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max):
+        raise DWNFormatError(f"{name}: values that int64 cannot hold exactly")
+    return b
