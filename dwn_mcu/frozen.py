@@ -308,9 +308,11 @@ class FrozenDWN:
                 f"bits_per_feature: sums to {int(self.bits_per_feature.sum())}, "
                 f"but there are {self.num_input_bits} thresholds"
             )
-        for f, t in enumerate(self.feature_thresholds):
-            if t.size > 1 and not np.all(t[1:] > t[:-1]):
-                fail(f"thresholds: feature {f} is not strictly increasing")
+        ends = np.cumsum(self.bits_per_feature)
+        later = np.flatnonzero(self.thresholds[1:] <= self.thresholds[:-1]) + 1  # bit not above its predecessor
+        later = later[~np.isin(later, ends)]  # a feature's first bit may be anything
+        if later.size:
+            fail(f"thresholds: feature {int(np.searchsorted(ends, later[0], side='right'))} is not strictly increasing")
         if self.num_classes < 2:
             fail(f"num_classes: {self.num_classes}, need at least 2")
         if not self.layers:
