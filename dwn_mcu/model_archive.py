@@ -43,6 +43,8 @@ def open_archive(fh) -> tuple[zipfile.ZipFile, dict]:
                 f"at most {MAX_MEMBERS} members in {MAX_DIRECTORY_BYTES} bytes"
             )
         zf = zipfile.ZipFile(fh)
+    except NotImplementedError as exc:  # a member needing a newer zip version than the stdlib reads
+        raise DWNFormatError(f"zip directory: unsupported ({_one_line(exc)})") from None
     except ZIP_ERRORS:
         raise DWNFormatError("not a .dwn file (not a zip archive; truncated or another format)") from None
     try:
