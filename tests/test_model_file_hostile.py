@@ -252,3 +252,48 @@ def test_save_into_a_directory_or_under_a_file(tmp_path, model):
             save(model, path)
         assert isinstance(info.value, DWNError)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "taken"] and not list((tmp_path / "taken").iterdir())
+
+
+# --------------------------------------------------------------------- the largest files the bounds let in
+def _reduction_with_huge_head(luts: int) -> bytes:
+    """A reduction model whose one reduction layer has `luts` 3-input LUTs (a mapping of 3 * luts int32):
+    within every byte bound, near MAX_MODEL_BYTES once loaded, and the costliest check (the block structure)."""
+    model = base_models()["reduction"]
+    m, C, G = members(to_bytes(model)), model.num_classes, model.group_size
+    last = len(model.dwn_layers) + 1
+    m = {k: v for k, v in m.items() if not k.startswith("layer") or int(k[5:].split("_")[0]) < last}
+    header = {**header_of(to_bytes(model)), "num_layers": last, "output": {"kind": "reduction", "reduction_layers": 1}}
+    m["header.npy"] = npy(np.frombuffer(json.dumps(header).encode(), np.uint8))
+    owner = np.repeat(np.arange(C), 3 * luts // C)
+    m[f"layer{last}_n_inputs.npy"] = npy(np.full(luts, 3, np.uint8))
+    m[f"layer{last}_mapping.npy"] = npy((owner * G + np.arange(owner.size) % G).astype(np.int32))
+    m[f"layer{last}_tables.npy"] = npy(np.zeros(luts, np.uint8))
+    return rezip(m)
+
+
+def _millions_of_features(count: int) -> bytes:
+    """The popcount model's features, then `count - 4` more without thresholds (every check runs per feature)."""
+    model = base_models()["popcount"]
+    counts = np.zeros(count, np.int32)
+    counts[: model.num_features] = model.bits_per_feature
+    return with_header(with_array(to_bytes(model), "bits_per_feature", counts), num_features=count)
+
+
+@pytest.mark.parametrize("make, expected", [(lambda: _reduction_with_huge_head(2_400_000), "score bits per class"),
+                                            (lambda: _millions_of_features(8_000_000), "feature_names")])
+def test_largest_files_the_bounds_admit_load_in_bounded_memory_and_time(tmp_path, make, expected):
+    path = tmp_path / "big.dwn"
+    path.write_bytes(make())
+    peak, out = _peak_rss_mb(f"""
+        import time
+        from dwn_mcu import DWNFormatError, load
+        start = time.perf_counter()
+        try:
+            load({str(path)!r})
+        except DWNFormatError as exc:
+            print(exc)
+        print(f"{{time.perf_counter() - start:.2f}}")
+    """)
+    message, seconds = out.split("\n")
+    print(f"{path.stat().st_size} byte file: peak RSS {peak} MB, {seconds} s; {message}")
+    assert expected in message and peak < 512 and float(seconds) < 30
