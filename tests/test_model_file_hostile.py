@@ -297,3 +297,9 @@ def test_largest_files_the_bounds_admit_load_in_bounded_memory_and_time(tmp_path
     message, seconds = out.split("\n")
     print(f"{path.stat().st_size} byte file: peak RSS {peak} MB, {seconds} s; {message}")
     assert expected in message and peak < 512 and float(seconds) < 30
+
+
+@pytest.mark.parametrize("bias", [-(2**63), 2**63 - 1, MAX_CLASS_BIAS + 1])
+def test_in_memory_class_bias_is_bounded_too(model, bias):
+    with pytest.raises(DWNFormatError, match="class_bias: a value outside"):
+        FrozenDWN(**{**_fields(model), "class_bias": np.array([bias, 0, 0], np.int64)}).validate()
