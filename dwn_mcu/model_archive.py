@@ -16,11 +16,12 @@ import zlib
 import numpy as np
 
 from .errors import DWNFormatError
-from .model_limits import MAX_DIRECTORY_BYTES, MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES
+from .model_limits import MAX_DIRECTORY_BYTES, MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES, shown
 
-#: What a damaged zip can make the standard library raise while it is read.
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
-              OverflowError, struct.error, UnicodeDecodeError)
+#: What a damaged member makes its stream raise while it is read (CRC, inflate, short data).
+STREAM_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+#: What a damaged zip can make the standard library raise while its directory or a member is read.
+ZIP_ERRORS = STREAM_ERRORS + (zipfile.LargeZipFile, ValueError, OverflowError, struct.error, UnicodeDecodeError)
 #: General-purpose flag bits a member may have: deflate options, data descriptor, UTF-8 name. Not
 #: encryption (0x1), compressed patch (0x20), strong encryption (0x40) or anything else.
 _ALLOWED_FLAGS = 0x0002 | 0x0004 | 0x0008 | 0x0800
@@ -103,17 +104,22 @@ def _read_npy_header(fp, name: str, dtype: np.dtype) -> tuple[int, int]:
     """Element count and data offset of the `.npy` stream `fp`, whose dtype must be `dtype` and 1-D."""
     try:
         version = np.lib.format.read_magic(fp)
-        if version not in _NPY_VERSIONS:
-            raise DWNFormatError(f"{name}: .npy format version {version}, expected 1.0 or 2.0")
-        shape, fortran_order, found = _NPY_VERSIONS[version](fp, max_header_size=_NPY_HEADER_BYTES)
-    except (ValueError, TypeError, SyntaxError, RecursionError, OverflowError, KeyError) as exc:
-        raise DWNFormatError(f"{name}: unreadable .npy header ({_one_line(exc)})") from None
+        parse = _NPY_VERSIONS.get(version)
+        header = parse(fp, max_header_size=_NPY_HEADER_BYTES) if parse else None
+    except STREAM_ERRORS:
+        raise  # the member itself is damaged: read_npy says so
+    except Exception as exc:  # numpy parses at most _NPY_HEADER_BYTES of text; its errors are not documented
+        # (ValueError, SyntaxError, tokenize.TokenError, RecursionError, ...): any of them means unreadable.
+        raise DWNFormatError(f"{name}: unreadable .npy header ({type(exc).__name__}: {_one_line(exc)})") from None
+    if header is None:
+        raise DWNFormatError(f"{name}: .npy format version {version}, expected 1.0 or 2.0")
+    shape, fortran_order, found = header
     if found.hasobject:
         raise DWNFormatError(f"{name}: holds Python objects (a pickle); refused")
     if found != dtype:
         raise DWNFormatError(f"{name}: dtype {found.str}, expected {dtype.str} ({dtype.name})")
     if len(shape) != 1 or fortran_order:
-        raise DWNFormatError(f"{name}: shape {shape}{' in Fortran order' if fortran_order else ''}, expected 1-D")
+        raise DWNFormatError(f"{name}: shape {shown(shape)}{' in Fortran order' if fortran_order else ''}, expected 1-D")
     if shape[0] < 0:
         raise DWNFormatError(f"{name}: negative length {shape[0]}")
     return int(shape[0]), fp.tell()

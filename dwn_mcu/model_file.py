@@ -150,6 +150,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 def load(path) -> FrozenDWN:
     """Read and validate a `.dwn` file. Any problem raises DWNFormatError naming the file and field."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a FIFO (opening one would block), a device
+        raise DWNFormatError(f"{path}: not a regular file")
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size

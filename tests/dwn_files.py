@@ -51,6 +51,14 @@ def npy_declaring(descr: str, shape: tuple, payload: bytes = b"") -> bytes:
     return buf.getvalue() + payload
 
 
+def npy_with_header_text(text: str, payload: bytes = b"", version: bytes = b"\x01\x00") -> bytes:
+    """A `.npy` whose header is `text`, verbatim (padded with spaces to a 64-byte boundary)."""
+    body = text.encode("latin-1")
+    length = len(body) + (-(len(body) + 10)) % 64
+    size = struct.pack("<H", length) if version == b"\x01\x00" else struct.pack("<I", length)
+    return b"\x93NUMPY" + version + size + body.ljust(length, b" ") + payload
+
+
 def header_of(data: bytes) -> dict:
     raw = members(data)["header.npy"]
     return json.loads(np.lib.format.read_array(io.BytesIO(raw)).tobytes())

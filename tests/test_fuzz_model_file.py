@@ -28,8 +28,8 @@ from dwn_mcu import DWNFormatError
 from dwn_mcu.model_file import from_bytes, to_bytes
 from dwn_mcu.synthetic import adversarial_inputs
 
-from dwn_files import (base_models, deflate_bomb, header_of, members, npy, npy_declaring, patch_entry, rezip,
-                       with_array, with_header, with_header_text)
+from dwn_files import (base_models, deflate_bomb, header_of, members, npy, npy_declaring, npy_with_header_text,
+                       patch_entry, rezip, with_array, with_header, with_header_text)
 
 SEED = 20261201
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,6 +117,26 @@ def _deep(depth: int):
     return value
 
 
+_NPY_HEADERS = [
+    "{'descr': '<U9', 'fortran_order': False, 'shape': (3,), }", "{'descr': '|O', 'fortran_order': False, 'shape': (3,), }",
+    "{'descr': '|V99999999999', 'fortran_order': False, 'shape': (1,), }",
+    "{'descr': [('a', '<i4')], 'fortran_order': False, 'shape': (3,), }",
+    "{'descr': '<M8[s]', 'fortran_order': False, 'shape': (3,), }", "{'descr': '<i4', 'shape': (3,), }",
+    "{'descr': '<i4', 'fortran_order': 1, 'shape': (3,), }", "{'descr': '<i4', 'fortran_order': False, 'shape': (True,), }",
+    "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), 'extra': 1}", "{'descr': '<i4', 'fortran_order': False, 'shape': 3}",
+    "[" * 5000 + "]" * 5000, "((((((((((((((((((((((((((((((((((((((((((((((((", "{'descr': '<i4'", "__import__('os')", "",
+    "{'descr': '<i4', 'fortran_order': False, 'shape': (" + "9" * 5000 + ",), }",
+]
+
+
+def npy_header_mutations(data: bytes, rng: random.Random):
+    """Members whose `.npy` header is hostile text: other dtypes, objects, odd keys, deep nesting, code."""
+    names = list(members(data))
+    for text in _NPY_HEADERS:
+        for version in (b"\x01\x00", b"\x02\x00", b"\x03\x00", b"\x09\x09"):
+            yield with_array(data, rng.choice(names)[:-4], npy_with_header_text(text, bytes(12), version))
+
+
 def header_mutations(data: bytes, rng: random.Random):
     """Every header key: removed, each value of _VALUES, nested deep, huge; unknown keys; odd JSON text."""
     header = header_of(data)
@@ -177,7 +197,8 @@ def all_mutants(seed: int = SEED) -> tuple:
     out = []
     for base, data in BASES.items():
         rng = random.Random(f"{seed}-{base}")
-        for family in (truncations, byte_flips, array_mutations, header_mutations, zip_mutations):
+        for family in (truncations, byte_flips, array_mutations, npy_header_mutations, header_mutations,
+                       zip_mutations):
             out.extend((family.__name__, base, mutant) for mutant in family(data, rng))
     return tuple(out)
 
@@ -199,8 +220,8 @@ def test_every_mutant_loads_or_is_refused_in_one_line():
             raise AssertionError(f"{family} mutant of {base} ({len(mutant)} bytes): {type(exc).__name__}: {exc}")
     print(f"\nfuzz: {sum(outcomes.values())} mutants tried:", dict(sorted(outcomes.items())))
     assert sum(outcomes.values()) > 3000
-    assert all(outcomes[f, "refused"] for f in ("truncations", "byte_flips", "array_mutations", "header_mutations",
-                                                 "zip_mutations"))
+    assert all(outcomes[f, "refused"] for f in ("truncations", "byte_flips", "array_mutations", "npy_header_mutations",
+                                                 "header_mutations", "zip_mutations"))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), database=None)

@@ -303,3 +303,10 @@ def test_largest_files_the_bounds_admit_load_in_bounded_memory_and_time(tmp_path
 def test_in_memory_class_bias_is_bounded_too(model, bias):
     with pytest.raises(DWNFormatError, match="class_bias: a value outside"):
         FrozenDWN(**{**_fields(model), "class_bias": np.array([bias, 0, 0], np.int64)}).validate()
+
+
+def test_load_refuses_what_is_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    for path in (tmp_path, tmp_path / "fifo"):
+        with pytest.raises(DWNFormatError, match="not a regular file"):
+            load(path)
