@@ -118,14 +118,18 @@ def _deep(depth: int):
 
 
 _NPY_HEADERS = [
-    "{'descr': '<U9', 'fortran_order': False, 'shape': (3,), }", "{'descr': '|O', 'fortran_order': False, 'shape': (3,), }",
+    "{'descr': '<U9', 'fortran_order': False, 'shape': (3,), }",
+    "{'descr': '|O', 'fortran_order': False, 'shape': (3,), }",
     "{'descr': '|V99999999999', 'fortran_order': False, 'shape': (1,), }",
     "{'descr': [('a', '<i4')], 'fortran_order': False, 'shape': (3,), }",
-    "{'descr': '<M8[s]', 'fortran_order': False, 'shape': (3,), }", "{'descr': '<i4', 'shape': (3,), }",
-    "{'descr': '<i4', 'fortran_order': 1, 'shape': (3,), }", "{'descr': '<i4', 'fortran_order': False, 'shape': (True,), }",
-    "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), 'extra': 1}", "{'descr': '<i4', 'fortran_order': False, 'shape': 3}",
-    "[" * 5000 + "]" * 5000, "((((((((((((((((((((((((((((((((((((((((((((((((", "{'descr': '<i4'", "__import__('os')", "",
+    "{'descr': '<M8[s]', 'fortran_order': False, 'shape': (3,), }",
+    "{'descr': '<i4', 'shape': (3,), }",
+    "{'descr': '<i4', 'fortran_order': 1, 'shape': (3,), }",
+    "{'descr': '<i4', 'fortran_order': False, 'shape': (True,), }",
+    "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), 'extra': 1}",
+    "{'descr': '<i4', 'fortran_order': False, 'shape': 3}",
     "{'descr': '<i4', 'fortran_order': False, 'shape': (" + "9" * 5000 + ",), }",
+    "[" * 5000 + "]" * 5000, "(" * 48, "{'descr': '<i4'", "__import__('os')", "",
 ]
 
 
@@ -290,7 +294,7 @@ def test_cli_on_mutants(tmp_path):
         assert (run.returncode, len(lines)) in ((0, 0), (2, 1)), (run.returncode, run.stderr)
         assert run.returncode == (0 if i < len(loaded) else 2), run.stderr
     print(f"\ncli info: {len(loaded)} loaded and {len(refused)} refused mutants")
-    for i, mutant in enumerate(loaded[:3]):
+    for i, mutant in enumerate(loaded[:2]):
         path = tmp_path / f"m{i}.dwn"
         for args in (("optimize", path, "-o", tmp_path / f"o{i}.dwn"),
                      ("build", path, "--no-optimize", "--board", "nano", "-o", tmp_path / f"b{i}")):
