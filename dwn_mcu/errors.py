@@ -21,3 +21,7 @@ class CheckpointError(DWNError):
 
 class NotFittedError(DWNError, ValueError, AttributeError):
     """An estimator was used before `fit` (scikit-learn's convention: a ValueError and an AttributeError)."""
+
+
+class OutputError(DWNError):
+    """An output location cannot be written: a missing permission, a file where a folder is wanted, a folder dwn-mcu did not write."""

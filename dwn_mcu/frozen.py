@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DWNFormatError
+from .model_limits import MAX_CLASS_BIAS, check_metadata, check_names
 
 #: Largest number of inputs a single LUT may have (a 2**16-entry table is already 8 KiB).
 MAX_LUT_INPUTS = 16
@@ -133,14 +134,14 @@ class FrozenDWN:
         # Normalise types so that hand-built models behave like loaded ones.
         set_ = object.__setattr__
         set_(self, "thresholds", np.asarray(self.thresholds, dtype=np.float32))
-        set_(self, "bits_per_feature", np.asarray(self.bits_per_feature, dtype=np.int64))
+        set_(self, "bits_per_feature", _exact_int64("bits_per_feature", self.bits_per_feature))
         set_(self, "layers", tuple(self.layers))
         set_(self, "num_classes", int(self.num_classes))
         set_(self, "reduction_layers", int(self.reduction_layers))
         if self.class_bias is None:
             set_(self, "class_bias", np.zeros(self.num_classes, dtype=np.int64))
         else:
-            set_(self, "class_bias", np.asarray(self.class_bias, dtype=np.int64))
+            set_(self, "class_bias", _exact_int64("class_bias", self.class_bias))
         if self.class_names is None:
             set_(self, "class_names", tuple(str(c) for c in range(self.num_classes)))
         else:
@@ -280,70 +281,104 @@ class FrozenDWN:
     # ------------------------------------------------------------------------------------- validation
     def validate(self) -> "FrozenDWN":
         """Check every shape, dtype, range and ordering; raise DWNFormatError naming the field."""
-        def fail(msg):
-            raise DWNFormatError(msg)
+        self._validate_encoder()
+        self._validate_layers()
+        self._validate_output()
+        return self
 
+    def _validate_encoder(self) -> None:
+        if self.thresholds.ndim != 1 or self.bits_per_feature.ndim != 1:
+            _fail("thresholds, bits_per_feature: must be 1-D")
         if not np.all(np.isfinite(self.thresholds)):
-            fail("thresholds: contains NaN or infinity")
-        if self.input_type not in INPUT_TYPES:
-            fail(f"input_type: {self.input_type!r} is not one of {', '.join(INPUT_TYPES)}")
+            _fail("thresholds: contains NaN or infinity")
+        if not isinstance(self.input_type, str) or self.input_type not in INPUT_TYPES:
+            _fail(f"input_type: {self.input_type!r} is not one of {', '.join(INPUT_TYPES)}")
         limits = INPUT_TYPES[self.input_type]
         if limits is not None:
             t = self.thresholds
             if not np.array_equal(t, np.round(t)) or (t.size and (t.min() < limits[0] - 1 or t.max() > limits[1])):
-                fail(f"thresholds: a {self.input_type} model needs integer thresholds in {limits[0] - 1}..{limits[1]}")
+                _fail(f"thresholds: a {self.input_type} model needs integer thresholds in {limits[0] - 1}..{limits[1]}")
             for name in ("input_scale", "input_offset"):
                 a = getattr(self, name)
                 if a.shape != (self.num_features,) or not np.all(np.isfinite(a)):
-                    fail(f"{name}: needs {self.num_features} finite values")
+                    _fail(f"{name}: needs {self.num_features} finite values")
             if np.any(self.input_scale <= 0):
-                fail("input_scale: must be positive")
-        if np.any(self.bits_per_feature < 0):
-            fail("bits_per_feature: negative count")
+                _fail("input_scale: must be positive")
+        if np.any(self.bits_per_feature < 0) or np.any(self.bits_per_feature > self.num_input_bits):
+            _fail(f"bits_per_feature: a count outside 0..{self.num_input_bits} (the number of thresholds)")
         if int(self.bits_per_feature.sum()) != self.num_input_bits:
-            fail(
+            _fail(
                 f"bits_per_feature: sums to {int(self.bits_per_feature.sum())}, "
                 f"but there are {self.num_input_bits} thresholds"
             )
-        for f, t in enumerate(self.feature_thresholds):
-            if t.size > 1 and not np.all(t[1:] > t[:-1]):
-                fail(f"thresholds: feature {f} is not strictly increasing")
+        ends = np.cumsum(self.bits_per_feature)
+        later = np.flatnonzero(self.thresholds[1:] <= self.thresholds[:-1]) + 1  # bit not above its predecessor
+        later = later[~np.isin(later, ends)]  # a feature's first bit may be anything
+        if later.size:
+            _fail(f"thresholds: feature {int(np.searchsorted(ends, later[0], side='right'))} is not strictly increasing")
+
+    def _validate_layers(self) -> None:
         if self.num_classes < 2:
-            fail(f"num_classes: {self.num_classes}, need at least 2")
+            _fail(f"num_classes: {self.num_classes}, need at least 2")
         if not self.layers:
-            fail("layers: a model needs at least one LUT layer")
+            _fail("layers: a model needs at least one LUT layer")
         prev = self.num_input_bits
         for i, layer in enumerate(self.layers, start=1):
             n = layer.n_inputs
+            if n.dtype.kind not in "iu" or layer.mapping.dtype.kind not in "iu" or layer.tables.dtype.kind not in "iub":
+                _fail(f"layer {i}: n_inputs, mapping and tables must be integer arrays")
             if n.ndim != 1 or n.size == 0:
-                fail(f"layer {i}: n_inputs must be a non-empty 1-D array")
+                _fail(f"layer {i}: n_inputs must be a non-empty 1-D array")
             if np.any(n < 0) or np.any(n > MAX_LUT_INPUTS):
-                fail(f"layer {i}: n_inputs outside 0..{MAX_LUT_INPUTS}")
+                _fail(f"layer {i}: n_inputs outside 0..{MAX_LUT_INPUTS}")
             if layer.mapping.shape != (int(n.sum()),):
-                fail(f"layer {i}: mapping has {layer.mapping.size} entries, n_inputs needs {int(n.sum())}")
+                _fail(f"layer {i}: mapping has {layer.mapping.size} entries, n_inputs needs {int(n.sum())}")
             if layer.mapping.size and (layer.mapping.min() < 0 or layer.mapping.max() >= prev):
-                fail(f"layer {i}: mapping index out of range 0..{prev - 1}")
+                _fail(f"layer {i}: mapping index out of range 0..{prev - 1}")
             need = int((np.int64(1) << n).sum())
             if layer.tables.shape != (need,):
-                fail(f"layer {i}: tables have {layer.tables.size} entries, n_inputs needs {need}")
+                _fail(f"layer {i}: tables have {layer.tables.size} entries, n_inputs needs {need}")
             if layer.tables.size and layer.tables.max() > 1:
-                fail(f"layer {i}: table entries must be 0 or 1")
+                _fail(f"layer {i}: table entries must be 0 or 1")
             prev = layer.num_luts
+
+    def _validate_output(self) -> None:
         if not 0 <= self.reduction_layers < len(self.layers):
-            fail(f"reduction_layers: {self.reduction_layers}, need 0..{len(self.layers) - 1} (at least one DWN layer)")
+            _fail(f"reduction_layers: {self.reduction_layers}, need 0..{len(self.layers) - 1} (at least one DWN layer)")
         last_dwn = self.dwn_layers[-1].num_luts
         if last_dwn % self.num_classes:
-            fail(f"layers: last DWN layer has {last_dwn} LUTs, not a multiple of {self.num_classes} classes")
+            _fail(f"layers: last DWN layer has {last_dwn} LUTs, not a multiple of {self.num_classes} classes")
         if self.reduction_layers:
             from .reduction import validate_reduction
 
             K = validate_reduction(self.reduction, self.num_classes, self.group_size)
             if K > MAX_SCORE_BITS:
-                fail(f"reduction: {K} score bits per class, at most {MAX_SCORE_BITS}")
+                _fail(f"reduction: {K} score bits per class, at most {MAX_SCORE_BITS}")
         if self.class_bias.shape != (self.num_classes,):
-            fail(f"class_bias: shape {self.class_bias.shape}, expected ({self.num_classes},)")
+            _fail(f"class_bias: shape {self.class_bias.shape}, expected ({self.num_classes},)")
+        if self.class_bias.size and (self.class_bias.min() < -MAX_CLASS_BIAS or self.class_bias.max() > MAX_CLASS_BIAS):
+            _fail(f"class_bias: a value outside -{MAX_CLASS_BIAS}..{MAX_CLASS_BIAS} (scores must fit int32)")
         if len(self.class_names) != self.num_classes:
-            fail(f"class_names: {len(self.class_names)} names for {self.num_classes} classes")
+            _fail(f"class_names: {len(self.class_names)} names for {self.num_classes} classes")
         if len(self.feature_names) != self.num_features:
-            fail(f"feature_names: {len(self.feature_names)} names for {self.num_features} features")
-        return self
+            _fail(f"feature_names: {len(self.feature_names)} names for {self.num_features} features")
+        check_names("class_names", self.class_names)
+        check_names("feature_names", self.feature_names)
+        check_metadata(self.metadata)
+
+
+def _fail(message: str):
+    raise DWNFormatError(message)
+
+
+def _exact_int64(name: str, values) -> np.ndarray:
+    """`values` as int64, refusing any value that int64 would change (a uint64 above 2**63 - 1, a fraction)."""
+    a = np.asarray(values)
+    if a.dtype.kind not in "iubf":
+        raise DWNFormatError(f"{name}: dtype {a.dtype}, expected integers")
+    with np.errstate(invalid="ignore", over="ignore"):
+        b = a.astype(np.int64)
+        exact = a.dtype.kind in "ib" or (a.dtype.kind == "u" and a.dtype.itemsize < 8) or np.array_equal(a, b)
+    if not exact or (a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max):
+        raise DWNFormatError(f"{name}: values that int64 cannot hold exactly")
+    return b

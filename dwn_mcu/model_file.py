@@ -17,6 +17,11 @@ predate the learnable reduction, still load as popcount models):
     input_scale.npy            float64 (F,), integer input types only (version 2)
     input_offset.npy           float64 (F,), integer input types only (version 2)
 
+Every array is 1-D, little-endian, of exactly the dtype listed (all versions wrote these). The loader
+treats every file as hostile: the zip directory, each `.npy` header and the JSON header are checked
+against the bounds in `model_limits` before any data is read (`model_archive`), then the arrays' values
+by `FrozenDWN.validate`; any problem is one DWNFormatError naming the field.
+
 The writer fixes every zip timestamp, so saving the same model twice gives identical bytes.
 """
 
@@ -27,13 +32,24 @@ import json
 import os
 import tempfile
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DWNFormatError
-from .frozen import INPUT_TYPES, FrozenDWN, LutLayer
+from .errors import DWNFormatError, OutputError
+from .frozen import INPUT_TYPES, MAX_LUT_INPUTS, FrozenDWN, LutLayer
+from .model_archive import open_archive, read_npy
+from .model_limits import (
+    MAX_COUNT,
+    MAX_FILE_BYTES,
+    MAX_HEADER_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_LAYERS,
+    MAX_MODEL_BYTES,
+    check_names,
+    json_depth,
+    shown,
+)
 
 FORMAT_NAME = "dwn"
 FORMAT_VERSION = 3
@@ -42,6 +58,19 @@ SUPPORTED_VERSIONS = (1, 2, 3)
 VERSION_INPUT_TYPES = {1: ("float32",), 2: tuple(INPUT_TYPES), 3: tuple(INPUT_TYPES)}
 #: First format version with the header field "output" (a learnable reduction).
 OUTPUT_FIELD_VERSION = 3
+
+#: The exact dtype of every array (by field; `layer{i}_` dropped), as every format version wrote it.
+DTYPES = {
+    name: np.dtype(code)
+    for name, code in {
+        "header": "|u1", "thresholds": "<f4", "bits_per_feature": "<i4", "class_bias": "<i4",
+        "input_scale": "<f8", "input_offset": "<f8", "n_inputs": "|u1", "mapping": "<i4", "tables": "|u1",
+    }.items()
+}
+#: Bytes one stored element takes in the loaded model (int64 counts and mappings; a packed table byte
+#: unpacks to 8 one-byte bits): what MAX_MODEL_BYTES bounds.
+LOADED_BYTES = {"thresholds": 4, "bits_per_feature": 8, "class_bias": 8, "input_scale": 8, "input_offset": 8,
+                "n_inputs": 8, "mapping": 8, "tables": 8}
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -93,154 +122,137 @@ def to_bytes(model: FrozenDWN) -> bytes:
 
 
 def save(model: FrozenDWN, path) -> None:
-    """Write `model` to `path` atomically (a temporary file in the same folder, then a rename)."""
+    """Write `model` to `path` atomically (a temporary file in the same folder, then a rename), creating
+    missing parent folders. A location that cannot be written raises OutputError naming the path."""
     data = to_bytes(model)
     write_atomic(Path(path), data)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
         raise
 
 
 def load(path) -> FrozenDWN:
     """Read and validate a `.dwn` file. Any problem raises DWNFormatError naming the file and field."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a FIFO (opening one would block), a device
+        raise DWNFormatError(f"{path}: not a regular file")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            return _from_file(fh, size)
     except OSError as exc:
         raise DWNFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return from_bytes(data)
     except DWNFormatError as exc:
         raise DWNFormatError(f"{path}: {exc}") from None
 
 
 def from_bytes(data: bytes) -> FrozenDWN:
-    arrays = _read_arrays(data)
-    header = _read_header(arrays)
-    want = {"header", "thresholds", "bits_per_feature", "class_bias"}
-    integer = header["input_type"] != "float32"
-    if integer:
-        want |= {"input_scale", "input_offset"}
+    """The model in the bytes of a `.dwn` file (as `load`, without the file name in messages)."""
+    return _from_file(io.BytesIO(data), len(data))
+
+
+def _from_file(fh, size: int) -> FrozenDWN:
+    if size > MAX_FILE_BYTES:
+        raise DWNFormatError(f"{size} bytes, more than a .dwn file may have ({MAX_FILE_BYTES})")
+    zf, members = open_archive(fh)
+    with zf:
+        header = _read_header(zf, members)
+        arrays = _read_arrays(zf, members, _member_names(header))
+    return _build_model(header, arrays)
+
+
+def _member_names(header: dict) -> list[str]:
+    names = ["header", "thresholds", "bits_per_feature", "class_bias"]
+    if header["input_type"] != "float32":
+        names += ["input_scale", "input_offset"]
     for i in range(1, header["num_layers"] + 1):
-        want |= {f"layer{i}_n_inputs", f"layer{i}_mapping", f"layer{i}_tables"}
-    missing, extra = want - arrays.keys(), arrays.keys() - want
+        names += [f"layer{i}_n_inputs", f"layer{i}_mapping", f"layer{i}_tables"]
+    return names
+
+
+def _field(name: str) -> str:
+    """The format's field of array `name`: `layer3_mapping` is a `mapping`."""
+    return name.split("_", 1)[1] if name.startswith("layer") else name
+
+
+def _read_arrays(zf, members: dict, names: list[str]) -> dict:
+    """Every array but the header, each of its documented dtype, within MAX_MODEL_BYTES once loaded."""
+    have = {m[:-4] for m in members}
+    missing, extra = set(names) - have, have - set(names)
     if missing:
         raise DWNFormatError(f"missing array {sorted(missing)[0]!r}")
     if extra:
         raise DWNFormatError(f"unexpected array {sorted(extra)[0]!r}")
-
-    def get(name, kinds, ndim=1):
-        a = arrays[name]
-        if a.dtype.kind not in kinds or a.ndim != ndim:
-            raise DWNFormatError(f"{name}: dtype {a.dtype} with {a.ndim} dimensions is not allowed")
-        return a
-
-    thresholds = get("thresholds", "f")
-    if thresholds.dtype != np.float32:
-        raise DWNFormatError(f"thresholds: dtype {thresholds.dtype}, expected float32")
-    layers = []
-    for i in range(1, header["num_layers"] + 1):
-        n_inputs = get(f"layer{i}_n_inputs", "u").astype(np.int64)
-        mapping = get(f"layer{i}_mapping", "iu").astype(np.int64)
-        packed = get(f"layer{i}_tables", "u")
-        if n_inputs.size and n_inputs.max() > 16:
-            raise DWNFormatError(f"layer{i}_n_inputs: a LUT has more than 16 inputs")
-        need = int((np.int64(1) << n_inputs).sum())
-        if packed.size != (need + 7) // 8:
-            raise DWNFormatError(f"layer{i}_tables: {packed.size} bytes, n_inputs needs {(need + 7) // 8}")
-        tables = np.unpackbits(packed, bitorder="little", count=need)
-        layers.append(LutLayer(n_inputs=n_inputs, mapping=mapping, tables=tables))
-    model = FrozenDWN(
-        thresholds=thresholds,
-        bits_per_feature=get("bits_per_feature", "iu"),
-        layers=tuple(layers),
-        num_classes=header["num_classes"],
-        class_bias=get("class_bias", "iu"),
-        class_names=header["class_names"],
-        feature_names=header["feature_names"],
-        metadata=header["metadata"],
-        input_type=header["input_type"],
-        input_scale=get("input_scale", "f") if integer else None,
-        input_offset=get("input_offset", "f") if integer else None,
-        reduction_layers=header["reduction_layers"],
-    )
-    if model.num_features != header["num_features"]:
-        raise DWNFormatError(
-            f"bits_per_feature: {model.num_features} features, header says {header['num_features']}"
-        )
-    return model.validate()
-
-
-def _read_arrays(data: bytes) -> dict:
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise DWNFormatError("not a .dwn file (not a zip archive; truncated or another format)") from None
-    arrays = {}
-    with zf:
-        for info in zf.infolist():
-            if not info.filename.endswith(".npy") or "/" in info.filename:
-                raise DWNFormatError(f"unexpected member {info.filename!r}")
-            try:
-                raw = zf.read(info)
-                arrays[info.filename[:-4]] = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
-            except ValueError as exc:
-                if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-                    raise DWNFormatError(f"{info.filename}: holds Python objects (a pickle); refused") from None
-                raise DWNFormatError(f"{info.filename}: unreadable array ({exc})") from None
-            except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
-                raise DWNFormatError(f"{info.filename}: truncated or corrupt ({exc})") from None
+    arrays, budget = {}, MAX_MODEL_BYTES
+    for name in names[1:]:
+        cost = LOADED_BYTES[_field(name)]
+        arrays[name] = read_npy(zf, members[name + ".npy"], DTYPES[_field(name)], budget // cost)
+        budget -= arrays[name].size * cost
     return arrays
 
 
-def _read_header(arrays: dict) -> dict:
-    if "header" not in arrays:
+def _read_header(zf, members: dict) -> dict:
+    if "header.npy" not in members:
         raise DWNFormatError("missing array 'header'")
-    raw = arrays["header"]
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise DWNFormatError("header: must be a 1-D uint8 array of UTF-8 JSON")
+    raw = read_npy(zf, members["header.npy"], DTYPES["header"], MAX_HEADER_BYTES)
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DWNFormatError(f"header: not valid JSON ({exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: bad JSON, a 5000-digit int
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:200]
+        raise DWNFormatError(f"header: not valid JSON ({reason})") from None
+    if json_depth(header) > MAX_JSON_DEPTH:
+        raise DWNFormatError(f"header: JSON nested deeper than {MAX_JSON_DEPTH}")
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise DWNFormatError("header: 'format' is not 'dwn'")
     version = header.get("version")
-    if version not in SUPPORTED_VERSIONS:
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
         raise DWNFormatError(
-            f"header: format version {version!r} is not supported (this dwn-mcu reads {SUPPORTED_VERSIONS})"
+            f"header: format version {shown(version)} is not supported (this dwn-mcu reads {SUPPORTED_VERSIONS})"
         )
-    types = {
-        "num_features": int,
-        "num_classes": int,
-        "num_layers": int,
-        "input_type": str,
-        "class_names": list,
-        "feature_names": list,
-        "metadata": dict,
-    }
-    for key, typ in types.items():
+    for key, typ in _HEADER_TYPES.items():
         if not isinstance(header.get(key), typ) or isinstance(header.get(key), bool):
             raise DWNFormatError(f"header: field {key!r} missing or not of type {typ.__name__}")
+    for key in ("num_features", "num_classes"):
+        if not 0 <= header[key] <= MAX_COUNT:
+            raise DWNFormatError(f"header: {key} {shown(header[key])} outside 0..{MAX_COUNT}")
+    check_names("class_names", header["class_names"])
+    check_names("feature_names", header["feature_names"])
     allowed = VERSION_INPUT_TYPES[version]
     if header["input_type"] not in allowed:
         raise DWNFormatError(
-            f"header: input_type {header['input_type']!r} is not one of {', '.join(allowed)} (format version {version})"
+            f"header: input_type {shown(header['input_type'])} is not one of {', '.join(allowed)} (format version {version})"
         )
-    if not 1 <= header["num_layers"] <= 64:
-        raise DWNFormatError(f"header: num_layers {header['num_layers']} outside 1..64")
+    if not 1 <= header["num_layers"] <= MAX_LAYERS:
+        raise DWNFormatError(f"header: num_layers {shown(header['num_layers'])} outside 1..{MAX_LAYERS}")
     header["reduction_layers"] = _read_output(header, version)
     return header
+
+
+_HEADER_TYPES = {
+    "num_features": int,
+    "num_classes": int,
+    "num_layers": int,
+    "input_type": str,
+    "class_names": list,
+    "feature_names": list,
+    "metadata": dict,
+}
 
 
 def _read_output(header: dict, version: int) -> int:
@@ -260,5 +272,41 @@ def _read_output(header: dict, version: int) -> int:
             "header: field 'output' must be \"popcount\" or {\"kind\": \"reduction\", \"reduction_layers\": R}"
         )
     if not 1 <= R < header["num_layers"]:
-        raise DWNFormatError(f"header: output.reduction_layers {R} outside 1..{header['num_layers'] - 1}")
+        raise DWNFormatError(f"header: output.reduction_layers {shown(R)} outside 1..{header['num_layers'] - 1}")
     return R
+
+
+def _build_model(header: dict, arrays: dict) -> FrozenDWN:
+    """The FrozenDWN of checked arrays (each of its documented dtype), validated."""
+    layers = []
+    for i in range(1, header["num_layers"] + 1):
+        n_inputs = arrays.pop(f"layer{i}_n_inputs").astype(np.int64)
+        packed = arrays.pop(f"layer{i}_tables")
+        if n_inputs.size and n_inputs.max() > MAX_LUT_INPUTS:
+            raise DWNFormatError(f"layer{i}_n_inputs: a LUT has more than {MAX_LUT_INPUTS} inputs")
+        need = int((np.int64(1) << n_inputs).sum())
+        if packed.size != (need + 7) // 8:
+            raise DWNFormatError(f"layer{i}_tables: {packed.size} bytes, n_inputs needs {(need + 7) // 8}")
+        tables = np.unpackbits(packed, bitorder="little", count=need)
+        mapping = arrays.pop(f"layer{i}_mapping").astype(np.int64)
+        layers.append(LutLayer(n_inputs=n_inputs, mapping=mapping, tables=tables))
+    integer = header["input_type"] != "float32"
+    model = FrozenDWN(
+        thresholds=arrays["thresholds"],
+        bits_per_feature=arrays["bits_per_feature"],
+        layers=tuple(layers),
+        num_classes=header["num_classes"],
+        class_bias=arrays["class_bias"],
+        class_names=header["class_names"],
+        feature_names=header["feature_names"],
+        metadata=header["metadata"],
+        input_type=header["input_type"],
+        input_scale=arrays["input_scale"] if integer else None,
+        input_offset=arrays["input_offset"] if integer else None,
+        reduction_layers=header["reduction_layers"],
+    )
+    if model.num_features != header["num_features"]:
+        raise DWNFormatError(
+            f"bits_per_feature: {model.num_features} features, header says {header['num_features']}"
+        )
+    return model.validate()
