@@ -24,4 +24,5 @@ class NotFittedError(DWNError, ValueError, AttributeError):
 
 
 class OutputError(DWNError):
-    """An output location cannot be written: a missing permission, a file where a folder is wanted, a folder dwn-mcu did not write."""
+    """An output location cannot be written: a missing permission, a file where a folder is wanted, a folder
+    dwn-mcu did not write."""
