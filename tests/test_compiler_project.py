@@ -42,7 +42,8 @@ def test_cli_build_writes_project(tmp_path, model_file, capsys):
     printed = capsys.readouterr().out
     assert "layout" in printed and "of 30720 bytes" in printed and "of 2048 bytes" in printed
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert files == ["dwn/model.dwn", "dwn/vectors.npy", "dwn_report.json", "lib/gesture/library.json",
+    assert files == ["dwn/model.dwn", "dwn/vectors.npy", "dwn_report.json", "lib/gesture/CMakeLists.txt",
+                     "lib/gesture/library.json",
                      "lib/gesture/library.properties", "lib/gesture/src/gesture.c", "lib/gesture/src/gesture.h",
                      "platformio.ini", "src/main.cpp"]
     report = json.loads((out / "dwn_report.json").read_text())
@@ -81,7 +82,7 @@ def test_two_builds_are_byte_identical(tmp_path, model):
         build_project(model, "nano", tmp_path / out, selftest_vectors=X)
     a = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
     b = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
-    assert a == b and len(a) == 9
+    assert a == b and len(a) == 10
 
 
 def test_layout_choice_and_override(tmp_path, model):
@@ -240,7 +241,7 @@ def test_wheel_ships_boards_templates_and_runner(tmp_path):
     for key in load_boards():
         assert f"dwn_mcu/boards/{key}.toml" in names
     for t in ("model.c.j2", "model.h.j2", "layout_table.c.j2", "layout_unrolled.c.j2", "main.cpp.j2",
-              "platformio.ini.j2", "library.json.j2", "library.properties.j2"):
+              "platformio.ini.j2", "library.json.j2", "library.properties.j2", "CMakeLists.txt.j2"):
         assert f"dwn_mcu/firmware_templates/{t}" in names
     assert "dwn_mcu/host_tests/dwn_runner.c" in names
 

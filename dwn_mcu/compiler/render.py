@@ -92,6 +92,7 @@ def render_project(model: FrozenDWN, plan: Plan, selftest_vectors=None) -> dict[
         "src/main.cpp": _render("main.cpp.j2", ctx),
         f"{lib}/library.json": _render("library.json.j2", ctx),
         f"{lib}/library.properties": _render("library.properties.j2", ctx),
+        f"{lib}/CMakeLists.txt": _render("CMakeLists.txt.j2", ctx),
         f"{lib}/src/{plan.name}.h": _render("model.h.j2", ctx),
         f"{lib}/src/{plan.name}.c": _render("model.c.j2", ctx),
     }
