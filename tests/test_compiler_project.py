@@ -1,7 +1,9 @@
 """The generated PlatformIO project: files, PlatformIO's own parser, determinism, the self-test sketch,
 `dwn-mcu verify`, every bad input (one line, exit 2, nothing written), and the packaged resources."""
 
+import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -107,12 +109,14 @@ def test_selftest_sketch_passes_natively(tmp_path, model_file, model):
     subprocess.run(["g++", "-Wall", "-Wextra", "-Werror", f"-I{lib}", out / "src/main.cpp", tmp_path / "m.o", "-o", exe],
                    check=True)
     x = np.array([0.25, -1.5, np.nan, 3.0, -0.0], np.float32)
-    proc = subprocess.run([exe], input="0.25,-1.5,nan,3,-0\n1,2\n", capture_output=True, text=True, check=True)
+    proc = subprocess.run([exe], input="0.25,-1.5,nan,3,-0\n1,2\nid\n", capture_output=True, text=True, check=True)
     lines = proc.stdout.splitlines()
     assert lines[0] == "selftest PASS 40 vectors"
     s = model.scores(x)[0]
-    assert lines[1] == f"class {int(np.argmax(s))} scores " + " ".join(map(str, s))
+    assert re.fullmatch(f"class {int(np.argmax(s))} scores " + " ".join(map(str, s)) + r" us \d+", lines[1])
     assert lines[2].startswith("error: expected 5 numbers")
+    identity = hashlib.sha256((out / "dwn/model.dwn").read_bytes()).hexdigest()[:16]
+    assert lines[3] == f"id dwn_model {identity}"  # the model's identity, on request
 
 
 @needs_gcc

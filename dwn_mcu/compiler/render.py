@@ -11,6 +11,7 @@ import numpy as np
 from .. import __version__
 from ..frozen import INPUT_TYPES, FrozenDWN
 from ..resources import resource_dir
+from .identity import model_identity
 from .pack import pack_encoder, pack_table_layer, pack_unrolled_layer
 from .plan import Plan
 
@@ -86,6 +87,7 @@ def render_project(model: FrozenDWN, plan: Plan, selftest_vectors=None) -> dict[
     """Every text file of the PlatformIO project, by path relative to the project folder."""
     ctx = _context(model, plan)
     ctx["selftest"] = None if selftest_vectors is None else selftest_context(model, selftest_vectors)
+    ctx["identity"] = model_identity(model)
     lib = f"lib/{plan.name}"
     return {
         "platformio.ini": _render("platformio.ini.j2", ctx),
