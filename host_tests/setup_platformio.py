@@ -5,7 +5,7 @@
     python host_tests/setup_platformio.py SHARED_PLATFORMIO_DIR CORE_DIR
 
 It installs, as PlatformIO packages: the platforms `atmelavr` and `native` (copied from the shared
-folder), Debian's AVR toolchain and Arduino core (symlinks), and SCons (`pip install --target`, the
+folder), Debian's AVR toolchain, Arduino core and simavr (symlinks), and SCons (`pip install --target`, the
 version PlatformIO Core asks for). See ../shared/notes/platformio_offline.md. Idempotent: a stamp of
 every input is kept in CORE_DIR; while it matches, a run changes nothing and prints nothing. It never
 touches a project: the generated platformio.ini stays what a user with the registry runs.
@@ -25,6 +25,7 @@ from pathlib import Path
 SCONS = ("tool-scons", "4.41101.0", "scons==4.11.1")  # PlatformIO Core 6.2 asks for ~4.41101.0
 TOOLCHAIN = ("toolchain-atmelavr", "1.70300.0")  # atmelavr 5.2.0 asks for ~1.70300.0
 FRAMEWORK = ("framework-arduino-avr", "5.3.0")  # ~5.3.0
+SIMAVR = ("tool-simavr", "1.10700.0", Path("/usr/bin/simavr"))  # ~1.10700.0; for `pio test -e nano_simavr`
 ARDUINO_AVR = Path("/usr/share/arduino/hardware/arduino/avr")
 ARDUINO_PARTS = ("cores", "variants", "libraries", "bootloaders", "boards.txt", "platform.txt")
 AVR_TOOLS = ("gcc", "g++", "c++", "cpp", "ar", "as", "ld", "nm", "objcopy", "objdump", "ranlib", "size",
@@ -76,6 +77,17 @@ def _framework(core: Path) -> None:
     _mark_package(folder, "framework", name, version)
 
 
+def _simavr(core: Path) -> None:
+    """Debian's simavr as PlatformIO's tool-simavr (the projects' `test_testing_command` runs bin/simavr)."""
+    name, version, binary = SIMAVR
+    if not binary.exists():
+        return
+    bin_dir = core / "packages" / name / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "simavr").symlink_to(binary)
+    _mark_package(bin_dir.parent, "tool", name, version)
+
+
 def _scons(core: Path) -> None:
     name, version, requirement = SCONS
     folder = core / "packages" / name
@@ -99,7 +111,7 @@ def _stamp(shared: Path) -> str:
         for path in sorted((shared / "platforms" / name).rglob("*")):
             if path.is_file():
                 h.update(str(path.relative_to(shared)).encode() + b"\0" + path.read_bytes())
-    h.update(repr([t for t in AVR_TOOLS if Path(f"/usr/bin/avr-{t}").exists()]).encode())
+    h.update(repr([t for t in AVR_TOOLS if Path(f"/usr/bin/avr-{t}").exists()] + [SIMAVR[2].exists()]).encode())
     return h.hexdigest()
 
 
@@ -121,6 +133,7 @@ def prepare(shared: Path, core: Path) -> bool:
         _platforms(shared, tmp)
         _toolchain(tmp)
         _framework(tmp)
+        _simavr(tmp)
         _scons(tmp)
         (tmp / ".dwn_mcu_stamp").write_text(stamp)
         if core.exists():

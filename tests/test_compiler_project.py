@@ -47,7 +47,7 @@ def test_cli_build_writes_project(tmp_path, model_file, capsys):
     assert files == ["dwn/model.dwn", "dwn/vectors.npy", "dwn_report.json", "lib/gesture/CMakeLists.txt",
                      "lib/gesture/library.json",
                      "lib/gesture/library.properties", "lib/gesture/src/gesture.c", "lib/gesture/src/gesture.h",
-                     "platformio.ini", "src/main.cpp"]
+                     "platformio.ini", "src/main.cpp", "test/test_custom_runner.py", "test/test_model/test_main.cpp"]
     report = json.loads((out / "dwn_report.json").read_text())
     assert report["board"]["key"] == "nano" and report["layout"] in ("table", "unrolled")
     assert report["flash"]["budget"] == 30720 and report["flash"]["estimate"] <= 30720
@@ -67,7 +67,12 @@ def test_platformio_ini_read_back_by_platformio(tmp_path, model, board):
     build_project(model, board, out, name="m", layout="table")
     config = config_mod.ProjectConfig(str(out / "platformio.ini"))
     b = load_boards()[board]
-    assert config.envs() == [board, "native"]
+    simavr = [f"{board}_simavr"] if b.mcu == "atmega328p" else []  # `pio test` in simavr (ATmega328P boards)
+    assert config.envs() == [board, *simavr, "native"]
+    for env in simavr:
+        assert config.get(f"env:{env}", "extends") == [f"env:{board}"]
+        assert config.get(f"env:{env}", "test_testing_command")[1:5] == ["-m", b.mcu, "-f", str(b.f_cpu)]
+    assert config.get(f"env:{board}", "test_framework") == "custom"  # test/test_custom_runner.py
     assert config.get("platformio", "default_envs") == [board]
     assert config.get(f"env:{board}", "board") == b.pio_board
     assert config.get(f"env:{board}", "platform") == b.pio_platform
@@ -84,7 +89,7 @@ def test_two_builds_are_byte_identical(tmp_path, model):
         build_project(model, "nano", tmp_path / out, selftest_vectors=X)
     a = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
     b = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
-    assert a == b and len(a) == 10
+    assert a == b and len(a) == 12
 
 
 def test_layout_choice_and_override(tmp_path, model):

@@ -1,7 +1,8 @@
 """PlatformIO itself builds the generated project, offline (`pio run -e nano`, `pio run -e native`):
 its library finder, `lib_dir`, build flags and size check. Then PlatformIO's firmware.elf runs in simavr
 and answers the project's vectors over its UART as the reference does, the native `program` answers
-them on stdin, and PlatformIO's own RAM / Flash report holds against the planner's figures.
+them on stdin, and PlatformIO's own RAM / Flash report holds against the planner's figures. `pio test`
+runs the project's own model test (test/, PlatformIO's custom runner) natively and in simavr.
 
 One project per case (popcount and reduction models, float and integer inputs, both layouts), built
 once per module and shared by the asserts."""
@@ -13,7 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from pio_helpers import core_dir, pio_run
+from pio_helpers import core_dir, pio, pio_run
 from dwn_mcu.compiler import build_project
 from dwn_mcu.compiler.project import load_project
 from dwn_mcu.integer_inputs import to_integer_model
@@ -41,6 +42,14 @@ def _model(case: str):
     return model if kind == "float" else _as_int(model, kind)
 
 
+def _build(case: str, out):
+    model = _model(case)
+    X = adversarial_inputs(model, seed=3, random_rows=24)
+    build_project(model, "nano", out, name="pm", layout=case.split("-")[2], selftest_vectors=X[::9],
+                  verify_vectors=X)
+    return load_project(out)
+
+
 CASES = ["popcount-float-table", "popcount-int16-unrolled", "reduction-float-unrolled", "reduction-uint8-table"]
 
 
@@ -50,13 +59,9 @@ def built(request, tmp_path_factory):
     require_target("avr")
     core = core_dir()
     case = request.param
-    model = _model(case)
-    X = adversarial_inputs(model, seed=3, random_rows=24)
-    out = tmp_path_factory.mktemp(case) / "project"
-    build_project(model, "nano", out, name="pm", layout=case.split("-")[2], selftest_vectors=X[::9],
-                  verify_vectors=X)
-    ini = (out / "platformio.ini").read_bytes()
-    return load_project(out), pio_run(core, out, "nano"), pio_run(core, out, "native"), ini, case
+    project = _build(case, tmp_path_factory.mktemp(case) / "project")
+    ini = (project.root / "platformio.ini").read_bytes()
+    return project, pio_run(core, project.root, "nano"), pio_run(core, project.root, "native"), ini, case
 
 
 def test_pio_builds_both_environments_and_leaves_the_project_alone(built):
@@ -102,3 +107,32 @@ def test_planner_holds_against_platformio_size_report(built, request):
     assert nano.flash is not None and nano.ram is not None, nano.output[-2000:]
     assert abs(flash - nano.flash) <= FLASH_TOLERANCE * nano.flash, figures
     assert ram >= nano.ram, figures
+
+
+
+def _pio_test(project, env):
+    proc = pio(core_dir(), project, "test", "-e", env, timeout=300)
+    return proc.returncode, proc.stdout
+
+
+@pytest.mark.parametrize("case", ["popcount-float-table", "reduction-uint8-table"])
+@pytest.mark.parametrize("env", ["native", "nano_simavr"])
+def test_pio_test_runs_the_projects_own_model_test(tmp_path, case, env):
+    require_target("avr")
+    project = _build(case, tmp_path / "project")
+    rc, out = _pio_test(project.root, env)
+    count = project.report["selftest_vectors"]
+    assert rc == 0 and f"{count} test cases: {count} succeeded" in out, out[-3000:]
+
+
+def test_pio_test_fails_when_the_model_disagrees(tmp_path):
+    require_target("avr")
+    project = _build("popcount-float-table", tmp_path / "project")
+    test_main = project.root / "test" / "test_model" / "test_main.cpp"
+    text = test_main.read_text()
+    start = text.index("test_class[TEST_COUNT] TEST_FLASH = { ") + len("test_class[TEST_COUNT] TEST_FLASH = { ")
+    flipped = "1" if text[start] == "0" else "0"  # the first vector's expected class, changed
+    test_main.write_text(text[:start] + flipped + text[start + 1:])
+    rc, out = _pio_test(project.root, "native")
+    count = project.report["selftest_vectors"]
+    assert rc != 0 and f"{count} test cases: 1 failed, {count - 1} succeeded" in out, out[-3000:]
