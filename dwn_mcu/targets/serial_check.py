@@ -20,6 +20,7 @@ import numpy as np
 from ..compiler.host import as_inputs
 from ..compiler.identity import identity_of_bytes
 from ..compiler.project import MODEL_COPY
+from ..compiler.render import BAUD
 from ..errors import DWNError
 from ..synthetic import adversarial_inputs
 from .project import decimal_safe_rows
@@ -142,8 +143,6 @@ def exchange(link, model, X, port: str, timeout: float):
 def check_board(project, port: str, baud: int | None = None, timeout: float = 5.0, answer_timeout: float = 2.0,
                 serial_module=None) -> CheckResult:
     """Run the check on the board at `port` (see the module's docstring)."""
-    from ..compiler.render import BAUD
-
     identity = identity_of_bytes((project.root / MODEL_COPY).read_bytes())
     X = check_vectors(project)
     link = open_port(port, BAUD if baud is None else baud, serial_module)
