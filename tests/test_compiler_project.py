@@ -250,7 +250,8 @@ def test_wheel_ships_boards_templates_and_runner(tmp_path):
     for key in load_boards():
         assert f"dwn_mcu/boards/{key}.toml" in names
     for t in ("model.c.j2", "model.h.j2", "layout_table.c.j2", "layout_unrolled.c.j2", "main.cpp.j2",
-              "platformio.ini.j2", "library.json.j2", "library.properties.j2", "CMakeLists.txt.j2"):
+              "platformio.ini.j2", "library.json.j2", "library.properties.j2", "CMakeLists.txt.j2",
+              "pio_test/test_main.cpp.j2", "pio_test/test_custom_runner.py.j2"):
         assert f"dwn_mcu/firmware_templates/{t}" in names
     assert "dwn_mcu/host_tests/dwn_runner.c" in names
 
