@@ -19,7 +19,7 @@ from dwn_mcu.compiler import build_project
 from dwn_mcu.compiler.project import load_project
 from dwn_mcu.integer_inputs import to_integer_model
 from dwn_mcu.synthetic import adversarial_inputs, random_model, random_reduction_model
-from dwn_mcu.targets.project import sketch_agreement, verify_sketch
+from dwn_mcu.targets.project import decimal_safe_rows, sketch_agreement, verify_sketch
 from dwn_mcu.targets.sketch_protocol import row_line
 from dwn_mcu.targets.testing import require_target
 
@@ -75,8 +75,9 @@ def test_pio_builds_both_environments_and_leaves_the_project_alone(built):
 
 def test_pio_firmware_answers_over_uart_in_simavr(built):
     project, nano, _, _, _ = built
-    result = verify_sketch(project, count=12, elf=nano.artifact(project.root, "firmware.elf"))
-    assert result.vectors >= 8, "too few decimal-safe vectors to prove anything"
+    X = decimal_safe_rows(project.model, project.vectors)  # every vector the sketch reads back exactly
+    result = verify_sketch(project, count=X.shape[0], elf=nano.artifact(project.root, "firmware.elf"))
+    assert result.vectors == X.shape[0] >= 20, "too few decimal-safe vectors to prove anything"
     assert result.first_mismatch is None and result.agree == result.vectors
     assert result.selftest is not None and "PASS" in result.selftest
 
