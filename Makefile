@@ -9,7 +9,7 @@ export DWN_MCU_DATA ?= $(abspath ../shared/datasets)
 export MALLOC_MMAP_THRESHOLD_ ?= 1000000000
 export MALLOC_TRIM_THRESHOLD_ ?= 1000000000
 
-.PHONY: setup venv toolchains test demo bench clean
+.PHONY: setup venv toolchains platformio test demo bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -20,12 +20,19 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-setup: venv toolchains
+setup: venv toolchains platformio
 
 # Cross compilers and emulators for the target proofs (installed only when missing), and the simavr
 # harness (rebuilt only when its source changed). Without root it says what to install; tests skip.
 toolchains:
 	bash host_tests/setup_toolchains.sh
+
+# An offline PlatformIO core for `pio run` / `pio test` on generated projects (tests/test_platformio.py),
+# from the shared platforms beside the clone; prepared once, rebuilt only when an input changed.
+PIO_SHARED ?= $(abspath ../shared/platformio)
+platformio: venv
+	@if [ -d "$(PIO_SHARED)/platforms" ]; then $(PY) host_tests/setup_platformio.py "$(PIO_SHARED)" host_tests/build/platformio; \
+	else echo "platformio: $(PIO_SHARED) not found; the PlatformIO tests will skip"; fi
 
 test: setup
 	$(PY) -m pytest -q

@@ -177,7 +177,7 @@ def test_build_verify_and_selftest_sketch(tmp_path, capsys):
     lines = proc.stdout.splitlines()
     assert lines[0] == "selftest PASS 30 vectors"
     s = model.scores(np.array([[12, -300, 32767, -32768]]))[0]
-    assert lines[1] == f"class {int(np.argmax(s))} scores " + " ".join(map(str, s))
+    assert re.fullmatch(f"class {int(np.argmax(s))} scores " + " ".join(map(str, s)) + r" us \d+", lines[1])
     assert lines[2] == lines[3] == "error: expected 4 int16 integers"  # out of range; not an integer
 
 

@@ -1,7 +1,9 @@
 """The generated PlatformIO project: files, PlatformIO's own parser, determinism, the self-test sketch,
 `dwn-mcu verify`, every bad input (one line, exit 2, nothing written), and the packaged resources."""
 
+import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -42,9 +44,10 @@ def test_cli_build_writes_project(tmp_path, model_file, capsys):
     printed = capsys.readouterr().out
     assert "layout" in printed and "of 30720 bytes" in printed and "of 2048 bytes" in printed
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert files == ["dwn/model.dwn", "dwn/vectors.npy", "dwn_report.json", "lib/gesture/library.json",
+    assert files == ["dwn/model.dwn", "dwn/vectors.npy", "dwn_report.json", "lib/gesture/CMakeLists.txt",
+                     "lib/gesture/library.json",
                      "lib/gesture/library.properties", "lib/gesture/src/gesture.c", "lib/gesture/src/gesture.h",
-                     "platformio.ini", "src/main.cpp"]
+                     "platformio.ini", "src/main.cpp", "test/test_custom_runner.py", "test/test_model/test_main.cpp"]
     report = json.loads((out / "dwn_report.json").read_text())
     assert report["board"]["key"] == "nano" and report["layout"] in ("table", "unrolled")
     assert report["flash"]["budget"] == 30720 and report["flash"]["estimate"] <= 30720
@@ -64,7 +67,12 @@ def test_platformio_ini_read_back_by_platformio(tmp_path, model, board):
     build_project(model, board, out, name="m", layout="table")
     config = config_mod.ProjectConfig(str(out / "platformio.ini"))
     b = load_boards()[board]
-    assert config.envs() == [board, "native"]
+    simavr = [f"{board}_simavr"] if b.mcu == "atmega328p" else []  # `pio test` in simavr (ATmega328P boards)
+    assert config.envs() == [board, *simavr, "native"]
+    for env in simavr:
+        assert config.get(f"env:{env}", "extends") == [f"env:{board}"]
+        assert config.get(f"env:{env}", "test_testing_command")[1:5] == ["-m", b.mcu, "-f", str(b.f_cpu)]
+    assert config.get(f"env:{board}", "test_framework") == "custom"  # test/test_custom_runner.py
     assert config.get("platformio", "default_envs") == [board]
     assert config.get(f"env:{board}", "board") == b.pio_board
     assert config.get(f"env:{board}", "platform") == b.pio_platform
@@ -81,7 +89,7 @@ def test_two_builds_are_byte_identical(tmp_path, model):
         build_project(model, "nano", tmp_path / out, selftest_vectors=X)
     a = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
     b = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
-    assert a == b and len(a) == 9
+    assert a == b and len(a) == 12
 
 
 def test_layout_choice_and_override(tmp_path, model):
@@ -106,12 +114,14 @@ def test_selftest_sketch_passes_natively(tmp_path, model_file, model):
     subprocess.run(["g++", "-Wall", "-Wextra", "-Werror", f"-I{lib}", out / "src/main.cpp", tmp_path / "m.o", "-o", exe],
                    check=True)
     x = np.array([0.25, -1.5, np.nan, 3.0, -0.0], np.float32)
-    proc = subprocess.run([exe], input="0.25,-1.5,nan,3,-0\n1,2\n", capture_output=True, text=True, check=True)
+    proc = subprocess.run([exe], input="0.25,-1.5,nan,3,-0\n1,2\nid\n", capture_output=True, text=True, check=True)
     lines = proc.stdout.splitlines()
     assert lines[0] == "selftest PASS 40 vectors"
     s = model.scores(x)[0]
-    assert lines[1] == f"class {int(np.argmax(s))} scores " + " ".join(map(str, s))
+    assert re.fullmatch(f"class {int(np.argmax(s))} scores " + " ".join(map(str, s)) + r" us \d+", lines[1])
     assert lines[2].startswith("error: expected 5 numbers")
+    identity = hashlib.sha256((out / "dwn/model.dwn").read_bytes()).hexdigest()[:16]
+    assert lines[3] == f"id dwn_model {identity}"  # the model's identity, on request
 
 
 @needs_gcc
@@ -240,7 +250,8 @@ def test_wheel_ships_boards_templates_and_runner(tmp_path):
     for key in load_boards():
         assert f"dwn_mcu/boards/{key}.toml" in names
     for t in ("model.c.j2", "model.h.j2", "layout_table.c.j2", "layout_unrolled.c.j2", "main.cpp.j2",
-              "platformio.ini.j2", "library.json.j2", "library.properties.j2"):
+              "platformio.ini.j2", "library.json.j2", "library.properties.j2", "CMakeLists.txt.j2",
+              "pio_test/test_main.cpp.j2", "pio_test/test_custom_runner.py.j2"):
         assert f"dwn_mcu/firmware_templates/{t}" in names
     assert "dwn_mcu/host_tests/dwn_runner.c" in names
 

@@ -151,7 +151,7 @@ def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", lay
         model, optimizer_report = optimize_for_board(model, board, name, layout, st_count)
     plan = make_plan(model, board, name, layout, selftest_count=st_count)
     check_destination(out_dir, force)
-    files = render_project(model, plan, st)
+    files = render_project(model, plan, st, _test_vectors(model, st))
     report = report_dict(model, plan, st_count)
     report["optimizer"] = optimizer_report
     vectors = _model_inputs(model, adversarial_inputs(model) if verify_vectors is None else verify_vectors)
@@ -182,6 +182,11 @@ def selftest_vectors(model: FrozenDWN, X=None, count: int = 16) -> np.ndarray:
         raise DataError("self-test needs at least one vector")
     rows = np.unique(np.linspace(0, X.shape[0] - 1, num=min(count, X.shape[0])).astype(np.int64))
     return X[rows]
+
+
+def _test_vectors(model: FrozenDWN, st) -> np.ndarray:
+    """The vectors of the project's own `pio test`: the self-test's, or 16 of the adversarial inputs."""
+    return st if st is not None else _model_inputs(model, selftest_vectors(model))
 
 
 @dataclass(frozen=True)

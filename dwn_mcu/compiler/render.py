@@ -8,6 +8,7 @@ import numpy as np
 from .. import __version__
 from ..frozen import INPUT_TYPES, FrozenDWN
 from .cgen import environment
+from .identity import model_identity
 from .pack import pack_encoder, pack_table_layer, pack_unrolled_layer
 from .plan import Plan
 
@@ -68,16 +69,24 @@ def selftest_context(model: FrozenDWN, vectors) -> dict:
     }
 
 
-def render_project(model: FrozenDWN, plan: Plan, selftest_vectors=None) -> dict[str, str]:
-    """Every text file of the PlatformIO project, by path relative to the project folder."""
+def render_project(model: FrozenDWN, plan: Plan, selftest_vectors=None, test_vectors=None) -> dict[str, str]:
+    """Every text file of the PlatformIO project, by path relative to the project folder; with
+    `test_vectors`, the model's own test for `pio test` (test/) too."""
     ctx = _context(model, plan)
     ctx["selftest"] = None if selftest_vectors is None else selftest_context(model, selftest_vectors)
+    ctx["identity"] = model_identity(model)
     lib = f"lib/{plan.name}"
-    return {
+    tests = {}
+    if test_vectors is not None:
+        ctx["test"] = selftest_context(model, test_vectors)
+        tests = {"test/test_model/test_main.cpp": _render("pio_test/test_main.cpp.j2", ctx),
+                 "test/test_custom_runner.py": _render("pio_test/test_custom_runner.py.j2", ctx)}
+    return {**tests, 
         "platformio.ini": _render("platformio.ini.j2", ctx),
         "src/main.cpp": _render("main.cpp.j2", ctx),
         f"{lib}/library.json": _render("library.json.j2", ctx),
         f"{lib}/library.properties": _render("library.properties.j2", ctx),
+        f"{lib}/CMakeLists.txt": _render("CMakeLists.txt.j2", ctx),
         f"{lib}/src/{plan.name}.h": _render("model.h.j2", ctx),
         f"{lib}/src/{plan.name}.c": _render("model.c.j2", ctx),
     }

@@ -96,12 +96,12 @@ def build_sketch(sketch_cpp: Path, library_dirs, workdir, extra_defines=()) -> P
 
 
 def run_sketch(elf, serial_input: str = "", banner_lines: int = 0, idle_cycles: int = 4_000_000,
-               max_cycles: int = 2_000_000_000, timeout: float = 120.0) -> RunOutput:
+               max_cycles: int = 2_000_000_000, timeout: float = 120.0, workdir=None) -> RunOutput:
     """Run a sketch in simavr, typing `serial_input` into its UART one line at a time, each after the
     sketch answered the previous one (and the first after `banner_lines` lines of start-up output, such
     as a self-test result, and 10 ms for setup()). The run ends once the sketch has printed nothing for
-    `idle_cycles` cycles (loop() never returns)."""
-    work = Path(elf).parent
+    `idle_cycles` cycles (loop() never returns). The input file goes to `workdir` (default: beside the ELF)."""
+    work = Path(workdir) if workdir is not None else Path(elf).parent
     feed = work / "serial_in.txt"
     feed.write_text(serial_input)
     return run_avr(elf, mcu=MCU, max_cycles=max_cycles, uart_in=feed, idle_cycles=idle_cycles, timeout=timeout,

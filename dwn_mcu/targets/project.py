@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .arduino import build_sketch, run_sketch
+from .sketch_protocol import expected, parse_answer, row_line
 from .toolchains import ARCH_TO_TARGET, TARGETS, TargetError, arduino_core_missing, get_target
 from .verify import TargetResult, require_toolchain, verify_on_target
 
@@ -81,15 +82,6 @@ def plan_check(result: TargetResult, report: dict, score_bytes: int) -> PlanChec
                      result.model_size.ram + stack + score_bytes)
 
 
-def _float_text(v: np.float32) -> str:
-    """Shortest decimal that reads back as the same float32 (`nan`, `inf`, `-inf` as the sketch accepts)."""
-    if np.isnan(v):
-        return "nan"
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return np.format_float_scientific(np.float32(v), unique=True, trim="-")
-
-
 def decimal_safe_rows(model, X, rel: float = 1e-5) -> np.ndarray:
     """Rows whose every feature is finite and farther than `rel` (relative) from each of its thresholds.
     The sketch reads decimal text with avr-libc's `strtod`, which is not correctly rounded (measured: a
@@ -120,29 +112,33 @@ class SketchResult:
         return proven and self.agree == self.vectors and (self.selftest is None or "PASS" in self.selftest)
 
 
-def verify_sketch(project, count: int = SKETCH_VECTORS, workdir=None) -> SketchResult:
-    """Build `src/main.cpp` with the project's library for the Nano, type `count` of its vectors into the
-    serial port in simavr and compare the printed `class C scores ...` lines with the reference."""
+def verify_sketch(project, count: int = SKETCH_VECTORS, workdir=None, elf=None) -> SketchResult:
+    """Build `src/main.cpp` with the project's library for the Nano (or take `elf`, a firmware already
+    built from it, such as PlatformIO's), type `count` of its vectors into the serial port in simavr and
+    compare the printed `class C scores ...` lines with the reference."""
     missing = arduino_core_missing()
-    if missing:
+    if missing and elf is None:
         raise TargetError(f"Arduino sketch: missing {', '.join(missing)}")
     model = project.model
     X = decimal_safe_rows(model, project.vectors)[:count]
+    lines = "".join(row_line(model, row) for row in X)
+    banner = 1 if project.report.get("selftest_vectors") else 0
     with tempfile.TemporaryDirectory(prefix="dwn_sketch_") as tmp:
         work = Path(workdir) if workdir is not None else Path(tmp)
-        elf = build_sketch((Path(project.root) / "src" / "main.cpp").resolve(), [Path(project.lib_src).resolve()], work)
-        text = _float_text if model.input_type == "float32" else str
-        lines = "".join(",".join(text(v) for v in row) + "\n" for row in X)
-        out = run_sketch(elf, lines, banner_lines=1 if project.report.get("selftest_vectors") else 0)
-    answers = [line.split() for line in out.text.splitlines() if line.startswith("class ")]
-    selftest = next((line.strip() for line in out.text.splitlines() if line.startswith("selftest")), None)
-    ref_c, ref_s = model.predict(X), model.scores(X)
+        if elf is None:
+            elf = build_sketch((Path(project.root) / "src" / "main.cpp").resolve(), [Path(project.lib_src).resolve()],
+                               work)
+        out = run_sketch(elf, lines, banner_lines=banner, workdir=work)
+    return sketch_agreement(model, X, out.text)
+
+
+def sketch_agreement(model, X, text: str) -> SketchResult:
+    """Compare a sketch's answer lines (in `text`, one per row of `X`, in order) with the reference."""
+    answers = [a for a in (parse_answer(line, model.num_classes) for line in text.splitlines()) if a is not None]
+    selftest = next((line.strip() for line in text.splitlines() if line.startswith("selftest")), None)
     agree, first = 0, None
-    for i in range(X.shape[0]):
-        exp = [int(ref_c[i]), *[int(s) for s in ref_s[i]]]
-        got = None
-        if i < len(answers) and len(answers[i]) == 3 + model.num_classes:
-            got = [int(answers[i][1]), *[int(s) for s in answers[i][3:]]]
+    for i, exp in enumerate(expected(model, X)):
+        got = answers[i].values() if i < len(answers) else None
         if got == exp:
             agree += 1
         elif first is None:

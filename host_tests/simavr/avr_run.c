@@ -20,11 +20,25 @@
  *   --max-cycles. Last line: "@END state=<done|idle|crashed|cycle-limit> exit=<n> cycles=<n>
  *   max_stack=<n>". Exit status: the firmware's status when done or idle, 3 crashed, 4 cycle limit,
  *   2 usage or load error. Never waits for a debugger.
+ * - --uart-pty makes UART0 a serial port, as a board on USB would be: the harness opens a
+ *   pseudo-terminal, prints "@PTY <path>" and bridges it to UART0 in both directions; a host program
+ *   (pyserial) opens <path> like a board's port. Bytes cross at the baud rate the host sets on the
+ *   port only if it matches the firmware's (UBRR0 and U2X0, within 5%, as real UARTs tolerate);
+ *   otherwise they arrive garbled both ways, as on a wire. Simulated time is held to the wall clock
+ *   (the board runs no faster than a real one; the harness sleeps rather than spin).
+ *   The run ends on SIGTERM or SIGINT (with the @END line); @REGION lines are flushed as they happen.
+ *   (UART0 registers of the ATmega328P.)
  */
+#define _DEFAULT_SOURCE /* cfmakeraw */
+#define _XOPEN_SOURCE 600 /* posix_openpt */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include "sim_avr.h"
 #include "sim_elf.h"
@@ -43,6 +57,88 @@ static uint8_t exit_status;
 static int last_char = '\n';
 static int uart_ready;
 static unsigned long output_lines;
+
+/* ------------------------------------------------------------------ --uart-pty: a serial port */
+#define UCSR0A 0xC0
+#define UBRR0L 0xC4
+#define UBRR0H 0xC5
+static int pty_fd = -1;
+static volatile sig_atomic_t stop_requested;
+static unsigned char pty_in[4096];
+static size_t pty_in_len, pty_in_pos;
+
+static void on_stop(int sig) { (void)sig; stop_requested = 1; }
+
+static int pty_open(void) {
+  int fd = posix_openpt(O_RDWR | O_NOCTTY);
+  if (fd < 0 || grantpt(fd) || unlockpt(fd)) return -1;
+  const char *name = ptsname(fd);
+  int slave = name ? open(name, O_RDWR | O_NOCTTY) : -1; /* kept open: the port outlives each host */
+  struct termios t;
+  if (slave < 0 || tcgetattr(slave, &t)) return -1;
+  cfmakeraw(&t); /* no echo, no line editing: bytes travel as on a wire */
+  tcsetattr(slave, TCSANOW, &t);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  printf("@PTY %s\n", name);
+  fflush(stdout);
+  return fd;
+}
+
+static double host_baud(void) {
+  static const struct { speed_t code; double baud; } speeds[] = {
+    {B1200, 1200}, {B2400, 2400}, {B4800, 4800}, {B9600, 9600}, {B19200, 19200}, {B38400, 38400},
+    {B57600, 57600}, {B115200, 115200}, {B230400, 230400}, {B460800, 460800}, {B921600, 921600}};
+  struct termios t;
+  if (tcgetattr(pty_fd, &t)) return 0;
+  speed_t code = cfgetospeed(&t);
+  for (size_t i = 0; i < sizeof speeds / sizeof speeds[0]; i++)
+    if (speeds[i].code == code) return speeds[i].baud;
+  return 0;
+}
+
+static int baud_matches(avr_t *avr) {
+  unsigned ubrr = avr->data[UBRR0L] | ((avr->data[UBRR0H] & 0x0F) << 8);
+  double board = (double)avr->frequency / ((avr->data[UCSR0A] & 0x02 ? 8.0 : 16.0) * (ubrr + 1));
+  double host = host_baud();
+  return host > 0 && host > 0.95 * board && host < 1.05 * board;
+}
+
+/* what a receiver sampling at the wrong rate makes of a byte: deterministic, never plain text */
+static uint8_t garble(uint8_t v) { return (uint8_t)((v * 151u + 89u) | 0x80u); }
+
+static void pty_send(avr_t *avr, uint8_t v) {
+  uint8_t b = baud_matches(avr) ? v : garble(v);
+  if (write(pty_fd, &b, 1) < 0) { /* no host reading and the buffer full: the byte is lost */ }
+}
+
+static double wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* After each instruction: a waiting host byte goes into UART0 when it can take one; about every 1024
+ * cycles with nothing waiting, the port is read, waiting while simulated time is ahead of the wall clock
+ * (the board runs at its own clock's pace, and the harness sleeps instead of spinning). */
+static void pty_pump(avr_t *avr, avr_irq_t *uart_rx) {
+  if (pty_in_pos < pty_in_len) {
+    if (uart_ready) {
+      uint8_t v = pty_in[pty_in_pos++];
+      avr_raise_irq(uart_rx, baud_matches(avr) ? v : garble(v));
+    }
+    return;
+  }
+  if ((avr->cycle & 0x3FF) >= 4) return;
+  static double wall_start = -1;
+  if (wall_start < 0) wall_start = wall_ms();
+  double ahead = avr->cycle * 1e3 / avr->frequency - (wall_ms() - wall_start);
+  struct pollfd pfd = {pty_fd, POLLIN, 0};
+  pty_in_pos = pty_in_len = 0;
+  if (poll(&pfd, 1, ahead > 1 ? (int)ahead : 0) > 0 && (pfd.revents & POLLIN)) {
+    ssize_t n = read(pty_fd, pty_in, sizeof pty_in);
+    if (n > 0) pty_in_len = (size_t)n;
+  }
+}
 
 static uint16_t sp_of(avr_t *avr) { return avr->data[R_SPL] | (avr->data[R_SPH] << 8); }
 
@@ -67,6 +163,7 @@ static void mark_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *p) {
     last_char = '\n';
     printf("@REGION %llu %u\n", (unsigned long long)(avr->cycle - region_start),
            (unsigned)(region_sp - region_min_sp));
+    if (pty_fd >= 0) fflush(stdout);
     in_region = 0;
   }
 }
@@ -80,10 +177,14 @@ static void exit_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *p) {
 static void uart_out_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
   (void)irq;
   avr_t *avr = param;
+  last_output = avr->cycle;
+  if (pty_fd >= 0) {
+    pty_send(avr, (uint8_t)value);
+    return;
+  }
   putchar((int)(value & 0xFF));
   last_char = (int)(value & 0xFF);
   if (last_char == '\n') output_lines++;
-  last_output = avr->cycle;
 }
 static void uart_xon_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
   (void)irq; (void)value; (void)param;
@@ -96,14 +197,14 @@ static void uart_xoff_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
 
 static int usage(const char *prog) {
   fprintf(stderr, "usage: %s prog.elf [--max-cycles N] [--mcu NAME] [--freq HZ] [--uart-in FILE] "
-                  "[--idle-cycles N] [--uart-lines] [--uart-wait-lines N] [--uart-start-cycles N]\n", prog);
+                  "[--idle-cycles N] [--uart-lines] [--uart-wait-lines N] [--uart-start-cycles N] [--uart-pty]\n", prog);
   return 2;
 }
 
 int main(int argc, char **argv) {
   const char *elf = NULL, *mcu = NULL, *uart_in = NULL;
   unsigned long long max_cycles = 100000000ULL, idle_cycles = 0, freq = 0, start_cycles = 0;
-  int lines_mode = 0;
+  int lines_mode = 0, pty_mode = 0;
   unsigned long wait_lines = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--max-cycles") && i + 1 < argc) max_cycles = strtoull(argv[++i], 0, 0);
@@ -112,6 +213,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--uart-in") && i + 1 < argc) uart_in = argv[++i];
     else if (!strcmp(argv[i], "--idle-cycles") && i + 1 < argc) idle_cycles = strtoull(argv[++i], 0, 0);
     else if (!strcmp(argv[i], "--uart-lines")) lines_mode = 1;
+    else if (!strcmp(argv[i], "--uart-pty")) pty_mode = 1;
     else if (!strcmp(argv[i], "--uart-wait-lines") && i + 1 < argc) wait_lines = strtoul(argv[++i], 0, 0);
     else if (!strcmp(argv[i], "--uart-start-cycles") && i + 1 < argc) start_cycles = strtoull(argv[++i], 0, 0);
     else if (argv[i][0] != '-' && !elf) elf = argv[i];
@@ -169,6 +271,11 @@ int main(int argc, char **argv) {
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF),
                           uart_xoff_hook, avr);
   avr_irq_t *uart_rx = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
+  if (pty_mode) {
+    if ((pty_fd = pty_open()) < 0) { fprintf(stderr, "avr_run: cannot open a pseudo-terminal\n"); return 2; }
+    signal(SIGTERM, on_stop);
+    signal(SIGINT, on_stop);
+  }
 
   min_sp = sp_of(avr);
   int state = cpu_Running;
@@ -180,6 +287,11 @@ int main(int argc, char **argv) {
     if (in_region && sp < region_min_sp) region_min_sp = sp;
     if (state == cpu_Done) { end = "done"; break; }
     if (state == cpu_Crashed) { end = "crashed"; break; }
+    if (pty_fd >= 0) {
+      if (stop_requested) { end = "idle"; break; }
+      pty_pump(avr, uart_rx);
+      continue;
+    }
     if (input_pos < input_len && uart_ready && avr->cycle >= start_cycles && output_lines >= wait_lines) {
       uint8_t byte = input[input_pos++];
       avr_raise_irq(uart_rx, byte);
