@@ -20,6 +20,7 @@ from dwn_mcu.compiler.cgen import (MAX_IDENTIFIER, CGenError, c_comment, c_ident
 from dwn_mcu.compiler.plan import PlanError
 from dwn_mcu.compiler.render import render_project
 from dwn_mcu.errors import DWNError
+from dwn_mcu.frozen import FrozenDWN
 from dwn_mcu.synthetic import random_model
 from dwn_mcu.targets.testbench import render_testbench
 from dwn_mcu.targets.toolchains import TARGETS, TargetError
@@ -172,10 +173,12 @@ def test_hostile_class_names_build_and_compile_without_live_code(tmp_path, base_
 
 @needs_gcc
 @pytest.mark.parametrize("text", HOSTILE)
-def test_every_hostile_name_renders_to_compiling_c(tmp_path, base_model, text):
-    """Names a loader may refuse (newline, NUL, 200 characters) are still safe in memory: rendered
-    straight from a FrozenDWN, the library compiles and no hostile line is live."""
+def test_every_hostile_name_renders_to_compiling_c(tmp_path, base_model, text, monkeypatch):
+    """Names the model's validation refuses (newline, NUL, 200 characters) are still safe if one got
+    past it: with validation switched off, the library renders, compiles, and no hostile line is live
+    (the escaping does not lean on the loader)."""
     model = _hostile_model(base_model, [text, text + "1", "2" + text])
+    monkeypatch.setattr(FrozenDWN, "validate", lambda self: self)
     files = render_project(model, make_plan(model, get_board("nano"), layout="table"))
     lib = tmp_path / "lib"
     lib.mkdir()
