@@ -17,3 +17,7 @@ class DataError(DWNError):
 class CheckpointError(DWNError):
     """A checkpoint from another library (a torch_dwn state dict, its thresholds) cannot be imported:
     unreadable, refused by `weights_only`, or breaking a convention the importer checks."""
+
+
+class OutputError(DWNError):
+    """An output location cannot be written: a missing permission, a file where a folder is wanted, a folder dwn-mcu did not write."""
