@@ -177,7 +177,7 @@ def _name_fault(name: str) -> str | None:
     """Why a column name or a label cannot name something in a model (and its generated C), or None."""
     if len(name) > MAX_NAME:
         return f"is {len(name)} characters long, more than {MAX_NAME} (a misplaced column?)"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if not name.isprintable():  # control, format and line-separator characters, tabs
         return f"holds a control character ({_show(name)})"
     return None
 
