@@ -246,7 +246,10 @@ def test_ctrl_c_at_any_moment_is_never_a_traceback(tmp_path):
         results = list(pool.map(at, [0.1, 0.3, 0.6, 1.0, 1.5, 2.5]))
     for err, code in results:
         assert "Traceback" not in err, err
-        assert (code == 130 and len(err.strip().splitlines()) == 1) or (code == 0 and err == ""), (code, err)
+        # -SIGINT: the signal came during the interpreter's teardown, once the work was done and Python had
+        # restored the default handler; a shell reports it as 130 too
+        interrupted = code in (130, -signal.SIGINT) and len(err.strip().splitlines()) <= 1
+        assert interrupted or (code == 0 and err == ""), (code, err)
     assert any(code == 130 for _, code in results)
 
 

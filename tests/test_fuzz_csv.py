@@ -107,12 +107,13 @@ def check_loaded_or_one_line(path: Path) -> str:
     assert d.num_classes >= 2 and sorted(set(d.y.tolist())) == list(range(d.num_classes))
     assert len(set(d.class_names)) == d.num_classes and len(d.feature_names) == F == len(set(d.feature_names))
     for name in d.class_names + d.feature_names:
-        assert name and name == name.strip() and name.isprintable() and name.lower() not in ("nan", "na")
+        assert name and name == name.strip() and name.isprintable()
+    assert not {c.lower() for c in d.class_names} & {"", "na", "nan", "?", "null"}  # a missing label is no class
     assert TARGET not in d.feature_names and (~d.is_test).any()
     return "ok"
 
 
-@settings(max_examples=1500, deadline=None, derandomize=True, database=None,
+@settings(max_examples=800, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.data())
 def test_loader_mutants_load_or_fail_in_one_line(tmp_path, data):

@@ -71,6 +71,9 @@ def _fail(prog: str, message: str, code: int) -> int:
 def _stdout_closed() -> int:
     # Python's documented recipe (signal module, "Note on SIGPIPE"): point stdout at devnull so that the
     # interpreter's final flush cannot fail again, and exit 1.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout is not a file (embedded, captured)
+        pass
     return 1
