@@ -15,11 +15,8 @@ writes `report.json`, `report.md` and `accuracy_vs_flash.png` in `out_dir` (all 
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -30,9 +27,11 @@ from .baselines.xgb_train import train_xgboost
 from .budget_search import budgets as model_budgets
 from .budget_search import search_dwn
 from .compiler import get_board, render_model_sources
+from .compiler.write import check_destination, write_tree
 from .data import Dataset, stratified_split
 from .errors import DWNError
 
+REPORT_MARKER = "report.json"  # marks a folder `compare` wrote (the only kind --force replaces)
 DWN_NAME = "dwn_model"
 XGB_NAME = "xgb_model"
 
@@ -76,11 +75,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
             progress: Callable[[str], None] | None = None) -> dict:
     """Fit, score, build and measure both families at each budget; write the report; return it."""
     board = get_board(board)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DWNError(f"{out}: is a file, not a folder")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise DWNError(f"{out}: already exists and is not empty (use --force to overwrite)")
+    check_destination(out_dir, force, REPORT_MARKER, allow_empty=True)  # before the search, not after it
     whole_flash, ram_budget = model_budgets(board)
     budgets = default_budgets(board) if not budgets else sorted({int(b) for b in budgets})
     if budgets[0] <= 0:
@@ -169,7 +164,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
     report = {"dataset": data.name, "board": board.as_dict(), "budgets": budgets, "ram_budget": ram_budget,
               "train_rows": int((~val).sum()), "validation_rows": int(val.sum()), "test_rows": int(Xt.shape[0]),
               "seed": seed, "emulated": emulate, "rows": rows, "candidates": candidates}
-    _write(report, out)
+    write_tree(out_dir, _report_files(report), force, REPORT_MARKER, allow_empty=True)
     return report
 
 
@@ -204,7 +199,7 @@ def _markdown(report: dict) -> str:
     return "\n".join(head + table_lines(report) + ["", "![accuracy vs flash](accuracy_vs_flash.png)", ""])
 
 
-def _plot(report: dict, path: Path) -> None:
+def _plot(report: dict) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,24 +222,16 @@ def _plot(report: dict, path: Path) -> None:
     ax.set_title(f"{report['dataset']} on {report['board']['name']}")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120, metadata={"Software": None})
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=120, metadata={"Software": None})
     plt.close(fig)
+    return png.getvalue()
 
 
-def _write(report: dict, out: Path) -> None:
-    """Everything into a temporary folder beside `out`, then moved into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
-        (tmp / "report.md").write_text(_markdown(report))
-        _plot(report, tmp / "accuracy_vs_flash.png")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def _report_files(report: dict) -> dict:
+    """The report folder's files; written all or nothing by `dwn_mcu.compiler.write.write_tree`."""
+    return {"report.json": json.dumps(report, indent=1, default=_json_default) + "\n",
+            "report.md": _markdown(report), "accuracy_vs_flash.png": _plot(report)}
 
 
 def _json_default(v):

@@ -7,19 +7,17 @@ environment variable `DWN_MCU_DATA`.
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .csv_table import read_csv
 from .errors import DataError
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "datasets"
 DATA_ENV = "DWN_MCU_DATA"
-_MISSING = {"", "na", "nan", "?", "null"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,65 +99,20 @@ def load_npz(path, name: str | None = None) -> Dataset:
 
 
 def load_csv(path, target: str, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """Load a CSV with a header row. `target` names the label column (any values; sorted as class
-    names). Feature cells must be numbers; empty, `NA`, `NaN` or `?` is a missing value (NaN). The test
-    split is a stratified `test_fraction` of the rows (seeded), or the rows whose `is_test` column is 1."""
+    """Load a CSV with a header row (`dwn_mcu.csv_table` has the format and its every fault). `target`
+    names the label column (any values; sorted as class names). The test split is a stratified
+    `test_fraction` of the rows (seeded), or the rows whose `is_test` column is 1."""
     path = Path(path)
-    try:
-        fh = open(path, newline="", encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise DataError(f"{path}: empty file") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not a CSV file ({exc})") from None
-        if target not in header:
-            raise DataError(f"{path}: no column named {target!r} (columns: {', '.join(header)})")
-        t_col = header.index(target)
-        split_col = header.index("is_test") if "is_test" in header else None
-        feat_cols = [i for i in range(len(header)) if i not in (t_col, split_col)]
-        rows, labels, split = [], [], []
-        try:
-            for line_no, row in enumerate(reader, start=2):
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{path}: row {line_no} has {len(row)} cells, the header has {len(header)}")
-                values = []
-                for i in feat_cols:
-                    cell = row[i].strip()
-                    if cell.lower() in _MISSING:
-                        values.append(math.nan)
-                        continue
-                    try:
-                        values.append(float(cell))
-                    except ValueError:
-                        raise DataError(
-                            f"{path}: row {line_no}, column {header[i]!r}: {cell!r} is not a number"
-                        ) from None
-                rows.append(values)
-                label = row[t_col].strip()
-                if label == "":
-                    raise DataError(f"{path}: row {line_no}, column {target!r}: empty label")
-                labels.append(label)
-                if split_col is not None:
-                    split.append(row[split_col].strip() in ("1", "true", "True"))
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not a CSV file ({exc})") from None
-    if not rows:
-        raise DataError(f"{path}: no data rows")
-    X = np.asarray(rows, dtype=np.float32)
-    classes = _sorted_labels(labels)
-    y = np.asarray([classes.index(v) for v in labels], dtype=np.int64)
-    _check(X, y, str(path))
-    is_test = np.asarray(split, dtype=bool) if split_col is not None else stratified_split(y, test_fraction, seed)
-    return Dataset(path.stem, X, y, is_test, tuple(classes), tuple(header[i] for i in feat_cols))
+    table = read_csv(path, target)
+    classes = _sorted_labels(table.labels)
+    if len(classes) < 2:
+        raise DataError(f"{path}: column {target!r} has a single class, {classes[0]!r}; a classifier needs at "
+                        f"least two")
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.asarray([index[v] for v in table.labels], dtype=np.int64)
+    _check(table.X, y, str(path))
+    is_test = table.is_test if table.is_test is not None else stratified_split(y, test_fraction, seed)
+    return Dataset(path.stem, table.X, y, is_test, tuple(classes), table.feature_names)
 
 
 def _sorted_labels(labels: list[str]) -> list[str]:

@@ -213,7 +213,15 @@ def test_existing_output_needs_force(tmp_path, model_file, capsys):
     assert build([model_file, "--board", "nano", "-o", out]) == 2
     assert "exists (use --force" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
-    assert build([model_file, "--board", "nano", "-o", out, "--force"]) == 0
+    # --force replaces only a folder dwn-mcu wrote (it has a dwn_report.json) or an empty one
+    assert build([model_file, "--board", "nano", "-o", out, "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "dwn_report.json" in err and str(out) in err and err.count("\n") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    assert build([model_file, "--board", "nano", "-o", out, "--force"]) == 0  # empty
+    (out / "keep.txt").write_text("mine")
+    assert build([model_file, "--board", "nano", "-o", out, "--force"]) == 0  # a project
     assert not (out / "keep.txt").exists() and (out / "platformio.ini").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.dwn", "out"]
 

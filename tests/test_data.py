@@ -42,6 +42,27 @@ def test_csv_is_test_column_sets_the_split(tmp_path):
         ("a,t\n1,x\n2,y,3\n", "t", ["row 3", "3 cells"]),
         ("a,t\n1,x\n2,\n", "t", ["row 3", "empty label"]),
         ("a,t\n1,x\n2,x\n", "t", ["single class"]),
+        # a second column named like the target used to train silently on the first one
+        ("a,t,t\n1,x,y\n2,y,x\n", "t", ["column 't' appears 2 times", "columns 2, 3"]),
+        ("a,b,a,t\n1,2,3,x\n2,3,4,y\n", "t", ["column 'a' appears 2 times", "columns 1, 3", "unique"]),
+        # a `nan` label used to become a class named "nan"
+        ("a,t\n1,x\n2,y\n3,nan\n", "t", ["row 4", "column 't'", "'nan'", "missing"]),
+        ("a,t\n1,x\n2,y\n3,NA\n", "t", ["row 4", "column 't'", "'NA'", "missing"]),
+        # another separator: say so, not only that the column is missing
+        ("a;b;t\n1;2;x\n2;3;y\n", "t", ["no column named 't'", "separator looks like ';'"]),
+        ("a\tb\tt\n1\t2\tx\n", "t", ["no column named 't'", "separator looks like a tab"]),
+        ("\n\n", "t", ["row 1", "header, is empty"]),
+        ("a,,t\n1,2,x\n2,3,y\n", "t", ["row 1, column 2", "no name"]),
+        ("a,t\n1,x\ninf,y\n", "t", ["row 3", "column 'a'", "'inf'", "not a finite number"]),
+        ("a,t\n1,x\n-1e39,y\n", "t", ["row 3", "column 'a'", "'-1e39'", "not a finite number"]),
+        ('a,t\n1,"x\n2,y\n', "t", ["row 2", "unclosed or stray quote"]),
+        ('a,t\n1,x\n2,"y"z\n', "t", ["row 3", "quote"]),
+        ('a,t\n1,"x\ny"\n2,z\n', "t", ["row 2", "column 't'", "control character"]),
+        ("a,t\n1,x\n2," + "y" * 300 + "\n", "t", ["row 3", "column 't'", "300 characters"]),
+        ("a,t\n1,x\n2," + "y" * 200_000 + "\n", "t", ["row 3", "longer than 131072"]),
+        ("a,t,is_test\n1,x,0\n2,y,maybe\n", "t", ["row 3", "column 'is_test'", "'maybe'", "0 or 1"]),
+        ("a,t,is_test\n1,x,1\n2,y,1\n", "t", ["every row as a test row"]),
+        ("a,is_test\n1,0\n2,1\n", "is_test", ["cannot be the target"]),
     ],
 )
 def test_csv_errors_name_the_problem(tmp_path, text, target, needles):
@@ -59,6 +80,33 @@ def test_csv_binary_file_is_an_error(tmp_path):
     path.write_bytes(b"a,t\n\xff\xfe\x00\x01,x\n")
     with pytest.raises(DataError, match="not a CSV file"):
         load_csv(path, "t")
+
+
+@pytest.mark.parametrize(
+    "data, needles",
+    [
+        ("a,t\n1,x\n2,caf\xe9\n".encode("latin-1"), ["row 3", "0xe9", "not UTF-8"]),
+        ("a,t\n1,x\n".encode("utf-16"), ["UTF-16", "UTF-8"]),
+        (b"a,t\n1,x\x00\n", ["row 2", "NUL"]),
+    ],
+)
+def test_csv_encodings(tmp_path, data, needles):
+    path = tmp_path / "d.csv"
+    path.write_bytes(data)
+    with pytest.raises(DataError) as err:
+        load_csv(path, "t")
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg
+    for needle in needles:
+        assert needle in msg
+
+
+def test_csv_utf8_bom_and_quoted_cells_are_read(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(b'\xef\xbb\xbfa,"b, c",t\n"1.5",2,"x y"\n-2,"3",z\n')
+    d = load_csv(path, "t")
+    assert d.feature_names == ("a", "b, c") and d.class_names == ("x y", "z")
+    assert d.X.tolist() == [[1.5, 2.0], [-2.0, 3.0]]
 
 
 def test_missing_files(tmp_path):

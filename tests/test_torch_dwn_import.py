@@ -244,6 +244,8 @@ def test_cli_writes_a_dwn_that_matches(dwn, forward, tmp_path, capsys):
     first = out.read_bytes()
     assert main(args) == 2 and "exists" in capsys.readouterr().err
     assert main(args + ["--force"]) == 0 and out.read_bytes() == first  # deterministic
+    nested = tmp_path / "new" / "sub" / "m.dwn"  # missing parent folders are created, as for every output
+    assert main([str(nested) if a == str(out) else a for a in args]) == 0 and nested.read_bytes() == first
 
 
 def _bad_cases(dwn, tmp_path):

@@ -1,13 +1,17 @@
 """The `dwn-mcu` command line: a thin layer over the Python API.
 
 Each module in this package that defines `register(subparsers)` adds one subcommand; its handler takes
-the parsed arguments and returns an exit code. Every `DWNError` becomes one line on stderr and exit 2.
+the parsed arguments and returns an exit code. `main` is the single error boundary, and it covers
+start-up too (the subcommands, numpy and torch are imported inside it): every `DWNError` and every
+`OSError` becomes one line on stderr and exit 2, Ctrl-C one line and exit 130, and a closed stdout
+(`dwn-mcu boards | head -1`) a quiet exit 1, as the Python documentation recommends for SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -31,13 +35,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    prog = "dwn-mcu"
     try:
-        return int(args.func(args) or 0)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:  # --help, --version or a usage error: what argparse printed must reach the pipe
+            sys.stdout.flush()
+            raise
+        prog = f"dwn-mcu {args.command}"
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the boundary, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except DWNError as exc:
-        print(f"dwn-mcu {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(prog, f"error: {exc}", 2)
+    except OSError as exc:
+        return _fail(prog, f"error: {os_message(exc)}", 2)
     except KeyboardInterrupt:
-        print(f"dwn-mcu {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _fail(prog, "interrupted", 130)
+
+
+def os_message(exc: OSError) -> str:
+    """One line for an operating-system error: the path(s) it names and the system's reason."""
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    reason = exc.strerror or str(exc)
+    return f"{' -> '.join(map(os.fsdecode, paths))}: {reason}" if paths else " ".join(reason.split())
+
+
+def _fail(prog: str, message: str, code: int) -> int:
+    print(f"{prog}: {message}", file=sys.stderr)
+    return code
+
+
+def _stdout_closed() -> int:
+    # Python's documented recipe (signal module, "Note on SIGPIPE"): point stdout at devnull so that the
+    # interpreter's final flush cannot fail again, and exit 1.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout is not a file (embedded, captured)
+        pass
+    return 1

@@ -7,6 +7,7 @@ import numpy as np
 from ..compiler import build_project, get_board, summary
 from ..compiler.plan import LAYOUTS, check_name
 from ..compiler.project import selftest_vectors
+from ..compiler.write import check_destination
 from ..data import load_data
 from ..errors import DataError
 from ..model_file import load
@@ -49,6 +50,7 @@ def _selftest_rows(args, model):
 def run(args):
     check_name(args.name)  # cheap checks first: nothing is read or written for a bad name or board
     board = get_board(args.board, args.boards_dir)
+    check_destination(args.output, args.force)
     model = load(args.model)
     st = _selftest_rows(args, model) if (args.selftest or args.selftest_data) else None
     report = build_project(model, board, args.output, name=args.name, layout=args.layout, selftest_vectors=st,

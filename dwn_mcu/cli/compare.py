@@ -41,9 +41,11 @@ def register(sub):
 
 
 def run(args):
-    from ..compare import compare, table_lines
+    from ..compare import REPORT_MARKER, compare, table_lines
+    from ..compiler.write import check_destination
     from ..data import load_data
 
+    check_destination(args.output, args.force, REPORT_MARKER, allow_empty=True)  # cheap checks first
     data = load_data(args.data, args.target, args.dataset)
     report = compare(
         data, args.board, args.budgets, args.output, seed=args.seed, dwn_trials=args.dwn_trials,

@@ -1,9 +1,7 @@
 """`dwn-mcu import-torch-dwn CHECKPOINT --thermometer THRESHOLDS -o model.dwn`: a torch_dwn model as a
 `.dwn` file (formats: `dwn_mcu.torch_dwn_import`)."""
 
-from pathlib import Path
-
-from ..errors import CheckpointError
+from ..outputs import check_output_file, make_parents
 
 
 def register(sub):
@@ -26,11 +24,7 @@ def run(args):
     from ..model_file import save
     from ..torch_dwn_import import import_torch_dwn
 
-    out = Path(args.output)
-    if out.exists() and not args.force:
-        raise CheckpointError(f"{out}: exists (use --force to overwrite)")
-    if not out.parent.is_dir():
-        raise CheckpointError(f"{out}: folder {out.parent} does not exist")
+    out = check_output_file(args.output, args.force)
     split = lambda text: None if text is None else [s.strip() for s in text.split(",")]  # noqa: E731
     model = import_torch_dwn(
         args.checkpoint,
@@ -40,7 +34,7 @@ def run(args):
         feature_names=split(args.feature_names),
         num_features=args.num_features,
     )
-    save(model, out)
+    save(model, make_parents(out))
     sizes = ", ".join(str(layer.num_luts) for layer in model.layers)
     print(f"wrote {out}: {model.num_features} features, {model.num_input_bits} bits, LUT layers {sizes}, "
           f"{model.num_classes} classes")

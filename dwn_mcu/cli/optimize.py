@@ -1,10 +1,8 @@
 """`dwn-mcu optimize MODEL -o OUT`: the exact netlist passes, and what each removed."""
 
-from pathlib import Path
-
-from ..errors import DWNError
 from ..model_file import load, save
 from ..optimize import optimize
+from ..outputs import check_output_file, make_parents
 
 
 def register(sub):
@@ -18,13 +16,9 @@ def register(sub):
 
 
 def run(args):
-    out = Path(args.output)
-    if out.exists() and not args.force:
-        raise DWNError(f"{out}: already exists (use --force to overwrite)")
-    if not out.parent.is_dir():
-        raise DWNError(f"{out.parent}: no such folder")
+    out = check_output_file(args.output, args.force)
     model, report = optimize(load(args.model), uniform=not args.keep_mixed)
-    save(model, out)  # atomic: a temporary file in the same folder, then a rename
+    save(model, make_parents(out))  # atomic: a temporary file in the same folder, then a rename
     print(report.summary())
     print(f"wrote {out}")
     return 0

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
-
 import numpy as np
 
 from ..data import load_data
@@ -16,6 +14,7 @@ from ..errors import DWNError
 from ..frozen import INPUT_TYPES, MAX_LUT_INPUTS
 from ..integer_inputs import dequantize, fit_quantization, quantize, to_integer_model
 from ..model_file import save
+from ..outputs import check_output_file, make_parents
 from ..thermometer import ENCODINGS
 
 
@@ -119,11 +118,7 @@ def register(sub):
 
 
 def run(args):
-    out = Path(args.output)
-    if out.is_dir():
-        raise DWNError(f"{out}: is a folder")
-    if out.exists() and not args.force:
-        raise DWNError(f"{out}: already exists (use --force to overwrite)")
+    out = check_output_file(args.output, args.force)  # before training: a run must not end in a failed write
     data = load_data(args.data, args.target, args.dataset)
 
     if args.spectral < 0:
@@ -170,9 +165,8 @@ def run(args):
         reference = model.predict(X_te)
     agree = int(np.sum(reference == clf.predict(X_te)))  # the frozen (integer) model must be the trained one
     test_acc = float(np.mean(reference == y_te)) if y_te.size else float("nan")
-    model.metadata.update(dataset=data.name, test_accuracy=test_acc, train_seconds=round(seconds, 3))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save(model, out)
+    model.metadata.update(dataset=data.name, test_accuracy=test_acc)  # no timings: same run, same bytes
+    save(model, make_parents(out))
     size = model.size_bits()
     if tuple(clf.luts_) != tuple(args.luts):
         print(f"note: last layer rounded up to {clf.luts_[-1]} LUTs ({model.num_classes} classes)")
