@@ -13,6 +13,7 @@ from dwn_mcu.cli import main
 from dwn_mcu.compiler import compile_host, get_board, make_plan
 from dwn_mcu.compiler.host import compare
 from dwn_mcu.compiler.plan import PlanError, score_type
+from dwn_mcu.frozen import FrozenDWN
 from dwn_mcu.synthetic import adversarial_inputs, random_model, random_reduction_model
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
@@ -25,8 +26,16 @@ def popcount(bias):
 
 
 def reduction(bias):  # K = 5 score bits: scores 0 .. 31 plus the bias
-    return random_reduction_model(seed=2, head=(5,), n=3, num_classes=2, group_size=4, class_bias=bias,
-                                  num_features=3, bits_per_feature=4)
+    model = random_reduction_model(seed=2, head=(5,), n=3, num_classes=2, group_size=4, num_features=3,
+                                   bits_per_feature=4)
+    return dataclasses.replace(model, class_bias=np.asarray(bias, dtype=np.int64))
+
+
+@pytest.fixture(autouse=True)
+def unbounded_bias(monkeypatch):
+    """The model's validation bounds class_bias (|bias| <= 2^30); the planner's check must hold without
+    it, so these tests switch validation off and give the planner biases up to and past int32."""
+    monkeypatch.setattr(FrozenDWN, "validate", lambda self: self)
 
 
 @pytest.mark.parametrize("bias, want", [
