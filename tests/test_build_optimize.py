@@ -13,7 +13,7 @@ from dwn_mcu.compiler.project import board_form
 from dwn_mcu.frozen import LutLayer
 from dwn_mcu.optimize import optimize
 from dwn_mcu.optimize.netlist import replace
-from dwn_mcu.optimize.planted import planted_model
+from planted import planted_model
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 
 

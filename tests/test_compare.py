@@ -26,7 +26,7 @@ def _split(name):
 def test_budget_search_keeps_the_model_inside_the_budget_by_the_elf():
     pytest.importorskip("dwn_mcu.targets.verify", reason="needs the targets package (simavr)")
     from dwn_mcu.compiler import render_model_sources
-    from dwn_mcu.targets.testing import require_target
+    from target_tools import require_target
     from dwn_mcu.targets.verify import verify_on_target
 
     require_target("avr")

@@ -10,7 +10,7 @@ pytest.importorskip("dwn_mcu.targets.simavr", reason="needs the targets package 
 from dwn_mcu.baselines.xgb_export import pack, parse_booster, render_sources  # noqa: E402
 from dwn_mcu.baselines.xgb_plan import plan_xgboost  # noqa: E402
 from dwn_mcu.baselines.xgb_target import verify_on_avr  # noqa: E402
-from dwn_mcu.targets.testing import require_target  # noqa: E402
+from target_tools import require_target  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..frozen import FrozenDWN, LutLayer
-from ..optimize.threshold_grid import float16_key, fits_float16_grid
+from ..threshold_grid import float16_key, fits_float16_grid
 
 #: Tables of LUTs with at most this many inputs (2**3 = 8 bits) become immediates in the unrolled layout.
 UNROLLED_IMMEDIATE_MAX_N = 3

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
-from ..optimize.threshold_grid import fits_float16_grid
+from ..threshold_grid import fits_float16_grid
 from .boards import Board
 from .cgen import c_identifier
 from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
@@ -81,7 +81,7 @@ CTYPE_BYTES = {"float": 4, "uint32_t": 4, "int8_t": 1, "uint8_t": 1, "int16_t": 
 
 def key_ctype(model: FrozenDWN, arch: str | None = None) -> str:
     """C type the encoder compares in. Float models: uint32_t order keys of the float32 bit patterns, or
-    uint16_t keys when every threshold is a float16 value (`dwn_mcu.optimize.threshold_grid`).
+    uint16_t keys when every threshold is a float16 value (`dwn_mcu.threshold_grid`).
     Integer models: the input's own type, unless a threshold is `min - 1` (every input above it, a bit
     that is always 1), which needs the next wider signed type."""
     limits = INPUT_TYPES[model.input_type]

@@ -13,7 +13,7 @@ Flags are PlatformIO's own, taken from its platform build scripts (Arduino frame
   Debian has no RISC-V newlib, so test firmwares are freestanding (`-nostdlib`, libgcc only).
 
 A `Target` also says how to run its firmware (simavr or QEMU) and how PlatformIO sums the ELF's
-sections into flash and RAM (DESIGN.md, "Memory accounting").
+sections into flash and RAM (docs/design.md, "Memory accounting").
 """
 
 from __future__ import annotations
