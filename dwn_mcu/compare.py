@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from .architectures import architecture
 from .baselines.xgb_export import render_sources
 from .baselines.xgb_plan import plan_xgboost, planned_flash
 from .baselines.xgb_train import train_xgboost
@@ -88,7 +89,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
     if budgets[-1] > whole_flash:
         raise DWNError(f"budget {budgets[-1]} bytes exceeds what {board.name} leaves a model "
                        f"({whole_flash} bytes: {board.flash} flash minus {board.sketch_flash} for the sketch)")
-    if emulate and board.emulator != "simavr":
+    if emulate and architecture(board.arch).target != "avr":  # simavr: the one cycle-exact emulator
         raise DWNError(f"{board.name}: no cycle-exact emulator for {board.arch} here (use --no-emulate)")
     if emulate:
         try:

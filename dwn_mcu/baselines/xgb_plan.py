@@ -11,20 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..architectures import ARCHITECTURES, architecture
 from ..compiler.boards import Board, get_board
 from ..compiler.plan import BudgetError
 from . import BaselineError
 from .xgb_export import XGBTables
-
-# Bytes of code (predict + libgcc's float add) by architecture, measured with avr-gcc 5.4 -Os -flto as the
-# model's share of the simavr testbench ELF minus its tables: 900 to 921 bytes for the binary models and
-# 1034 to 1061 for the 7-class ones of bench/compare_nano.py --xgboost-only. The constants sit just above
-# every measurement, so a planned model is never bigger on the chip. Architectures without a measurement
-# are refused rather than guessed.
-_CODE_COST = {"avr": {"fixed": 930, "per_margin": 22}}
-#: Stack of NAME_predict's frame besides its bins and margins (saved registers, return address).
-_STACK = {"avr": 24}
-
 
 @dataclass(frozen=True)
 class XGBPlan:
@@ -42,17 +33,19 @@ class XGBPlan:
 
 
 def _parts(tables: XGBTables, board: Board) -> tuple:
-    cost = _CODE_COST.get(board.arch)
+    arch = architecture(board.arch)  # code and stack: measured per architecture (`dwn_mcu/architectures.py`)
+    cost = arch.xgb_code
     if cost is None:
+        measured = sorted(a.name for a in ARCHITECTURES.values() if a.xgb_code is not None)
         raise BaselineError(f"XGBoost's code size on {board.arch} ({board.key}) has not been measured; "
-                            f"supported: {', '.join(sorted(_CODE_COST))}")
+                            f"supported: {', '.join(measured)}")
     flash = {name: int(a.nbytes) for name, a in tables.arrays().items()}
     flash["code"] = cost["fixed"] + cost["per_margin"] * tables.num_margins
     flash["sketch"] = board.sketch_flash
     ram = {
         "bins": tables.num_features * tables.node_rank.dtype.itemsize,
         "margins": 4 * tables.num_margins,
-        "stack": _STACK[board.arch],
+        "stack": arch.xgb_stack,
         "sketch input buffer": 4 * tables.num_features,
         "sketch": board.sketch_ram,
     }

@@ -19,9 +19,6 @@ from ..compiler.cgen import c_identifier, environment
 from . import BaselineError
 from .xgb_export import XGBTables, predict_tables
 
-#: Flash of the emulated ATmega328P (test firmwares need no bootloader).
-AVR_FLASH = 32768
-
 
 @dataclass
 class AvrResult:
@@ -91,9 +88,9 @@ def verify_on_avr(tables: XGBTables, sources: dict, name: str, X, expected=None,
             fw = build_firmware(target, sources, main_c, root / f"fw{'' if with_model else '_bare'}_{lo}",
                                 with_model=with_model)
             size = elf_size(fw.elf, target.flash_sections, target.ram_sections)
-            if size.flash > AVR_FLASH:
+            if size.flash > target.flash:
                 raise BaselineError(f"avr: the test firmware with {hi - lo} vectors needs {size.flash} bytes "
-                                    f"of flash, the ATmega328P has {AVR_FLASH}")
+                                    f"of flash, the ATmega328P has {target.flash}")
             return fw, size
 
         first = min(n, 16)
@@ -106,7 +103,7 @@ def verify_on_avr(tables: XGBTables, sources: dict, name: str, X, expected=None,
             before = symbols_in_section(bare_fw.elf, ".data")
             result.model_data_symbols = {s: b for s, b in symbols_in_section(fw.elf, ".data").items()
                                          if s not in before}
-        room = (AVR_FLASH - 256 - size.flash) // (4 * X.shape[1])
+        room = (target.flash - target.flash_slack - size.flash) // (4 * X.shape[1])
         chunk = max(first, first + room)
         spans = [(0, first)] + [(lo, min(n, lo + chunk)) for lo in range(first, n, chunk)]
         got, stacks = {}, []

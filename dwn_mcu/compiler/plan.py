@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..architectures import architecture
 from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
 from ..threshold_grid import fits_float16_grid
@@ -18,40 +19,6 @@ from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narro
 
 LAYOUTS = ("table", "unrolled")
 
-# Code bytes of the generated model per architecture, fitted to objects compiled at -Os by each family's
-# gcc (avr-gcc 5.4, arm-none-eabi-gcc 12.2, riscv64-unknown-elf-gcc 12.2 for rv32imc; xtensa: assumed like
-# riscv32) over random models; bench/flash_per_lut.py prints the estimate next to the measured size.
-# table: `fixed` (encoder, predict, argmax) + `layer` per layer loop. unrolled: `u_fixed`, plus the code
-# of one LUT with n inputs, `u_lut[n]` for n = 0..8 (measured per n: gcc's code is not linear in n),
-# extended by `u_input` per input beyond 8. `key16`: the float32 -> 16-bit key function that float16-grid
-# thresholds need (measured on avr, cortex-m0plus and cortex-m3 objects; riscv32/xtensa assumed).
-_CODE_COST = {
-    "avr": {"key16": 268, "fixed": 518, "layer": 178, "u_fixed": 536, "u_input": 8.5,
-            "u_lut": (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
-            # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
-            "u_lut_asm": {4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
-            # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per input,
-            # + `layer_fast_input12` per input with 12-bit mapping entries (the unpacking)
-            "layer_fast": 180, "layer_fast_input": 14, "layer_fast_input12": 8},
-    "cortex-m0plus": {"key16": 106, "fixed": 308, "layer": 152, "u_fixed": 200, "u_input": 10.5,
-                      "u_lut": (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)},
-    "cortex-m3": {"key16": 116, "fixed": 300, "layer": 144, "u_fixed": 252, "u_input": 10.3,
-                  "u_lut": (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0)},
-    "cortex-m4f": {"key16": 116, "fixed": 300, "layer": 144, "u_fixed": 245, "u_input": 10.2,
-                   "u_lut": (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6)},
-    "riscv32": {"key16": 140, "fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
-                "u_lut": (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0)},
-    "xtensa": {"key16": 140, "fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
-               "u_lut": (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0)},
-}
-#: Bytes of stack the model's predict() needs beyond its score array (locals, saved registers): the
-#: deepest measured on the emulators (tests/test_targets_verify.py), so the estimate errs on the safe side.
-_STACK = {"avr": 30, "cortex-m0plus": 76, "cortex-m3": 52, "cortex-m4f": 52, "riscv32": 40, "xtensa": 64}
-_STACK_DEFAULT = 48
-#: Stack of the AVR table layout's fast path: predict()'s deepest frame measured in simavr without its
-#: score array (30 bytes: seven layers, 10 classes; 25 to 27 on smaller models) with 2 bytes to spare,
-#: plus that array (`score bytes * classes`, which grows with the classes where `_STACK` assumed a few).
-_AVR_FAST_FRAME = 32
 #: The unrolled layout is chosen when it fits in this share of the flash budget (estimates are not exact).
 UNROLLED_FLASH_SHARE = 0.9
 
@@ -90,7 +57,7 @@ def key_ctype(model: FrozenDWN, arch: str | None = None) -> str:
         # on `arch` they are used only when the 2 bytes saved per threshold pay for the key function.
         key16 = model.num_input_bits and fits_float16_grid(model.thresholds)
         if key16 and arch is not None:
-            key16 = 2 * model.num_input_bits > _CODE_COST[arch]["key16"]
+            key16 = 2 * model.num_input_bits > architecture(arch).dwn_code["key16"]
         return "uint16_t" if key16 else "uint32_t"
     if model.thresholds.size and float(model.thresholds.min()) < limits[0]:
         return _WIDER[model.input_type]
@@ -205,7 +172,7 @@ def avr_fast_eligible(lp: LayerPlan, board: Board) -> bool:
 
 
 def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
-    cost = _CODE_COST[board.arch]
+    cost = architecture(board.arch).dwn_code
     counts = model.bits_per_feature
     out = {
         "thresholds": CTYPE_BYTES[key_ctype(model, board.arch)] * model.num_input_bits
@@ -262,13 +229,15 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     ram = {
         "activation buffers": sum(buffers),
         "scores": score_bytes * model.num_classes,
-        "stack": _STACK.get(board.arch, _STACK_DEFAULT),
+        "stack": architecture(board.arch).dwn_stack,
         "sketch input buffer": input_bytes * model.num_features,
         "sketch": board.sketch_ram,
     }
     # AVR table layout: the fast path's byte array (static RAM) holds the widest fast layer's input; while it
     # does not fit the board's RAM, the widest of those layers goes back to the plain loop.
-    fast_stack = max(ram["stack"], _AVR_FAST_FRAME + score_bytes * model.num_classes)
+    # (the fast path's frame without the score array, plus that array: it grows with the classes)
+    fast_frame = architecture(board.arch).fast_frame or 0
+    fast_stack = max(ram["stack"], fast_frame + score_bytes * model.num_classes)
     fast = [avr_fast_eligible(lp, board) for lp in layers]
     while True:
         avr_bytes = max([8 * ((lp.prev_bits + 7) // 8) for lp, f in zip(layers, fast) if f] + [0])

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..architectures import ARCHITECTURES
 from .arduino import build_sketch, run_sketch
-from .toolchains import ARCH_TO_TARGET, TARGETS, TargetError, arduino_core_missing, get_target
+from .toolchains import TARGETS, TargetError, arduino_core_missing, get_target
 from .verify import TargetResult, require_toolchain, verify_on_target
 
 #: The planner's estimate may differ from the ELF by at most this share.
@@ -27,7 +28,8 @@ def default_target(report: dict) -> str:
     """The target for the project's board, or `host` when no emulator here runs its chip (the `avr`
     target is the ATmega328P; an ATtiny85 project is checked on the host unless asked otherwise)."""
     board = report.get("board", {})
-    target = ARCH_TO_TARGET.get(board.get("arch", ""), "host")
+    arch = ARCHITECTURES.get(board.get("arch", ""))
+    target = (arch.target if arch else None) or "host"
     if target == "avr" and board.get("mcu", "atmega328p") != "atmega328p":
         return "host"
     return target

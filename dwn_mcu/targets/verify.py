@@ -20,8 +20,6 @@ from .simavr import RunOutput, run_avr
 from .testbench import build_firmware, render_testbench
 from .toolchains import Target, TargetError, get_target, install_hint, missing_tools
 
-#: Flash an emulated ATmega328P holds (the whole chip: test firmwares need no bootloader).
-AVR_FLASH = 32768
 #: Vectors in a firmware on the larger targets (their emulated flash is 4 MiB; this keeps builds quick).
 MAX_VECTORS_PER_FIRMWARE = 4000
 
@@ -108,9 +106,9 @@ def verify_on_target(model, target_name: str, X, sources: dict, name: str, workd
                                       input_type=model.input_type)
             fw = build_firmware(target, sources, main_c, root / f"fw{tag}_{lo}", with_model=with_model)
             size = elf_size(fw.elf, target.flash_sections, target.ram_sections)
-            if target.runner == "simavr" and size.flash > AVR_FLASH:
+            if target.flash and size.flash > target.flash:
                 raise TargetError(f"avr: firmware with {hi - lo} vectors needs {size.flash} bytes of flash, "
-                                  f"the ATmega328P has {AVR_FLASH}")
+                                  f"the ATmega328P has {target.flash}")
             return fw, size
 
         n = X.shape[0]
@@ -118,7 +116,7 @@ def verify_on_target(model, target_name: str, X, sources: dict, name: str, workd
         fw, size = build(0, first)
         if target.runner == "simavr":
             per_vector = 4 * X.shape[1]
-            room = (AVR_FLASH - 256 - size.flash) // per_vector  # keep a little slack for alignment
+            room = (target.flash - target.flash_slack - size.flash) // per_vector
             chunk = max(first, first + room)
         else:
             chunk = MAX_VECTORS_PER_FIRMWARE
