@@ -24,8 +24,9 @@ from typing import Callable
 
 import numpy as np
 
-from .compiler import LAYOUTS, BudgetError, get_board, make_plan
-from .compiler.project import board_form
+from .compiler import BudgetError, get_board
+from .compiler.budget import Budget, budget_for
+from .compiler.project import fit_budget
 from .errors import DWNError
 from .optimize import drop_unused_thresholds, optimize
 from .synthetic import random_model
@@ -85,12 +86,8 @@ class DWNSearchResult:
 
 def budgets(board, flash_budget: int | None = None, ram_budget: int | None = None) -> tuple:
     """The model's share: the given budgets, or what the board leaves beside its sketch."""
-    board = get_board(board)
-    flash = board.flash - board.sketch_flash if flash_budget is None else int(flash_budget)
-    ram = board.ram - board.sketch_ram if ram_budget is None else int(ram_budget)
-    if flash <= 0 or ram <= 0:
-        raise BudgetError(f"budget of {flash} bytes of flash and {ram} bytes of RAM leaves nothing for a model")
-    return flash, ram
+    budget = budget_for(get_board(board), flash_budget, ram_budget)
+    return budget.flash, budget.ram
 
 
 def price(model, board, flash_budget: int, ram_budget: int) -> tuple:
@@ -101,18 +98,10 @@ def price(model, board, flash_budget: int, ram_budget: int) -> tuple:
 
 
 def _price_forms(mixed, board, flash_budget, ram_budget):
-    # The planner fits RAM-hungry options (the AVR table layout's byte array) to the board's RAM: give it
-    # the RAM budget as the board's, so that it falls back to the plain loop where the budget is tighter.
-    board = dataclasses.replace(board, ram=min(board.ram, ram_budget + board.sketch_ram))
-    best = None
-    for layout in reversed(LAYOUTS):  # unrolled (fastest) first, then table (smallest)
-        form = board_form(mixed, board, layout=layout, flash_budget=flash_budget)
-        plan = make_plan(form, board, layout=layout, check_budget=False)
-        if plan.model_flash <= flash_budget and plan.model_ram <= ram_budget:
-            return form, layout, plan.model_flash, plan.model_ram, True
-        if best is None or plan.model_flash < best[2]:
-            best = (form, layout, plan.model_flash, plan.model_ram, False)
-    return best
+    budget = Budget(flash_budget, ram_budget)
+    form, layout, plan = fit_budget(mixed, board, budget)
+    fits = plan.model_flash <= budget.flash and plan.model_ram <= budget.ram
+    return form, layout, plan.model_flash, plan.model_ram, fits
 
 
 def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,

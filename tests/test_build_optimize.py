@@ -73,8 +73,9 @@ def test_board_form_is_small_and_fast_and_keeps_the_answers():
     assert plan(fast, "table").avr_bytes > 0 and not plan(mixed, "table").avr_bytes
     big = plan(fast, "table").model_flash
     assert big > small
-    assert plan(board_form(mixed, nano, layout="table", flash_budget=big), "table").avr_bytes > 0
-    assert board_form(mixed, nano, layout="table", flash_budget=big - 1) is mixed
-    assert board_form(mixed, nano, layout="table", flash_budget=small - 1) is mixed  # none fits: the smallest
+    ram = nano.ram - nano.sketch_ram
+    assert plan(board_form(mixed, nano, layout="table", budget=Budget(big, ram)), "table").avr_bytes > 0
+    assert board_form(mixed, nano, layout="table", budget=Budget(big - 1, ram)) is mixed
+    assert board_form(mixed, nano, layout="table", budget=Budget(small - 1, ram)) is mixed  # none fits: the smallest
     for form in (unrolled, fast):
         assert np.array_equal(form.scores(X), model.scores(X))

@@ -8,6 +8,7 @@ Public API:
 """
 
 from .boards import Board, BoardError, get_board, load_boards
+from .budget import Budget, budget_for
 from .host import HostBuildError, HostModel
 from .plan import LAYOUTS, BudgetError, PlanError, make_plan
 from .project import build_project, render_model_sources, summary
@@ -20,6 +21,6 @@ def compile_host(model, board="nano", layout=None, name="dwn_model", build="stri
     return HostModel(sources, name, model.num_classes, build, model.input_type)
 
 
-__all__ = ["LAYOUTS", "Board", "BoardError", "BudgetError", "HostBuildError", "HostModel", "OutputExistsError",
+__all__ = ["LAYOUTS", "Board", "BoardError", "Budget", "BudgetError", "budget_for", "HostBuildError", "HostModel", "OutputExistsError",
            "PlanError", "build_project", "compile_host", "get_board", "load_boards", "make_plan",
            "render_model_sources", "summary"]

@@ -14,6 +14,7 @@ from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
 from ..threshold_grid import fits_float16_grid
 from .boards import Board
+from .budget import Budget, BudgetError
 from .cgen import c_identifier
 from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
 
@@ -26,10 +27,6 @@ UNROLLED_FLASH_SHARE = 0.9
 
 class PlanError(DWNError):
     """The model cannot be compiled as asked: a bad name or layout, or a shape the C API cannot carry."""
-
-
-class BudgetError(DWNError):
-    """The model does not fit the board's flash or RAM."""
 
 
 _CTYPE = {np.dtype(np.uint8): "uint8_t", np.dtype(np.uint16): "uint16_t", np.dtype(np.uint32): "uint32_t"}
@@ -206,81 +203,112 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
     return out
 
 
-def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
-              selftest_count: int = 0, check_budget: bool = True) -> Plan:
-    """Choose types, buffers and layout for `model` on `board`; raise BudgetError when it does not fit.
-    `selftest_count` test vectors embedded in the sketch count against the flash budget; `check_budget=False`
-    plans a model for a test firmware that does not carry the sketch (e.g. on an emulator)."""
+def _buffers(model: FrozenDWN, layers) -> tuple[int, ...]:
+    """Layer k's bits (k = 0 is the encoder) live in buffer k % 2; the last layer feeds the scores directly."""
+    widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
+    return tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
+                 for parity in (0, 1)[: min(2, len(widths))])
+
+
+def _ram(model: FrozenDWN, board: Board, buffers, score_bytes: int) -> dict:
+    return {
+        "activation buffers": sum(buffers),
+        "scores": score_bytes * model.num_classes,
+        "stack": architecture(board.arch).dwn_stack,
+        "sketch input buffer": CTYPE_BYTES[INPUT_CTYPES[model.input_type]] * model.num_features,
+        "sketch": board.sketch_ram,
+    }
+
+
+def _fast_layers(layers, board: Board, ram: dict, fast_stack: int, ram_limit: int) -> tuple[tuple, int]:
+    """AVR table layout: the fast path's byte array (static RAM) holds the widest fast layer's input; while
+    it does not fit `ram_limit`, the widest of those layers goes back to the plain loop. Returns the layer
+    plans with `avr_fast` set and the array's bytes."""
+    fast = [avr_fast_eligible(lp, board) for lp in layers]
+    while True:
+        avr_bytes = max([8 * ((lp.prev_bits + 7) // 8) for lp, f in zip(layers, fast) if f] + [0])
+        if not avr_bytes or sum(ram.values()) + avr_bytes + fast_stack - ram["stack"] <= ram_limit:
+            break
+        fast = [f and 8 * ((lp.prev_bits + 7) // 8) < avr_bytes for lp, f in zip(layers, fast)]
+    return tuple(replace(lp, avr_fast=f) for lp, f in zip(layers, fast)), avr_bytes
+
+
+def _choose_layout(layout: str | None, totals: dict, board: Board) -> tuple[str, str]:
+    if layout is not None:
+        return layout, f"{layout} layout requested"
+    if totals["unrolled"] <= UNROLLED_FLASH_SHARE * board.flash:
+        return "unrolled", (f"unrolled (fastest) fits: {totals['unrolled']} of {board.flash} bytes of flash "
+                            f"(chosen while it stays under {UNROLLED_FLASH_SHARE:.0%} of the budget)")
+    return "table", (f"unrolled would need {totals['unrolled']} of {board.flash} bytes of flash; the table-driven "
+                     f"layout (smallest) needs {totals['table']}")
+
+
+def _problems(plan: "Plan", budget: Budget | None) -> list[str]:
+    board, problems = plan.board, []
+    if plan.flash_total > board.flash:
+        problems.append(f"flash {plan.flash_total} > {board.flash} bytes ({_breakdown(plan.flash)})")
+    if plan.ram_total > board.ram:
+        problems.append(f"RAM {plan.ram_total} > {board.ram} bytes ({_breakdown(plan.ram)})")
+    if budget is not None and plan.model_flash > budget.flash:
+        problems.append(f"model flash {plan.model_flash} > budget {budget.flash} bytes ({_breakdown(plan.flash)})")
+    if budget is not None and plan.model_ram > budget.ram:
+        problems.append(f"model RAM {plan.model_ram} > budget {budget.ram} bytes ({_breakdown(plan.ram)})")
+    return problems
+
+
+def _check_request(model: FrozenDWN, name: str, layout: str | None) -> None:
     check_name(name)
     if layout is not None and layout not in LAYOUTS:
         raise PlanError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
     if model.num_classes > 255:
         raise PlanError(f"{model.num_classes} classes: the C API returns the class as uint8_t (at most 255)")
+
+
+def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
+              selftest_count: int = 0, check_budget: bool = True, budget: Budget | None = None) -> Plan:
+    """Choose types, buffers and layout for `model` on `board`; raise BudgetError when it does not fit.
+    `selftest_count` test vectors embedded in the sketch count against the flash budget; `check_budget=False`
+    plans a model for a test firmware that does not carry the sketch (e.g. on an emulator). `budget`: the
+    model's own share must fit it too, and RAM-hungry options are fitted to it rather than to the board."""
+    _check_request(model, name, layout)
     layers = _layer_plans(model)
-    # Layer k's bits (k = 0 is the encoder) live in buffer k % 2; the last layer feeds the scores directly.
-    widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
-    buffers = tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
-                    for parity in (0, 1)[: min(2, len(widths))])
+    buffers = _buffers(model, layers)
     score_ctype = score_type(model)
     score_bytes = CTYPE_BYTES[score_ctype]
-    counts = model.bits_per_feature
     input_ctype = INPUT_CTYPES[model.input_type]
-    input_bytes = CTYPE_BYTES[input_ctype]
-    ram = {
-        "activation buffers": sum(buffers),
-        "scores": score_bytes * model.num_classes,
-        "stack": architecture(board.arch).dwn_stack,
-        "sketch input buffer": input_bytes * model.num_features,
-        "sketch": board.sketch_ram,
-    }
-    # AVR table layout: the fast path's byte array (static RAM) holds the widest fast layer's input; while it
-    # does not fit the board's RAM, the widest of those layers goes back to the plain loop.
+    ram = _ram(model, board, buffers, score_bytes)
     # (the fast path's frame without the score array, plus that array: it grows with the classes)
-    fast_frame = architecture(board.arch).fast_frame or 0
-    fast_stack = max(ram["stack"], fast_frame + score_bytes * model.num_classes)
-    fast = [avr_fast_eligible(lp, board) for lp in layers]
-    while True:
-        avr_bytes = max([8 * ((lp.prev_bits + 7) // 8) for lp, f in zip(layers, fast) if f] + [0])
-        if not avr_bytes or sum(ram.values()) + avr_bytes + fast_stack - ram["stack"] <= board.ram:
-            break
-        fast = [f and 8 * ((lp.prev_bits + 7) // 8) < avr_bytes for lp, f in zip(layers, fast)]
-    fast_layers = tuple(replace(lp, avr_fast=f) for lp, f in zip(layers, fast))
+    fast_stack = max(ram["stack"], (architecture(board.arch).fast_frame or 0) + score_bytes * model.num_classes)
+    ram_limit = board.ram if budget is None else budget.ram_limit(board)
+    fast_layers, avr_bytes = _fast_layers(layers, board, ram, fast_stack, ram_limit)
     by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay) for lay in LAYOUTS}
     if selftest_count:
         for parts in by_layout.values():
-            parts["selftest vectors"] = selftest_count * (input_bytes * model.num_features + 4 * model.num_classes + 1)
+            parts["selftest vectors"] = selftest_count * (CTYPE_BYTES[input_ctype] * model.num_features
+                                                          + 4 * model.num_classes + 1)
     totals = {lay: sum(v.values()) for lay, v in by_layout.items()}
-    if layout is not None:
-        chosen, reason = layout, f"{layout} layout requested"
-    elif totals["unrolled"] <= UNROLLED_FLASH_SHARE * board.flash:
-        chosen = "unrolled"
-        reason = (f"unrolled (fastest) fits: {totals['unrolled']} of {board.flash} bytes of flash "
-                  f"(chosen while it stays under {UNROLLED_FLASH_SHARE:.0%} of the budget)")
-    else:
-        chosen = "table"
-        reason = (f"unrolled would need {totals['unrolled']} of {board.flash} bytes of flash; the table-driven "
-                  f"layout (smallest) needs {totals['table']}")
-    flash = by_layout[chosen]
+    chosen, reason = _choose_layout(layout, totals, board)
     if chosen == "table" and avr_bytes:
         layers = fast_layers
         ram["layer input bytes"] = avr_bytes
         ram["stack"] = fast_stack
     else:
         avr_bytes = 0
-    problems = []
-    if totals[chosen] > board.flash:
-        problems.append(f"flash {totals[chosen]} > {board.flash} bytes ({_breakdown(flash)})")
-    if sum(ram.values()) > board.ram:
-        problems.append(f"RAM {sum(ram.values())} > {board.ram} bytes ({_breakdown(ram)})")
-    if problems and check_budget:
-        raise BudgetError(f"model does not fit {board.name} with the {chosen} layout: " + "; ".join(problems))
-    return Plan(
+    counts = model.bits_per_feature
+    plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
         input_type=model.input_type, input_ctype=input_ctype, key_ctype=key_ctype(model, board.arch),
         count_ctype=ctype(narrowest_uint(int(counts.max()) if counts.size else 0)),
-        layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=flash, ram=ram, flash_by_layout=totals,
+        layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=by_layout[chosen], ram=ram,
+        flash_by_layout=totals,
     )
+    problems = _problems(plan, budget)
+    if problems and check_budget:
+        where = board.name if budget is None else (f"a budget of {budget.flash} bytes of flash and {budget.ram} "
+                                                   f"bytes of RAM on {board.name}")
+        raise BudgetError(f"model does not fit {where} with the {chosen} layout: " + "; ".join(problems))
+    return plan
 
 
 def _breakdown(parts: dict) -> str:

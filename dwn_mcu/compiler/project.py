@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +17,10 @@ from ..frozen import FrozenDWN
 from ..model_file import load, to_bytes
 from ..synthetic import adversarial_inputs
 from .boards import Board, get_board
+from .budget import Budget, metadata_budget
 from .cgen import c_identifier
 from .host import as_inputs
-from .plan import Plan, make_plan
+from .plan import LAYOUTS, Plan, make_plan
 from .render import render_library, render_project
 from .write import check_destination, write_tree
 
@@ -103,20 +104,24 @@ def _model_inputs(model: FrozenDWN, X) -> np.ndarray:
 
 
 def optimize_for_board(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
-                       selftest_count: int = 0) -> tuple[FrozenDWN, dict]:
+                       selftest_count: int = 0, budget: Budget | None = None) -> tuple[FrozenDWN, str | None, dict]:
     """Run the exact netlist optimizer for this board, then give the model the input-count form that
-    suits its layout (`board_form`)."""
+    suits its layout (`board_form`). Returns (model, layout, optimizer report); the layout is the one
+    asked for, or under a budget the one `fit_budget` chose (None: the planner chooses)."""
     from ..optimize import optimize
 
     mixed, opt = optimize(model, uniform=False)
-    return board_form(mixed, board, name, layout, selftest_count), opt.to_dict()
+    if budget is not None and layout is None:
+        form, layout, _ = fit_budget(mixed, board, budget, name, selftest_count)
+        return form, layout, opt.to_dict()
+    return board_form(mixed, board, name, layout, selftest_count, budget), layout, opt.to_dict()
 
 
 def board_form(mixed: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
-               selftest_count: int = 0, flash_budget: int | None = None) -> FrozenDWN:
+               selftest_count: int = 0, budget: Budget | None = None) -> FrozenDWN:
     """An optimized model with mixed input counts, or the same with layers padded back to one count
     (`make_layers_uniform`: where it pays by its bit count, or every layer). Of the forms whose planned
-    model flash fits `flash_budget` (default: the board's flash less the sketch's), the one with the most
+    model flash fits the budget (default: the board's flash less the sketch's), the one with the most
     LUTs on the AVR table layout's fast path (one count per layer; 2.8x fewer cycles per LUT, for a
     few more bytes), then the smallest (ties to one count per layer); none fitting: the smallest. The
     table loop pays a count byte per LUT of a mixed layer, and on AVR the unrolled layout's assembly path
@@ -124,36 +129,67 @@ def board_form(mixed: FrozenDWN, board: Board, name: str = "dwn_model", layout: 
     from ..optimize import make_layers_uniform
 
     forms = [make_layers_uniform(mixed), make_layers_uniform(mixed, per_layer_bits=float("inf")), mixed]
-    lay = layout or make_plan(mixed, board, name, None, selftest_count, check_budget=False).layout
-    budget = board.flash - board.sketch_flash if flash_budget is None else flash_budget
-    plans = [make_plan(m, board, name, lay, selftest_count, check_budget=False) for m in forms]
+    lay = layout or make_plan(mixed, board, name, None, selftest_count, check_budget=False, budget=budget).layout
+    flash_budget = board.flash - board.sketch_flash if budget is None else budget.flash
+    plans = [make_plan(m, board, name, lay, selftest_count, check_budget=False, budget=budget) for m in forms]
     keys = [(False, -sum(lp.num_luts for lp in p.layers if lp.avr_fast), p.model_flash)
-            if p.model_flash <= budget else (True, 0, p.model_flash) for p in plans]
+            if p.model_flash <= flash_budget else (True, 0, p.model_flash) for p in plans]
     return forms[keys.index(min(keys))]
+
+
+def fit_budget(mixed: FrozenDWN, board: Board, budget: Budget, name: str = "dwn_model",
+               selftest_count: int = 0) -> tuple[FrozenDWN, str, Plan]:
+    """(form, layout, plan) of an optimized model under `budget`: the fastest layout whose model share
+    fits it by the planner (unrolled, then table), in that layout's `board_form`; none fitting: the
+    layout with the smallest model flash (its plan does not fit). The budget search and `build` both
+    decide here."""
+    best = None
+    for layout in reversed(LAYOUTS):  # unrolled (fastest) first, then table (smallest)
+        form = board_form(mixed, board, name, layout, selftest_count, budget)
+        plan = make_plan(form, board, name, layout, selftest_count, check_budget=False, budget=budget)
+        if plan.model_flash <= budget.flash and plan.model_ram <= budget.ram:
+            return form, layout, plan
+        if best is None or plan.model_flash < best[2].model_flash:
+            best = (form, layout, plan)
+    return best
+
+
+def _budget_reason(plan: Plan, budget: Budget) -> str:
+    return (f"{plan.layout} is the fastest layout whose model share fits the budget: {plan.model_flash} of "
+            f"{budget.flash} bytes of flash, {plan.model_ram} of {budget.ram} bytes of RAM")
 
 
 def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", layout: str | None = None,
                   selftest_vectors=None, force: bool = False, boards_dir=None, verify_vectors=None,
-                  optimize: bool = True) -> dict:
+                  optimize: bool = True, budget: Budget | None = None) -> dict:
     """Write a PlatformIO project for `model` on `board` into `out_dir`; return the report.
 
     Everything is checked (board, name, budget, destination) before anything is written.
     `optimize` first runs the exact netlist passes (`dwn_mcu.optimize`; the report's `optimizer` entry
-    says what each removed). `selftest_vectors` (N, F) are embedded in the sketch with the reference's
-    answers; `verify_vectors` (default: adversarial inputs) are stored for `dwn-mcu verify` together with
-    the self-test vectors."""
+    says what each removed). `budget` (default: the one the model was trained for on this board, in its
+    metadata; else the whole board) is the model's share of flash and RAM; under a budget the layout is
+    chosen as the budget search chooses it (`fit_budget`). `selftest_vectors` (N, F) are embedded in the
+    sketch with the reference's answers; `verify_vectors` (default: adversarial inputs) are stored for
+    `dwn-mcu verify` together with the self-test vectors."""
     model = model.validate()
     board = board if isinstance(board, Board) else get_board(board, boards_dir)
+    budget = budget if budget is not None else metadata_budget(model, board)
     st = None if selftest_vectors is None else _model_inputs(model, selftest_vectors)
     st_count = 0 if st is None else st.shape[0]
-    optimizer_report = None
+    optimizer_report, asked = None, layout
     if optimize:
-        model, optimizer_report = optimize_for_board(model, board, name, layout, st_count)
-    plan = make_plan(model, board, name, layout, selftest_count=st_count)
+        model, layout, optimizer_report = optimize_for_board(model, board, name, layout, st_count, budget)
+    elif budget is not None and layout is None:
+        layout = fit_budget(model, board, budget, name, st_count)[1]
+    plan = make_plan(model, board, name, layout, selftest_count=st_count, budget=budget)
+    if budget is not None and asked is None:
+        plan = replace(plan, layout_reason=_budget_reason(plan, budget))
     check_destination(out_dir, force)
     files = render_project(model, plan, st)
     report = report_dict(model, plan, st_count)
     report["optimizer"] = optimizer_report
+    if budget is not None:
+        report["budget"] = {"flash": budget.flash, "ram": budget.ram}
     vectors = _model_inputs(model, adversarial_inputs(model) if verify_vectors is None else verify_vectors)
     if st is not None:
         vectors = np.concatenate([vectors, st])
