@@ -26,7 +26,7 @@ import numpy as np
 
 from .compiler import BudgetError, get_board
 from .compiler.budget import Budget, budget_for
-from .compiler.project import fit_budget
+from .compiler.lower import _fits, fit_budget, lower
 from .errors import DWNError
 from .optimize import drop_unused_thresholds, optimize
 from .synthetic import random_model
@@ -92,16 +92,19 @@ def budgets(board, flash_budget: int | None = None, ram_budget: int | None = Non
 
 def price(model, board, flash_budget: int, ram_budget: int) -> tuple:
     """(optimized model, layout, flash, ram, fits): the model after the exact optimizer, in the fastest
-    layout whose model share fits the budgets by the planner; else the smallest layout, not fitting."""
-    mixed, _ = optimize(model, uniform=False)
-    return _price_forms(mixed, board, flash_budget, ram_budget)
+    layout whose model share fits the budgets by the planner; else the smallest layout, not fitting.
+    This is `build`'s own lowering (`dwn_mcu.compiler.lower.lower`) under that budget."""
+    budget = Budget(flash_budget, ram_budget)
+    program = lower(model, get_board(board), budget, check_budget=False)
+    plan = program.plan
+    return program.model, plan.layout, plan.model_flash, plan.model_ram, _fits(plan, budget)
 
 
 def _price_forms(mixed, board, flash_budget, ram_budget):
+    """`price` of a model that needs no exact passes (a shape's random stand-in): forms and layout only."""
     budget = Budget(flash_budget, ram_budget)
     form, layout, plan = fit_budget(mixed, board, budget)
-    fits = plan.model_flash <= budget.flash and plan.model_ram <= budget.ram
-    return form, layout, plan.model_flash, plan.model_ram, fits
+    return form, layout, plan.model_flash, plan.model_ram, _fits(plan, budget)
 
 
 def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,

@@ -9,7 +9,7 @@ import pytest
 from dwn_mcu import load, save
 from dwn_mcu.cli import main
 from dwn_mcu.compiler import Budget, get_board, make_plan
-from dwn_mcu.compiler.project import board_form
+from dwn_mcu.compiler.lower import board_form
 from dwn_mcu.frozen import LutLayer
 from dwn_mcu.optimize import optimize
 from dwn_mcu.optimize.netlist import replace

@@ -40,7 +40,7 @@ def test_budget_search_keeps_the_model_inside_the_budget_by_the_elf():
     assert r.best.flash <= 2000
     # the model returned is the one priced: through the optimizer, in its board form for the layout
     from dwn_mcu.compiler import get_board, make_plan
-    from dwn_mcu.compiler.project import optimize_for_board
+    from dwn_mcu.compiler.lower import optimize_for_board
 
     nano = get_board("nano")
     assert make_plan(r.model, nano, layout=r.layout, check_budget=False).model_flash == r.best.flash

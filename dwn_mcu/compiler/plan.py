@@ -75,6 +75,11 @@ class LayerPlan:
     lut_ctype: str  # LUT loop counter
     table_bits: int
     mapping_entries: int
+    n_min: int = 0  # fewest inputs of a LUT of the layer
+    map_size: int = 0  # entries of the table layout's mapping array (bytes when packed12)
+    table_byte_ctype: str = "uint8_t"  # unrolled layout: the table byte that input slots 3.. select
+    # unrolled layout: every LUT has the same 4..8 inputs, so AVR takes the inline-assembly path
+    unrolled_asm: bool = False
     # table layout on AVR: the input bits spread into one byte each and an assembly loop per LUT
     # (`avr_fast_eligible`); the planner turns it off when the byte array would not fit the RAM budget
     avr_fast: bool = False
@@ -98,6 +103,15 @@ class Plan:
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
     ram: dict = field(default_factory=dict)
     flash_by_layout: dict = field(default_factory=dict)  # total estimate of each layout
+    # C types of the generated code's counters (`_counter_ctypes`): the encoder's bit position and feature
+    # index; the last layer's position in its class group, and the score bits formed so far (table layout)
+    # or the group's count (unrolled)
+    out_group: int = 0  # last-layer LUTs per class score: popcount group, or a reduction's score bits
+    bitpos_ctype: str = "uint32_t"
+    feature_ctype: str = "uint32_t"
+    group_pos_ctype: str = "uint32_t"
+    score_bits_ctype: str = "uint32_t"
+    unrolled_count_ctype: str = "uint16_t"
 
     @property
     def flash_total(self) -> int:
@@ -142,19 +156,24 @@ def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
     for i, layer in enumerate(model.layers, start=1):
         ns = np.unique(layer.n_inputs)
         n_max = int(ns.max())
+        fmt = mapping_format(prev)
         plans.append(LayerPlan(
             index=i,
             num_luts=layer.num_luts,
             prev_bits=prev,
             n_max=n_max,
             uniform_n=int(ns[0]) if ns.size == 1 else None,
-            map_format=mapping_format(prev),
+            map_format=fmt,
             map_ctype=ctype(narrowest_uint(max(prev - 1, 0))),
             addr_ctype="uint8_t" if n_max <= 8 else "uint16_t",
             toff_ctype="uint16_t" if layer.tables.size <= 0xFFFF else "uint32_t",
             lut_ctype="uint16_t" if layer.num_luts <= 0xFFFF else "uint32_t",
             table_bits=int(layer.tables.size),
             mapping_entries=int(layer.mapping.size),
+            n_min=int(ns.min()),
+            map_size=mapping_bytes(int(layer.mapping.size), fmt) if fmt == "packed12" else int(layer.mapping.size),
+            table_byte_ctype="uint8_t" if n_max <= 11 else "uint16_t",
+            unrolled_asm=ns.size == 1 and 4 <= int(ns[0]) <= 8,
         ))
         prev = layer.num_luts
     return tuple(plans)
@@ -168,11 +187,11 @@ def avr_fast_eligible(lp: LayerPlan, board: Board) -> bool:
             and (lp.map_format == "uint8" or (lp.map_format == "packed12" and lp.uniform_n % 2 == 0)))
 
 
-def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
+def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str) -> dict:
     cost = architecture(board.arch).dwn_code
     counts = model.bits_per_feature
     out = {
-        "thresholds": CTYPE_BYTES[key_ctype(model, board.arch)] * model.num_input_bits
+        "thresholds": CTYPE_BYTES[key] * model.num_input_bits
         + narrowest_uint(int(counts.max()) if counts.size else 0).itemsize * model.num_features,
     }
     if layout == "table":
@@ -191,13 +210,13 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
         per_lut = np.asarray(cost["u_lut"], dtype=float)
         code = cost["u_fixed"]
         for lp, layer in zip(layers, model.layers):
-            if lp.uniform_n in cost.get("u_lut_asm", {}):
+            if lp.unrolled_asm and "u_lut_asm" in cost:
                 code += cost["u_lut_asm"][lp.uniform_n] * lp.num_luts
                 continue
             capped = np.minimum(layer.n_inputs, per_lut.size - 1)
             code += per_lut[capped].sum() + cost["u_input"] * float((layer.n_inputs - capped).sum())
         out["code"] = int(round(code))
-    if model.input_type == "float32" and key_ctype(model, board.arch) == "uint16_t":
+    if model.input_type == "float32" and key == "uint16_t":
         out["code"] += cost["key16"]
     out["sketch"] = board.sketch_flash
     return out
@@ -256,6 +275,21 @@ def _problems(plan: "Plan", budget: Budget | None) -> list[str]:
     return problems
 
 
+def _counter_ctypes(model: FrozenDWN) -> dict:
+    """The C types of the generated code's counters: each the narrowest that holds its range."""
+    u16 = lambda limit: "uint16_t" if limit <= 65535 else "uint32_t"  # noqa: E731
+    out_group = model.score_bits if model.reduction_layers else model.group_size
+    if model.reduction_layers:
+        unrolled_count = "uint8_t" if out_group <= 8 else "uint16_t"
+    else:
+        unrolled_count = "uint8_t" if model.group_size <= 255 else "uint16_t"
+    return {
+        "out_group": out_group, "bitpos_ctype": u16(model.num_input_bits), "feature_ctype": u16(model.num_features),
+        "group_pos_ctype": u16(out_group), "score_bits_ctype": "uint16_t" if out_group <= 16 else "uint32_t",
+        "unrolled_count_ctype": unrolled_count,
+    }
+
+
 def _check_request(model: FrozenDWN, name: str, layout: str | None) -> None:
     check_name(name)
     if layout is not None and layout not in LAYOUTS:
@@ -281,7 +315,8 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     fast_stack = max(ram["stack"], (architecture(board.arch).fast_frame or 0) + score_bytes * model.num_classes)
     ram_limit = board.ram if budget is None else budget.ram_limit(board)
     fast_layers, avr_bytes = _fast_layers(layers, board, ram, fast_stack, ram_limit)
-    by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay) for lay in LAYOUTS}
+    key = key_ctype(model, board.arch)
+    by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay, key) for lay in LAYOUTS}
     if selftest_count:
         for parts in by_layout.values():
             parts["selftest vectors"] = selftest_count * (CTYPE_BYTES[input_ctype] * model.num_features
@@ -298,10 +333,10 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
-        input_type=model.input_type, input_ctype=input_ctype, key_ctype=key_ctype(model, board.arch),
+        input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
         count_ctype=ctype(narrowest_uint(int(counts.max()) if counts.size else 0)),
         layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=by_layout[chosen], ram=ram,
-        flash_by_layout=totals,
+        flash_by_layout=totals, **_counter_ctypes(model),
     )
     problems = _problems(plan, budget)
     if problems and check_budget:

@@ -1,4 +1,4 @@
-"""The whole build: board lookup -> plan -> pack/render -> write, plus the report.
+"""The whole build: board lookup -> lower (`Program`) -> render -> write, plus the report.
 
 The project carries what `dwn-mcu verify` needs to prove it later without the caller's files:
 `dwn/model.dwn` (a copy of the model) and `dwn/vectors.npy` (the verification vectors)."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,8 @@ from .boards import Board, get_board
 from .budget import Budget, metadata_budget
 from .cgen import c_identifier
 from .host import as_inputs
-from .plan import LAYOUTS, Plan, make_plan
+from .lower import lower
+from .program import Program
 from .render import render_library, render_project
 from .write import check_destination, write_tree
 
@@ -38,14 +39,16 @@ def render_model_sources(model: FrozenDWN, board="nano", name: str = "dwn_model"
                          boards_dir=None, check_budget: bool = True) -> dict[str, str]:
     """`{NAME.h: text, NAME.c: text}`: the model library alone (what test firmwares compile).
     `check_budget=False` skips the board's flash/RAM check (a test firmware on an emulator)."""
-    model = model.validate()
-    plan = make_plan(model, get_board(board, boards_dir), name, layout, check_budget=check_budget)
-    return render_library(model, plan)
+    program = lower(model, get_board(board, boards_dir), name=name, layout=layout, optimize=False,
+                    check_budget=check_budget)
+    return render_library(program)
 
 
-def report_dict(model: FrozenDWN, plan: Plan, selftest_count: int = 0) -> dict:
+def report_dict(program: Program, selftest_count: int = 0) -> dict:
+    """The build report: the program serialised (board, layout and why, flash and RAM by part, layers)."""
+    model, plan = program.model, program.plan
     b = plan.board
-    return {
+    report = {
         "name": plan.name,
         "board": b.as_dict(),
         "layout": plan.layout,
@@ -65,7 +68,11 @@ def report_dict(model: FrozenDWN, plan: Plan, selftest_count: int = 0) -> dict:
         "input_type": plan.input_type,
         "selftest_vectors": selftest_count,
         "files": {"library": f"lib/{plan.name}", "model_copy": MODEL_COPY, "vectors": VECTORS},
+        "optimizer": program.optimizer,
     }
+    if program.budget is not None:
+        report["budget"] = {"flash": program.budget.flash, "ram": program.budget.ram}
+    return report
 
 
 def summary(report: dict) -> str:
@@ -103,62 +110,6 @@ def _model_inputs(model: FrozenDWN, X) -> np.ndarray:
     return X.astype(np.float32 if model.input_type == "float32" else np.dtype(model.input_type))
 
 
-def optimize_for_board(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
-                       selftest_count: int = 0, budget: Budget | None = None) -> tuple[FrozenDWN, str | None, dict]:
-    """Run the exact netlist optimizer for this board, then give the model the input-count form that
-    suits its layout (`board_form`). Returns (model, layout, optimizer report); the layout is the one
-    asked for, or under a budget the one `fit_budget` chose (None: the planner chooses)."""
-    from ..optimize import optimize
-
-    mixed, opt = optimize(model, uniform=False)
-    if budget is not None and layout is None:
-        form, layout, _ = fit_budget(mixed, board, budget, name, selftest_count)
-        return form, layout, opt.to_dict()
-    return board_form(mixed, board, name, layout, selftest_count, budget), layout, opt.to_dict()
-
-
-def board_form(mixed: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
-               selftest_count: int = 0, budget: Budget | None = None) -> FrozenDWN:
-    """An optimized model with mixed input counts, or the same with layers padded back to one count
-    (`make_layers_uniform`: where it pays by its bit count, or every layer). Of the forms whose planned
-    model flash fits the budget (default: the board's flash less the sketch's), the one with the most
-    LUTs on the AVR table layout's fast path (one count per layer; 2.8x fewer cycles per LUT, for a
-    few more bytes), then the smallest (ties to one count per layer); none fitting: the smallest. The
-    table loop pays a count byte per LUT of a mixed layer, and on AVR the unrolled layout's assembly path
-    needs layers of one count (4..8), so padding often saves flash too."""
-    from ..optimize import make_layers_uniform
-
-    forms = [make_layers_uniform(mixed), make_layers_uniform(mixed, per_layer_bits=float("inf")), mixed]
-    lay = layout or make_plan(mixed, board, name, None, selftest_count, check_budget=False, budget=budget).layout
-    flash_budget = board.flash - board.sketch_flash if budget is None else budget.flash
-    plans = [make_plan(m, board, name, lay, selftest_count, check_budget=False, budget=budget) for m in forms]
-    keys = [(False, -sum(lp.num_luts for lp in p.layers if lp.avr_fast), p.model_flash)
-            if p.model_flash <= flash_budget else (True, 0, p.model_flash) for p in plans]
-    return forms[keys.index(min(keys))]
-
-
-def fit_budget(mixed: FrozenDWN, board: Board, budget: Budget, name: str = "dwn_model",
-               selftest_count: int = 0) -> tuple[FrozenDWN, str, Plan]:
-    """(form, layout, plan) of an optimized model under `budget`: the fastest layout whose model share
-    fits it by the planner (unrolled, then table), in that layout's `board_form`; none fitting: the
-    layout with the smallest model flash (its plan does not fit). The budget search and `build` both
-    decide here."""
-    best = None
-    for layout in reversed(LAYOUTS):  # unrolled (fastest) first, then table (smallest)
-        form = board_form(mixed, board, name, layout, selftest_count, budget)
-        plan = make_plan(form, board, name, layout, selftest_count, check_budget=False, budget=budget)
-        if plan.model_flash <= budget.flash and plan.model_ram <= budget.ram:
-            return form, layout, plan
-        if best is None or plan.model_flash < best[2].model_flash:
-            best = (form, layout, plan)
-    return best
-
-
-def _budget_reason(plan: Plan, budget: Budget) -> str:
-    return (f"{plan.layout} is the fastest layout whose model share fits the budget: {plan.model_flash} of "
-            f"{budget.flash} bytes of flash, {plan.model_ram} of {budget.ram} bytes of RAM")
-
-
 def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", layout: str | None = None,
                   selftest_vectors=None, force: bool = False, boards_dir=None, verify_vectors=None,
                   optimize: bool = True, budget: Budget | None = None) -> dict:
@@ -168,28 +119,19 @@ def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", lay
     `optimize` first runs the exact netlist passes (`dwn_mcu.optimize`; the report's `optimizer` entry
     says what each removed). `budget` (default: the one the model was trained for on this board, in its
     metadata; else the whole board) is the model's share of flash and RAM; under a budget the layout is
-    chosen as the budget search chooses it (`fit_budget`). `selftest_vectors` (N, F) are embedded in the
-    sketch with the reference's answers; `verify_vectors` (default: adversarial inputs) are stored for
+    chosen as the budget search chooses it (`lower.fit_budget`). `selftest_vectors` (N, F) are embedded in
+    the sketch with the reference's answers; `verify_vectors` (default: adversarial inputs) are stored for
     `dwn-mcu verify` together with the self-test vectors."""
     model = model.validate()
     board = board if isinstance(board, Board) else get_board(board, boards_dir)
     budget = budget if budget is not None else metadata_budget(model, board)
     st = None if selftest_vectors is None else _model_inputs(model, selftest_vectors)
     st_count = 0 if st is None else st.shape[0]
-    optimizer_report, asked = None, layout
-    if optimize:
-        model, layout, optimizer_report = optimize_for_board(model, board, name, layout, st_count, budget)
-    elif budget is not None and layout is None:
-        layout = fit_budget(model, board, budget, name, st_count)[1]
-    plan = make_plan(model, board, name, layout, selftest_count=st_count, budget=budget)
-    if budget is not None and asked is None:
-        plan = replace(plan, layout_reason=_budget_reason(plan, budget))
+    program = lower(model, board, budget, name=name, layout=layout, selftest_count=st_count, optimize=optimize)
     check_destination(out_dir, force)
-    files = render_project(model, plan, st)
-    report = report_dict(model, plan, st_count)
-    report["optimizer"] = optimizer_report
-    if budget is not None:
-        report["budget"] = {"flash": budget.flash, "ram": budget.ram}
+    files = render_project(program, st)
+    report = report_dict(program, st_count)
+    model = program.model
     vectors = _model_inputs(model, adversarial_inputs(model) if verify_vectors is None else verify_vectors)
     if st is not None:
         vectors = np.concatenate([vectors, st])
