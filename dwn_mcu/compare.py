@@ -59,6 +59,11 @@ def _emulate_dwn(model, board, layout, X):
     from .targets.verify import verify_on_target
 
     r = verify_on_target(model, "avr", X, render_model_sources(model, board, DWN_NAME, layout), DWN_NAME)
+    return _emulated(r)
+
+
+def _emulated(r) -> dict:
+    """What the comparison keeps of a family's `TargetResult` on the emulated chip."""
     return {"agree": r.agree, "vectors": r.vectors, "flash": r.model_size.flash, "ram": r.model_size.ram,
             "stack": r.stack_measured, "cycles": r.latency_summary(), "first_mismatch": r.first_mismatch}
 
@@ -67,8 +72,7 @@ def _emulate_xgb(tables, X, expected):
     from .baselines.xgb_target import verify_on_avr
 
     r = verify_on_avr(tables, render_sources(tables, XGB_NAME), XGB_NAME, X, expected=expected)
-    return {"agree": r.agree, "vectors": r.vectors, "flash": r.model_flash, "ram": r.model_ram,
-            "stack": r.stack_measured, "cycles": r.cycles_summary(), "first_mismatch": r.first_mismatch}
+    return _emulated(r)
 
 
 def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int = 0, dwn_trials: int = 24,
