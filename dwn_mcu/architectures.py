@@ -50,50 +50,38 @@ class Architecture:
         return TARGETS[self.target] if self.target else None
 
 
-def _frozen(d: dict) -> MappingProxyType:
-    return MappingProxyType(d)
+def _dwn_code(key16: int, fixed: int, layer: int, u_fixed: int, u_input: float, u_lut: tuple,
+              **avr_paths) -> MappingProxyType:
+    """A DWN code-cost model (see the module docstring), read-only."""
+    return MappingProxyType({"key16": key16, "fixed": fixed, "layer": layer, "u_fixed": u_fixed,
+                             "u_input": u_input, "u_lut": u_lut, **avr_paths})
 
 
 # Stack: the deepest measured on the emulators (tests/test_targets_verify.py), so the estimate errs on the
 # safe side.
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     Architecture(
-        "avr", _frozen({
-            "key16": 268, "fixed": 518, "layer": 178, "u_fixed": 536, "u_input": 8.5,
-            "u_lut": (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
+        "avr", _dwn_code(
+            268, 518, 178, 536, 8.5, (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
             # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
-            "u_lut_asm": {4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
+            u_lut_asm={4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
             # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per
             # input, + `layer_fast_input12` per input with 12-bit mapping entries (the unpacking)
-            "layer_fast": 180, "layer_fast_input": 14, "layer_fast_input12": 8}),
-        dwn_stack=30, target="avr", xgb_code=_frozen({"fixed": 930, "per_margin": 22}), xgb_stack=24,
+            layer_fast=180, layer_fast_input=14, layer_fast_input12=8),
+        dwn_stack=30, target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
         fast_frame=32),
-    Architecture(
-        "cortex-m0plus", _frozen({
-            "key16": 106, "fixed": 308, "layer": 152, "u_fixed": 200, "u_input": 10.5,
-            "u_lut": (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)}),
-        dwn_stack=76, target="cortex-m0plus"),
-    Architecture(
-        "cortex-m3", _frozen({
-            "key16": 116, "fixed": 300, "layer": 144, "u_fixed": 252, "u_input": 10.3,
-            "u_lut": (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0)}),
-        dwn_stack=52, target="cortex-m3"),
-    Architecture(
-        "cortex-m4f", _frozen({
-            "key16": 116, "fixed": 300, "layer": 144, "u_fixed": 245, "u_input": 10.2,
-            "u_lut": (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6)}),
-        dwn_stack=52, target="cortex-m4f"),
-    Architecture(
-        "riscv32", _frozen({
-            "key16": 140, "fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
-            "u_lut": (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0)}),
-        dwn_stack=40, target="rv32"),
+    Architecture("cortex-m0plus", _dwn_code(106, 308, 152, 200, 10.5,
+                                            (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)),
+                 dwn_stack=76, target="cortex-m0plus"),
+    Architecture("cortex-m3", _dwn_code(116, 300, 144, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0)),
+                 dwn_stack=52, target="cortex-m3"),
+    Architecture("cortex-m4f", _dwn_code(116, 300, 144, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6)),
+                 dwn_stack=52, target="cortex-m4f"),
+    Architecture("riscv32", _dwn_code(140, 364, 166, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0)),
+                 dwn_stack=40, target="rv32"),
     # No Xtensa toolchain or emulator in Debian: projects are generated and parsed, not run.
-    Architecture(
-        "xtensa", _frozen({
-            "key16": 140, "fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
-            "u_lut": (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0)}),
-        dwn_stack=64),
+    Architecture("xtensa", _dwn_code(140, 364, 166, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0)),
+                 dwn_stack=64),
 )}
 
 ARCHES = tuple(ARCHITECTURES)
