@@ -15,10 +15,8 @@ writes `report.json`, `report.md` and `accuracy_vs_flash.png` in `out_dir` (all 
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +29,7 @@ from .baselines.xgb_train import train_xgboost
 from .budget_search import budgets as model_budgets
 from .budget_search import search_dwn
 from .compiler import get_board, render_model_sources
+from .compiler.write import write_tree
 from .data import Dataset, stratified_split
 from .errors import DWNError
 
@@ -209,7 +208,7 @@ def _markdown(report: dict) -> str:
     return "\n".join(head + table_lines(report) + ["", "![accuracy vs flash](accuracy_vs_flash.png)", ""])
 
 
-def _plot(report: dict, path: Path) -> None:
+def _plot(report: dict) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -232,24 +231,17 @@ def _plot(report: dict, path: Path) -> None:
     ax.set_title(f"{report['dataset']} on {report['board']['name']}")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120, metadata={"Software": None})
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
     plt.close(fig)
+    return buf.getvalue()
 
 
 def _write(report: dict, out: Path) -> None:
-    """Everything into a temporary folder beside `out`, then moved into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
-        (tmp / "report.md").write_text(_markdown(report))
-        _plot(report, tmp / "accuracy_vs_flash.png")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    """Everything written at once, atomically (`compiler.write.write_tree`: a complete folder moved into
+    place; an existing `out` is replaced only then)."""
+    write_tree(out, {"report.json": json.dumps(report, indent=1, default=_json_default) + "\n",
+                     "report.md": _markdown(report), "accuracy_vs_flash.png": _plot(report)}, force=True)
 
 
 def _json_default(v):

@@ -133,3 +133,23 @@ def test_budget_search_keeps_an_incumbent_and_prices_it_for_the_new_budget():
     assert big.layout == "unrolled" and big.shape == small.shape
     X_test, _ = ds.test_split()
     assert np.array_equal(big.model.predict(X_test), small.model.predict(X_test))
+
+
+def test_compare_report_replaces_the_old_one_only_when_complete(tmp_path, monkeypatch):
+    from dwn_mcu import compare as cmp
+
+    out = tmp_path / "cmp"
+    out.mkdir()
+    (out / "report.md").write_text("old")
+
+    def broken(report):
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(cmp, "_plot", broken)
+    monkeypatch.setattr(cmp, "_markdown", lambda report: "new")
+    with pytest.raises(RuntimeError, match="plot failed"):
+        cmp._write({"rows": []}, out)
+    assert (out / "report.md").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["cmp"]
+    monkeypatch.setattr(cmp, "_plot", lambda report: b"png")
+    cmp._write({"rows": []}, out)
+    assert (out / "report.md").read_text() == "new" and (out / "accuracy_vs_flash.png").read_bytes() == b"png"
