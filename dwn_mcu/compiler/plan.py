@@ -14,7 +14,7 @@ from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
 from ..threshold_grid import fits_float16_grid
 from .boards import Board
-from .budget import Budget, BudgetError
+from .budget import Budget, BudgetError, Sizes
 from .cgen import c_identifier
 from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
 
@@ -86,7 +86,7 @@ class LayerPlan:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(Sizes):
     name: str
     prefix: str  # upper-case macro prefix
     board: Board
@@ -112,22 +112,6 @@ class Plan:
     group_pos_ctype: str = "uint32_t"
     score_bits_ctype: str = "uint32_t"
     unrolled_count_ctype: str = "uint16_t"
-
-    @property
-    def flash_total(self) -> int:
-        return sum(self.flash.values())
-
-    @property
-    def ram_total(self) -> int:
-        return sum(self.ram.values())
-
-    @property
-    def model_flash(self) -> int:
-        return sum(v for k, v in self.flash.items() if k not in ("sketch", "selftest vectors"))
-
-    @property
-    def model_ram(self) -> int:
-        return sum(v for k, v in self.ram.items() if k not in ("sketch", "sketch input buffer"))
 
 
 #: Score C types, narrowest first, with the largest magnitude each holds (symmetric: the most negative
@@ -262,19 +246,6 @@ def _choose_layout(layout: str | None, totals: dict, board: Board) -> tuple[str,
                      f"layout (smallest) needs {totals['table']}")
 
 
-def _problems(plan: "Plan", budget: Budget | None) -> list[str]:
-    board, problems = plan.board, []
-    if plan.flash_total > board.flash:
-        problems.append(f"flash {plan.flash_total} > {board.flash} bytes ({_breakdown(plan.flash)})")
-    if plan.ram_total > board.ram:
-        problems.append(f"RAM {plan.ram_total} > {board.ram} bytes ({_breakdown(plan.ram)})")
-    if budget is not None and plan.model_flash > budget.flash:
-        problems.append(f"model flash {plan.model_flash} > budget {budget.flash} bytes ({_breakdown(plan.flash)})")
-    if budget is not None and plan.model_ram > budget.ram:
-        problems.append(f"model RAM {plan.model_ram} > budget {budget.ram} bytes ({_breakdown(plan.ram)})")
-    return problems
-
-
 def _counter_ctypes(model: FrozenDWN) -> dict:
     """The C types of the generated code's counters: each the narrowest that holds its range."""
     u16 = lambda limit: "uint16_t" if limit <= 65535 else "uint32_t"  # noqa: E731
@@ -338,13 +309,9 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=by_layout[chosen], ram=ram,
         flash_by_layout=totals, **_counter_ctypes(model),
     )
-    problems = _problems(plan, budget)
+    problems = plan.problems(budget)
     if problems and check_budget:
         where = board.name if budget is None else (f"a budget of {budget.flash} bytes of flash and {budget.ram} "
                                                    f"bytes of RAM on {board.name}")
         raise BudgetError(f"model does not fit {where} with the {chosen} layout: " + "; ".join(problems))
     return plan
-
-
-def _breakdown(parts: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v)
