@@ -13,7 +13,7 @@ import numpy as np
 
 from ..compiler.cgen import c_identifier, environment
 from . import BaselineError
-from .xgb_export import XGBTables, predict_tables
+from .xgb_export import XGBTables
 
 
 def render_testbench(name: str, X: np.ndarray, num_margins: int, with_model: bool = True) -> str:
@@ -42,17 +42,11 @@ def verify_on_avr(tables: XGBTables, sources: dict, name: str, X, expected=None,
     """Build the testbench with the model's C (`render_sources`), run every row of `X` in simavr, and
     compare with `expected` = (classes, float32 margins) (default: the tables' NumPy walk, which the
     tests hold equal to xgboost's own predictions). The build, run and measurement are the targets' own
-    (`dwn_mcu.targets.verify.verify_program`); this family brings its testbench and its outputs only.
-    Returns a `TargetResult` (latency in cycles)."""
-    from ..targets.verify import TestProgram, verify_program
+    (`dwn_mcu.targets.verify.verify_program`); this family brings its testbench and its outputs only
+    (`families.XGBoostFamily`). Returns a `TargetResult` (latency in cycles)."""
+    from ..families import XGBoostFamily
+    from ..targets.verify import verify_program
 
     X = np.asarray(X, dtype=np.float32)
-    ref_class, ref_margin = expected if expected is not None else predict_tables(tables, X)
-    ref_bits = np.asarray(ref_margin, np.float32).reshape(X.shape[0], -1).view(np.uint32)
-    M = tables.num_margins
-    program = TestProgram(
-        name=name, sources=sources,
-        testbench=lambda target, rows, with_model: render_testbench(name, rows, M, with_model=with_model),
-        parse=lambda text: _parse(text, M),
-        expected=[(int(c), tuple(int(b) for b in bits)) for c, bits in zip(ref_class, ref_bits)])
+    program = XGBoostFamily(tables, expected).test_program(sources, name, X)
     return verify_program(program, "avr", X, workdir, measure_model_share, timeout)

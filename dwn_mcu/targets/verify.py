@@ -11,14 +11,13 @@ import statistics
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .elf_size import ElfSize, elf_size, stack_bound, stack_usage, symbols_in_section
 from .qemu import run_cortex_m, run_rv32
 from .simavr import RunOutput, run_avr
-from .testbench import build_firmware, render_testbench
+from .testbench import TestProgram, build_firmware
 from .toolchains import Target, TargetError, get_target, install_hint, missing_tools
 
 #: Vectors in a firmware on the larger targets (their emulated flash is 4 MiB; this keeps builds quick).
@@ -88,21 +87,6 @@ def parse_results(text: str, num_classes: int) -> dict:
             vals = [int(p) for p in parts[1:]]
             out[vals[0]] = (vals[1], tuple(vals[2:]))
     return out
-
-
-@dataclass(frozen=True, eq=False)
-class TestProgram:
-    """What a model family hands the target proofs (`verify_program`): its C library, how to write the
-    test firmware's main for some rows, how to read the firmware's output, and the reference's answer
-    per row. DWN (`verify_on_target`) and XGBoost (`baselines.xgb_target`) both come through here, so
-    building, running, calibrating latency and measuring the model's share exist once."""
-
-    name: str  # the model's C prefix
-    sources: dict  # {file name: text}: the model library
-    testbench: Callable  # (target, rows, with_model) -> main.c text
-    parse: Callable  # firmware text -> {row index: output}
-    expected: list  # per row, the reference's output (compared with ==)
-    show: Callable = staticmethod(lambda v: v)  # an output as the mismatch report writes it
 
 
 def _firmware_builder(target: Target, program: TestProgram, X, root: Path):
@@ -189,13 +173,8 @@ def verify_program(program: TestProgram, target_name: str, X, workdir=None, meas
 def verify_on_target(model, target_name: str, X, sources: dict, name: str, workdir=None,
                      measure_model_share: bool = True, timeout: float = 300.0) -> TargetResult:
     """Build, run and compare a DWN. `sources` is the model library ({file name: text}) for model `name`."""
+    from ..families import DWNFamily
+
     X = np.asarray(X, dtype=np.float32 if model.input_type == "float32" else np.int64)
-    C = model.num_classes
-    expected = [(int(c), tuple(int(v) for v in s)) for c, s in zip(model.predict(X), model.scores(X))]
-    program = TestProgram(
-        name=name, sources=sources,
-        testbench=lambda target, rows, with_model: render_testbench(target, name, rows, C, with_model=with_model,
-                                                                    input_type=model.input_type),
-        parse=lambda text: parse_results(text, C), expected=expected,
-        show=lambda v: {"class": v[0], "scores": list(v[1])})
+    program = DWNFamily(model).test_program(sources, name, X)
     return verify_program(program, target_name, X, workdir, measure_model_share, timeout)
