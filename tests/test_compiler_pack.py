@@ -22,7 +22,7 @@ from dwn_mcu.compiler.pack import (
     unpack_bits,
     unrolled_lut,
 )
-from dwn_mcu.compiler.plan import key_ctype
+from dwn_mcu.compiler.plan import count_ctype, key_ctype
 from dwn_mcu.frozen import FrozenDWN, LutLayer
 from dwn_mcu.synthetic import adversarial_inputs
 
@@ -102,7 +102,7 @@ def test_narrowest_uint():
        luts=st.lists(st.integers(1, 70), min_size=1, max_size=3))
 def test_packed_layers_hold_every_bit(seed, n_lo, span, luts):
     model = mixed_model(seed, num_features=9, max_bits=60, luts=tuple(luts) + (2,), n_range=(n_lo, min(n_lo + span, 12)))
-    enc = pack_encoder(model, key_ctype(model))
+    enc = pack_encoder(model, key_ctype(model), count_ctype(model))
     assert enc.keys.dtype == np.uint32 and np.array_equal(enc.counts, model.bits_per_feature)
     prev = model.num_input_bits
     for layer in model.layers:

@@ -129,10 +129,11 @@ class PackedUnrolledLayer:
     tables: np.ndarray  # uint8, byte-aligned tables of the LUTs with more than 8 table bits
 
 
-def pack_encoder(model: FrozenDWN, key_ctype: str) -> PackedEncoder:
-    """Thresholds as the encoder's keys; `key_ctype` is the planner's choice (`plan.key_ctype`)."""
+def pack_encoder(model: FrozenDWN, key_ctype: str, count_ctype: str) -> PackedEncoder:
+    """Thresholds as the encoder's keys and the counts per feature, in the planner's types
+    (`plan.key_ctype`, `plan.count_ctype`)."""
     counts = model.bits_per_feature
-    dtype = narrowest_uint(int(counts.max()) if counts.size else 0)
+    dtype = np.dtype(count_ctype.removesuffix("_t"))
     if model.input_type == "float32" and key_ctype == "uint16_t":
         keys = float16_key(model.thresholds).astype(np.int64)  # the planner's uint16_t keys
     elif model.input_type == "float32":

@@ -61,6 +61,12 @@ def key_ctype(model: FrozenDWN, arch: str | None = None) -> str:
     return INPUT_CTYPES[model.input_type]
 
 
+def count_ctype(model: FrozenDWN) -> str:
+    """C type of the per-feature threshold counts: the narrowest unsigned type holding the largest."""
+    counts = model.bits_per_feature
+    return ctype(narrowest_uint(int(counts.max()) if counts.size else 0))
+
+
 @dataclass(frozen=True)
 class LayerPlan:
     index: int  # 1-based
@@ -171,13 +177,9 @@ def avr_fast_eligible(lp: LayerPlan, board: Board) -> bool:
             and (lp.map_format == "uint8" or (lp.map_format == "packed12" and lp.uniform_n % 2 == 0)))
 
 
-def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str) -> dict:
+def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count: str) -> dict:
     cost = architecture(board.arch).dwn_code
-    counts = model.bits_per_feature
-    out = {
-        "thresholds": CTYPE_BYTES[key] * model.num_input_bits
-        + narrowest_uint(int(counts.max()) if counts.size else 0).itemsize * model.num_features,
-    }
+    out = {"thresholds": CTYPE_BYTES[key] * model.num_input_bits + CTYPE_BYTES[count] * model.num_features}
     if layout == "table":
         out["lut tables"] = sum((lp.table_bits + 7) // 8 for lp in layers)
         out["mappings"] = sum(mapping_bytes(lp.mapping_entries, lp.map_format) for lp in layers)
@@ -286,8 +288,9 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     fast_stack = max(ram["stack"], (architecture(board.arch).fast_frame or 0) + score_bytes * model.num_classes)
     ram_limit = board.ram if budget is None else budget.ram_limit(board)
     fast_layers, avr_bytes = _fast_layers(layers, board, ram, fast_stack, ram_limit)
-    key = key_ctype(model, board.arch)
-    by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay, key) for lay in LAYOUTS}
+    key, count = key_ctype(model, board.arch), count_ctype(model)
+    by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay, key, count)
+                 for lay in LAYOUTS}
     if selftest_count:
         for parts in by_layout.values():
             parts["selftest vectors"] = selftest_count * (CTYPE_BYTES[input_ctype] * model.num_features
@@ -300,12 +303,11 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         ram["stack"] = fast_stack
     else:
         avr_bytes = 0
-    counts = model.bits_per_feature
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
         input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
-        count_ctype=ctype(narrowest_uint(int(counts.max()) if counts.size else 0)),
+        count_ctype=count,
         layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=by_layout[chosen], ram=ram,
         flash_by_layout=totals, **_counter_ctypes(model),
     )
