@@ -46,7 +46,8 @@ def main(argv=None):
     for label, board in (("plain loop", dataclasses.replace(nano, ram=1)), ("AVR fast path", nano)):
         def run(m, rows, share=True):
             plan = make_plan(m, board, NAME, "table", check_budget=False)
-            return plan, verify_on_target(m, "avr", rows, render_library(pack_program(m, plan)), NAME, measure_model_share=share)
+            sources = render_library(pack_program(m, plan))
+            return plan, verify_on_target(m, "avr", rows, sources, NAME, measure_model_share=share)
 
         plan, r = run(model, X)
         _, h = run(half, X[:64], share=False)
