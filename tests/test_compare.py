@@ -119,6 +119,11 @@ def test_train_cli_fits_the_board_budget(tmp_path, capsys):
     assert make_plan(model, get_board("nano"), layout=layout).model_flash <= 1800
     # every candidate listed: the one trained, and the shapes that fit by their estimate but were not trained
     assert "(chosen)" in printed and "| no | yes |" in printed
+    # `build` without budget flags builds for the budget the model was trained for, in the search's layout
+    assert main(["build", str(out), "--board", "nano", "-o", str(tmp_path / "proj")]) == 0
+    report = json.loads((tmp_path / "proj" / "dwn_report.json").read_text())
+    assert report["budget"] == {"flash": 1800, "ram": model.metadata["ram_budget"]}
+    assert report["layout"] == layout and report["flash"]["model"] <= 1800
 
 
 def test_budget_search_keeps_an_incumbent_and_prices_it_for_the_new_budget():
