@@ -18,6 +18,7 @@ import dataclasses
 import numpy as np
 
 from dwn_mcu.compiler import get_board, make_plan
+from dwn_mcu.compiler.program import pack_program
 from dwn_mcu.compiler.render import render_library
 from dwn_mcu.data import load_dataset
 from dwn_mcu.synthetic import random_model
@@ -45,7 +46,8 @@ def main(argv=None):
     for label, board in (("plain loop", dataclasses.replace(nano, ram=1)), ("AVR fast path", nano)):
         def run(m, rows, share=True):
             plan = make_plan(m, board, NAME, "table", check_budget=False)
-            return plan, verify_on_target(m, "avr", rows, render_library(m, plan), NAME, measure_model_share=share)
+            sources = render_library(pack_program(m, plan))
+            return plan, verify_on_target(m, "avr", rows, sources, NAME, measure_model_share=share)
 
         plan, r = run(model, X)
         _, h = run(half, X[:64], share=False)

@@ -59,8 +59,8 @@ def fit(ds, budget, overhead, time_limit, seed):
         search_s = time.monotonic() - t0
         expected = xgboost_predictions(res.booster, Xt, ds.num_classes)
         avr = verify_on_avr(res.tables, render_sources(res.tables, "xgbm"), "xgbm", Xt, expected=expected)
-        measured_overhead = avr.model_flash - res.tables.table_bytes
-        if avr.model_flash <= budget:
+        measured_overhead = avr.model_size.flash - res.tables.table_bytes
+        if avr.model_size.flash <= budget:
             return res, avr, expected, search_s, measured_overhead
         overhead = measured_overhead
     raise SystemExit(f"{ds.name} @ {budget}: could not fit the measured flash")
@@ -103,15 +103,15 @@ def main(argv=None):
             res, avr, expected, search_s, overhead = fit(ds, budget, overhead, args.time_limit, args.seed)
             if whole is None:
                 # bare firmware = firmware with model minus model share; measured on the first build
-                whole = NANO_FLASH - (_firmware_flash(res, ds) - avr.model_flash)
+                whole = NANO_FLASH - (_firmware_flash(res, ds) - avr.model_size.flash)
             Xt, yt = ds.test_split()
             row = {
                 "dataset": name, "budget_label": label, "budget": budget, "shape": res.best.shape(),
                 "trees": res.best.trees, "depth": res.best.depth, "learning_rate": res.best.learning_rate,
                 "max_bin": res.best.max_bin, "val_accuracy": res.best.val_accuracy,
                 "test_accuracy": float(np.mean(expected[0] == yt)), "table_bytes": res.tables.table_bytes,
-                "model_flash": avr.model_flash, "model_ram": avr.model_ram, "stack": avr.stack_measured,
-                "cycles": avr.cycles_summary(), "avr_agree": avr.agree, "avr_vectors": avr.vectors,
+                "model_flash": avr.model_size.flash, "model_ram": avr.model_size.ram, "stack": avr.stack_measured,
+                "cycles": avr.latency_summary(), "avr_agree": avr.agree, "avr_vectors": avr.vectors,
                 "trials": res.trials, "candidates": len(res.candidates), "search_s": round(search_s, 1),
             }
             rows.append(row)
@@ -148,8 +148,8 @@ def run_representation():
         Xt[np.random.default_rng(0).random(Xt.shape) < 0.1] = np.nan
         r = verify_on_avr(tables, render_sources(tables, "xgbm"), "xgbm", Xt,
                           expected=xgboost_predictions(booster, Xt, ds.num_classes))
-        print(f"{name} {rounds} rounds x depth 6: tables {tables.table_bytes} B, flash share {r.model_flash} B, "
-              f"cycles {r.cycles_summary()}, agree {r.agree}/{r.vectors}")
+        print(f"{name} {rounds} rounds x depth 6: tables {tables.table_bytes} B, flash share {r.model_size.flash} B, "
+              f"cycles {r.latency_summary()}, agree {r.agree}/{r.vectors}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""MNIST with torch_dwn's published configuration (DESIGN.md), on CPU or GPU.
+"""MNIST with torch_dwn's published configuration (docs/design.md), on CPU or GPU.
 
     DWN_MCU_DATA=../shared/datasets MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 \
         python bench/mnist.py --device cuda --json mnist.json [--epochs 30] [--train-rows N]

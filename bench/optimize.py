@@ -33,11 +33,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # planted.py, the optimizer tests' model generator
 
 from dwn_mcu.data import load_dataset  # noqa: E402
 from dwn_mcu.optimize import PASSES, optimize  # noqa: E402
-from dwn_mcu.optimize.planted import quantile_model  # noqa: E402
-from dwn_mcu.optimize.threshold_grid import fits_float16_grid, snap_thermometer_to_float16  # noqa: E402
+from planted import quantile_model  # noqa: E402
+from dwn_mcu.threshold_grid import fits_float16_grid, snap_thermometer_to_float16  # noqa: E402
 from dwn_mcu.synthetic import adversarial_inputs  # noqa: E402
 
 TABULAR = ["phoneme", "australian", "segment", "wisconsin", "pima", "banana"]

@@ -18,7 +18,7 @@ import numpy as np
 
 from dwn_mcu import DWNClassifier
 from dwn_mcu.compiler import get_board, render_model_sources
-from dwn_mcu.compiler.project import optimize_for_board
+from dwn_mcu.compiler.lower import optimize_for_board
 from dwn_mcu.data import load_dataset
 from dwn_mcu.targets.verify import verify_on_target
 

@@ -24,8 +24,9 @@ from typing import Callable
 
 import numpy as np
 
-from .compiler import LAYOUTS, BudgetError, get_board, make_plan
-from .compiler.project import board_form
+from .compiler import BudgetError, get_board
+from .compiler.budget import Budget, budget_for
+from .compiler.lower import _fits, fit_budget, lower
 from .errors import DWNError
 from .optimize import drop_unused_thresholds, optimize
 from .synthetic import random_model
@@ -85,34 +86,25 @@ class DWNSearchResult:
 
 def budgets(board, flash_budget: int | None = None, ram_budget: int | None = None) -> tuple:
     """The model's share: the given budgets, or what the board leaves beside its sketch."""
-    board = get_board(board)
-    flash = board.flash - board.sketch_flash if flash_budget is None else int(flash_budget)
-    ram = board.ram - board.sketch_ram if ram_budget is None else int(ram_budget)
-    if flash <= 0 or ram <= 0:
-        raise BudgetError(f"budget of {flash} bytes of flash and {ram} bytes of RAM leaves nothing for a model")
-    return flash, ram
+    budget = budget_for(get_board(board), flash_budget, ram_budget)
+    return budget.flash, budget.ram
 
 
 def price(model, board, flash_budget: int, ram_budget: int) -> tuple:
     """(optimized model, layout, flash, ram, fits): the model after the exact optimizer, in the fastest
-    layout whose model share fits the budgets by the planner; else the smallest layout, not fitting."""
-    mixed, _ = optimize(model, uniform=False)
-    return _price_forms(mixed, board, flash_budget, ram_budget)
+    layout whose model share fits the budgets by the planner; else the smallest layout, not fitting.
+    This is `build`'s own lowering (`dwn_mcu.compiler.lower.lower`) under that budget."""
+    budget = Budget(flash_budget, ram_budget)
+    program = lower(model, get_board(board), budget, check_budget=False)
+    plan = program.plan
+    return program.model, plan.layout, plan.model_flash, plan.model_ram, _fits(plan, budget)
 
 
 def _price_forms(mixed, board, flash_budget, ram_budget):
-    # The planner fits RAM-hungry options (the AVR table layout's byte array) to the board's RAM: give it
-    # the RAM budget as the board's, so that it falls back to the plain loop where the budget is tighter.
-    board = dataclasses.replace(board, ram=min(board.ram, ram_budget + board.sketch_ram))
-    best = None
-    for layout in reversed(LAYOUTS):  # unrolled (fastest) first, then table (smallest)
-        form = board_form(mixed, board, layout=layout, flash_budget=flash_budget)
-        plan = make_plan(form, board, layout=layout, check_budget=False)
-        if plan.model_flash <= flash_budget and plan.model_ram <= ram_budget:
-            return form, layout, plan.model_flash, plan.model_ram, True
-        if best is None or plan.model_flash < best[2]:
-            best = (form, layout, plan.model_flash, plan.model_ram, False)
-    return best
+    """`price` of a model that needs no exact passes (a shape's random stand-in): forms and layout only."""
+    budget = Budget(flash_budget, ram_budget)
+    form, layout, plan = fit_budget(mixed, board, budget)
+    return form, layout, plan.model_flash, plan.model_ram, _fits(plan, budget)
 
 
 def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,
@@ -169,25 +161,9 @@ def default_shapes(num_features: int, num_classes: int, board, flash_budget: int
     return [s for *_, s in sorted(ranked, key=lambda v: v[:2])]
 
 
-def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_budget: int | None = None,
-               ram_budget: int | None = None, shapes=None, max_trials: int | None = 24,
-               time_limit: float | None = None, seed: int = 0, epochs: int = 40, patience: int = 15,
-               progress: Callable[[str], None] | None = None, incumbents=(), **train_kwargs) -> DWNSearchResult:
-    """Train DWNs of the shapes that fit (`default_shapes`, or `shapes` in the order given) and keep the
-    best on the validation rows. `incumbents`: (DWNShape, FrozenDWN) pairs already trained on the same rows
-    (e.g. the choices at smaller budgets, which fit any larger one): priced again here, in the fastest
-    layout this budget allows, and kept if best, before any trial. `train_kwargs` go to `DWNClassifier`
-    (default: float16-grid thresholds, one thread)."""
-    from .training.classifier import DWNClassifier  # imports torch
-
-    board = get_board(board)
-    flash_budget, ram_budget = budgets(board, flash_budget, ram_budget)
-    X_train = np.asarray(X_train, np.float32)
-    F = X_train.shape[1]
-    train_kwargs = {"num_threads": 1, "threshold_grid": THRESHOLD_GRID, **train_kwargs}
-    grid = train_kwargs["threshold_grid"]
-    start = time.monotonic()
-    candidates = []
+def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budget: int, grid, candidates: list):
+    """The shapes to train, in order: `default_shapes`, or those of `shapes` whose estimate fits (the others
+    go to `candidates`, untrained). BudgetError when none fits."""
     if shapes is None:
         order = default_shapes(F, num_classes, board, flash_budget, ram_budget, threshold_grid=grid)
     else:
@@ -198,55 +174,89 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
                 order.append(s)
             else:
                 candidates.append(_cand(s, layout, flash, ram, float("nan"), False, False, 0.0))
-    if not order:
-        if candidates:  # the shapes given, none fitting
-            smallest, need = min(((c.shape, c.flash) for c in candidates), key=lambda v: v[1])
-        else:
-            smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
-            need = estimate(smallest, F, num_classes, board, flash_budget, ram_budget, grid)[1]
-        raise BudgetError(f"no DWN shape fits {flash_budget} bytes of flash and {ram_budget} bytes of RAM on "
-                          f"{board.name} (the smallest, {smallest}, needs {need} bytes of flash)")
-    best = best_key = best_model = best_layout = None
+    if order:
+        return order
+    if candidates:  # the shapes given, none fitting
+        smallest, need = min(((c.shape, c.flash) for c in candidates), key=lambda v: v[1])
+    else:
+        smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
+        need = estimate(smallest, F, num_classes, board, flash_budget, ram_budget, grid)[1]
+    raise BudgetError(f"no DWN shape fits {flash_budget} bytes of flash and {ram_budget} bytes of RAM on "
+                      f"{board.name} (the smallest, {smallest}, needs {need} bytes of flash)")
 
-    def consider(s, trained_model, seconds):
-        nonlocal best, best_key, best_model, best_layout
-        model, layout, flash, ram, fits = price(trained_model, board, flash_budget, ram_budget)
-        acc = float(np.mean(model.predict(np.asarray(X_val, np.float32)) == np.asarray(y_val)))
+
+class _Best:
+    """The best trained model that fits so far: highest validation accuracy, ties to the smaller, then
+    the earlier."""
+
+    def __init__(self, board, flash_budget: int, ram_budget: int, X_val, y_val, candidates: list):
+        self.board, self.flash_budget, self.ram_budget = board, flash_budget, ram_budget
+        self.X_val, self.y_val, self.candidates = np.asarray(X_val, np.float32), np.asarray(y_val), candidates
+        self.cand = self.key = self.model = self.layout = None
+
+    def consider(self, s: DWNShape, trained_model, seconds: float) -> DWNCandidate:
+        model, layout, flash, ram, fits = price(trained_model, self.board, self.flash_budget, self.ram_budget)
+        acc = float(np.mean(model.predict(self.X_val) == self.y_val))
         cand = _cand(s, layout, flash, ram, acc, True, fits, seconds)
-        candidates.append(cand)
-        if fits and (best_key is None or (acc, -flash) > best_key):
-            best, best_key, best_model, best_layout = cand, (acc, -flash), model, layout
+        self.candidates.append(cand)
+        if fits and (self.key is None or (acc, -flash) > self.key):
+            self.cand, self.key, self.model, self.layout = cand, (acc, -flash), model, layout
         return cand
 
+
+def _train(s: DWNShape, X_train, y_train, X_val, y_val, epochs, patience, seed, train_kwargs):
+    from .training.classifier import DWNClassifier  # imports torch
+
+    clf = DWNClassifier(luts=s.luts, lut_inputs=s.lut_inputs, bits=s.bits, epochs=epochs, patience=patience,
+                        seed=seed, verbose=False, **train_kwargs)
+    try:
+        clf.fit(X_train, y_train, X_val, y_val)
+    except ValueError as exc:
+        raise DWNError(str(exc)) from None
+    return clf.freeze()
+
+
+def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_budget: int | None = None,
+               ram_budget: int | None = None, shapes=None, max_trials: int | None = 24,
+               time_limit: float | None = None, seed: int = 0, epochs: int = 40, patience: int = 15,
+               progress: Callable[[str], None] | None = None, incumbents=(), **train_kwargs) -> DWNSearchResult:
+    """Train DWNs of the shapes that fit (`default_shapes`, or `shapes` in the order given) and keep the
+    best on the validation rows. `incumbents`: (DWNShape, FrozenDWN) pairs already trained on the same rows
+    (e.g. the choices at smaller budgets, which fit any larger one): priced again here, in the fastest
+    layout this budget allows, and kept if best, before any trial. `train_kwargs` go to `DWNClassifier`
+    (default: float16-grid thresholds, one thread)."""
+    board = get_board(board)
+    flash_budget, ram_budget = budgets(board, flash_budget, ram_budget)
+    X_train = np.asarray(X_train, np.float32)
+    F = X_train.shape[1]
+    train_kwargs = {"num_threads": 1, "threshold_grid": THRESHOLD_GRID, **train_kwargs}
+    grid = train_kwargs["threshold_grid"]
+    start = time.monotonic()
+    candidates = []
+    order = _order(shapes, F, num_classes, board, flash_budget, ram_budget, grid, candidates)
+    best = _Best(board, flash_budget, ram_budget, X_val, y_val, candidates)
     for s, model in incumbents:
-        consider(s, model, 0.0)
+        best.consider(s, model, 0.0)
     trials = 0
     planned = len(order) if max_trials is None else min(len(order), max_trials)
     for s in order:
-        if max_trials is not None and trials >= max_trials:
-            break
-        if trials and time_limit is not None and time.monotonic() - start > time_limit:
+        if (max_trials is not None and trials >= max_trials) or \
+                (trials and time_limit is not None and time.monotonic() - start > time_limit):
             break
         trials += 1
         t0 = time.monotonic()
-        clf = DWNClassifier(luts=s.luts, lut_inputs=s.lut_inputs, bits=s.bits, epochs=epochs, patience=patience,
-                            seed=seed, verbose=False, **train_kwargs)
-        try:
-            clf.fit(X_train, y_train, X_val, y_val)
-        except ValueError as exc:
-            raise DWNError(str(exc)) from None
-        cand = consider(s, clf.freeze(), time.monotonic() - t0)
+        cand = best.consider(s, _train(s, X_train, y_train, X_val, y_val, epochs, patience, seed, train_kwargs),
+                             time.monotonic() - t0)
         if progress:
             progress(f"DWN trial {trials}/{planned}: {s}: val {cand.val_accuracy:.4f}, {cand.flash} B flash "
-                     f"({cand.layout}), "
-                     f"{cand.seconds:.0f} s; " +
-                     (f"best {best.val_accuracy:.4f} ({best.shape})" if best else "none fits yet"))
+                     f"({cand.layout}), {cand.seconds:.0f} s; " +
+                     (f"best {best.cand.val_accuracy:.4f} ({best.cand.shape})" if best.cand else "none fits yet"))
     for s in order[trials:]:  # fit by their estimate, not trained within the limits: listed too
         layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid)
         candidates.append(_cand(s, layout, flash, ram, float("nan"), False, fits, 0.0))
-    if best is None:
+    if best.cand is None:
         raise BudgetError(f"no trained DWN fits {flash_budget} bytes of flash on {board.name}")
-    return DWNSearchResult(best, best_model, best_layout, candidates, trials, time.monotonic() - start,
+    return DWNSearchResult(best.cand, best.model, best.layout, candidates, trials, time.monotonic() - start,
                            flash_budget, ram_budget)
 
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .architectures import architecture
 from .baselines.xgb_export import render_sources
 from .baselines.xgb_plan import plan_xgboost, planned_flash
 from .baselines.xgb_train import train_xgboost
@@ -57,6 +59,11 @@ def _emulate_dwn(model, board, layout, X):
     from .targets.verify import verify_on_target
 
     r = verify_on_target(model, "avr", X, render_model_sources(model, board, DWN_NAME, layout), DWN_NAME)
+    return _emulated(r)
+
+
+def _emulated(r) -> dict:
+    """What the comparison keeps of a family's `TargetResult` on the emulated chip."""
     return {"agree": r.agree, "vectors": r.vectors, "flash": r.model_size.flash, "ram": r.model_size.ram,
             "stack": r.stack_measured, "cycles": r.latency_summary(), "first_mismatch": r.first_mismatch}
 
@@ -65,8 +72,115 @@ def _emulate_xgb(tables, X, expected):
     from .baselines.xgb_target import verify_on_avr
 
     r = verify_on_avr(tables, render_sources(tables, XGB_NAME), XGB_NAME, X, expected=expected)
-    return {"agree": r.agree, "vectors": r.vectors, "flash": r.model_flash, "ram": r.model_ram,
-            "stack": r.stack_measured, "cycles": r.cycles_summary(), "first_mismatch": r.first_mismatch}
+    return _emulated(r)
+
+
+def _check_request(board, out: Path, budgets, emulate: bool, force: bool) -> tuple[list, int]:
+    """The budgets (sorted) and the model's RAM share; DWNError for a request that cannot be met."""
+    check_destination(out, force, REPORT_MARKER, allow_empty=True)  # before the search, not after it
+    whole_flash, ram_budget = model_budgets(board)
+    budgets = default_budgets(board) if not budgets else sorted({int(b) for b in budgets})
+    if budgets[0] <= 0:
+        raise DWNError(f"budgets must be positive byte counts, got {budgets[0]}")
+    if budgets[-1] > whole_flash:
+        raise DWNError(f"budget {budgets[-1]} bytes exceeds what {board.name} leaves a model "
+                       f"({whole_flash} bytes: {board.flash} flash minus {board.sketch_flash} for the sketch)")
+    if emulate and architecture(board.arch).target != "avr":  # simavr: the one cycle-exact emulator
+        raise DWNError(f"{board.name}: no cycle-exact emulator for {board.arch} here (use --no-emulate)")
+    if emulate:
+        try:
+            from .targets import verify  # noqa: F401
+        except ImportError:
+            raise DWNError("emulation needs dwn_mcu.targets (simavr runner), not installed here; use --no-emulate")
+    return budgets, ram_budget
+
+
+def _replan(plan: int, budget: int, measured: int, planned: int) -> int:
+    """The next planning budget of a family whose built model overshot: lowered by the overshoot, or by
+    the estimate's error on that model if larger."""
+    return min(plan - (measured - budget), budget - (measured - planned))
+
+
+def _fit_dwn(job: dict, budget: int, chosen_dwns: list):
+    """The DWN search at `budget`; with emulation, searched again (at most twice) while the built model
+    overshoots it (plans are estimates; the ELF is the judge). Returns (result, emulated, planning budget)."""
+    plan, em = budget, None
+    for attempt in range(3):
+        job["say"](f"budget {budget} bytes: DWN search (planning to {plan} bytes)")
+        dwn = search_dwn(*job["split"], job["classes"], job["board"], flash_budget=plan,
+                         ram_budget=job["ram_budget"], incumbents=chosen_dwns, **job["dwn_kwargs"])
+        if not job["emulate"]:
+            break
+        job["say"](f"budget {budget} bytes: DWN in simavr, {job['Xt'].shape[0]} test rows")
+        em = _emulate_dwn(dwn.model, job["board"], dwn.layout, job["Xt"])
+        if em["flash"] <= budget or attempt == 2:
+            break
+        plan = _replan(plan, budget, em["flash"], dwn.best.flash)
+    return dwn, em, plan
+
+
+def _fit_xgb(job: dict, budget: int):
+    """The XGBoost search at `budget`, searched again like the DWN's. Returns (result, test predictions,
+    emulated, planning budget)."""
+    plan, em = budget, None
+    for attempt in range(3):
+        job["say"](f"budget {budget} bytes: XGBoost search (planning to {plan} bytes)")
+        xgb = train_xgboost(*job["split"], job["classes"], plan, size_fn=planned_flash(job["board"]),
+                            progress=job["say"], **job["xgb_kwargs"])
+        pred = _xgb_classes(xgb.booster, job["Xt"], job["classes"])
+        if not job["emulate"]:
+            break
+        job["say"](f"budget {budget} bytes: XGBoost in simavr, {job['Xt'].shape[0]} test rows")
+        em = _emulate_xgb(xgb.tables, job["Xt"], pred)
+        if em["flash"] <= budget or attempt == 2:
+            break
+        plan = _replan(plan, budget, em["flash"], xgb.best.size_bytes)
+    return xgb, pred, em, plan
+
+
+def _check_emulated(entries: list, budget: int) -> None:
+    for e in entries:
+        em = e["emulator"]
+        if em["agree"] != em["vectors"]:
+            raise DWNError(f"{e['family']} at {budget} bytes: the emulated firmware disagrees with the "
+                           f"reference on {em['vectors'] - em['agree']} of {em['vectors']} rows")
+        if em["flash"] > budget:
+            raise DWNError(f"{e['family']} at {budget} bytes: measured flash {em['flash']} exceeds "
+                           f"the budget (planned {e['planned_flash']})")
+
+
+def _winner(entries: list, emulate: bool) -> str:
+    a, b = entries
+    if a["test_accuracy"] != b["test_accuracy"]:
+        return max(entries, key=lambda e: e["test_accuracy"])["family"]
+    if emulate:
+        return min(entries, key=lambda e: e["emulator"]["cycles"]["median"])["family"] + " (faster)"
+    return "tie"
+
+
+def _budget_row(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, tuple]:
+    """Both families at one budget: (report row, their candidates, the chosen DWN as an incumbent)."""
+    dwn, dwn_em, dwn_plan = _fit_dwn(job, budget, chosen_dwns)
+    xgb, xgb_pred, xgb_em, xgb_plan = _fit_xgb(job, budget)
+    xplan = plan_xgboost(xgb.tables, job["board"], ram_budget=job["ram_budget"])
+    yt = job["yt"]
+    entries = [
+        {"family": "DWN", "shape": dwn.best.shape + f" ({dwn.layout} layout)",
+         "val_accuracy": dwn.best.val_accuracy, "test_accuracy": float(np.mean(dwn.model.predict(job["Xt"]) == yt)),
+         "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "planning_budget": dwn_plan},
+        {"family": "XGBoost", "shape": xgb.best.shape(), "val_accuracy": xgb.best.val_accuracy,
+         "test_accuracy": float(np.mean(xgb_pred[0] == yt)), "planned_flash": xplan.model_flash,
+         "planned_ram": xplan.model_ram, "planning_budget": xgb_plan},
+    ]
+    if job["emulate"]:
+        entries[0]["emulator"], entries[1]["emulator"] = dwn_em, xgb_em
+        _check_emulated(entries, budget)
+    candidates = [{"budget": budget, "family": "DWN", "chosen": c.shape == dwn.best.shape and c.trained,
+                   "flash": c.flash, "val_accuracy": c.val_accuracy} for c in dwn.candidates if c.trained]
+    candidates += [{"budget": budget, "family": "XGBoost", "chosen": c == xgb.best, "flash": c.size_bytes,
+                    "val_accuracy": c.val_accuracy} for c in xgb.candidates if c.fits]
+    row = {"budget": budget, "entries": entries, "winner": _winner(entries, job["emulate"])}
+    return row, candidates, (dwn.shape, dwn.model)
 
 
 def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int = 0, dwn_trials: int = 24,
@@ -75,96 +189,30 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
             progress: Callable[[str], None] | None = None) -> dict:
     """Fit, score, build and measure both families at each budget; write the report; return it."""
     board = get_board(board)
-    check_destination(out_dir, force, REPORT_MARKER, allow_empty=True)  # before the search, not after it
-    whole_flash, ram_budget = model_budgets(board)
-    budgets = default_budgets(board) if not budgets else sorted({int(b) for b in budgets})
-    if budgets[0] <= 0:
-        raise DWNError(f"budgets must be positive byte counts, got {budgets[0]}")
-    if budgets[-1] > whole_flash:
-        raise DWNError(f"budget {budgets[-1]} bytes exceeds what {board.name} leaves a model "
-                       f"({whole_flash} bytes: {board.flash} flash minus {board.sketch_flash} for the sketch)")
-    if emulate and board.emulator != "simavr":
-        raise DWNError(f"{board.name}: no cycle-exact emulator for {board.arch} here (use --no-emulate)")
-    if emulate:
-        try:
-            from .targets import verify  # noqa: F401
-        except ImportError:
-            raise DWNError("emulation needs dwn_mcu.targets (simavr runner), not installed here; use --no-emulate")
+    out = Path(out_dir)
+    budgets, ram_budget = _check_request(board, out, budgets, emulate, force)
     say = progress or (lambda msg: None)
     X, y = data.train_split()
     Xt, yt = data.test_split()
     if Xt.shape[0] == 0:
         raise DWNError(f"{data.name}: the test split is empty")
     val = stratified_split(y, 0.2, seed=seed)
+    job = {"board": board, "ram_budget": ram_budget, "emulate": emulate, "say": say, "Xt": Xt, "yt": yt,
+           "classes": data.num_classes, "split": (X[~val], y[~val], X[val], y[val]),
+           "dwn_kwargs": {"max_trials": dwn_trials, "time_limit": dwn_time_limit, "seed": seed, "epochs": epochs,
+                          "progress": say},
+           "xgb_kwargs": {"max_trials": xgb_trials, "time_limit": xgb_time_limit, "seed": seed}}
     rows, candidates = [], []
     chosen_dwns = []  # a model that fits a smaller budget fits the larger ones: a candidate there too
     for budget in budgets:
-        # Plans are estimates; the ELF is the judge. A family whose built model overshoots the budget is
-        # searched again (at most twice) with its planning budget lowered by the overshoot, or by the
-        # estimate's error on that model if larger.
-        dwn_plan, xgb_plan, dwn_em, xgb_em = budget, budget, None, None
-        for attempt in range(3):
-            say(f"budget {budget} bytes: DWN search (planning to {dwn_plan} bytes)")
-            dwn = search_dwn(X[~val], y[~val], X[val], y[val], data.num_classes, board, flash_budget=dwn_plan,
-                             ram_budget=ram_budget, max_trials=dwn_trials, time_limit=dwn_time_limit,
-                             seed=seed, epochs=epochs, progress=say, incumbents=chosen_dwns)
-            if not emulate:
-                break
-            say(f"budget {budget} bytes: DWN in simavr, {Xt.shape[0]} test rows")
-            dwn_em = _emulate_dwn(dwn.model, board, dwn.layout, Xt)
-            if dwn_em["flash"] <= budget or attempt == 2:
-                break
-            dwn_plan = min(dwn_plan - (dwn_em["flash"] - budget), budget - (dwn_em["flash"] - dwn.best.flash))
-        for attempt in range(3):
-            say(f"budget {budget} bytes: XGBoost search (planning to {xgb_plan} bytes)")
-            xgb = train_xgboost(X[~val], y[~val], X[val], y[val], data.num_classes, xgb_plan,
-                                size_fn=planned_flash(board), max_trials=xgb_trials, time_limit=xgb_time_limit,
-                                seed=seed, progress=say)
-            xgb_pred = _xgb_classes(xgb.booster, Xt, data.num_classes)
-            if not emulate:
-                break
-            say(f"budget {budget} bytes: XGBoost in simavr, {Xt.shape[0]} test rows")
-            xgb_em = _emulate_xgb(xgb.tables, Xt, xgb_pred)
-            if xgb_em["flash"] <= budget or attempt == 2:
-                break
-            xgb_plan = min(xgb_plan - (xgb_em["flash"] - budget), budget - (xgb_em["flash"] - xgb.best.size_bytes))
-        chosen_dwns = chosen_dwns + [(dwn.shape, dwn.model)]
-        xplan = plan_xgboost(xgb.tables, board, ram_budget=ram_budget)
-        dwn_pred = dwn.model.predict(Xt)
-        entries = [
-            {"family": "DWN", "shape": dwn.best.shape + f" ({dwn.layout} layout)",
-             "val_accuracy": dwn.best.val_accuracy, "test_accuracy": float(np.mean(dwn_pred == yt)),
-             "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "planning_budget": dwn_plan},
-            {"family": "XGBoost", "shape": xgb.best.shape(), "val_accuracy": xgb.best.val_accuracy,
-             "test_accuracy": float(np.mean(xgb_pred[0] == yt)), "planned_flash": xplan.model_flash,
-             "planned_ram": xplan.model_ram, "planning_budget": xgb_plan},
-        ]
-        if emulate:
-            entries[0]["emulator"], entries[1]["emulator"] = dwn_em, xgb_em
-            for e in entries:
-                em = e["emulator"]
-                if em["agree"] != em["vectors"]:
-                    raise DWNError(f"{e['family']} at {budget} bytes: the emulated firmware disagrees with the "
-                                   f"reference on {em['vectors'] - em['agree']} of {em['vectors']} rows")
-                if em["flash"] > budget:
-                    raise DWNError(f"{e['family']} at {budget} bytes: measured flash {em['flash']} exceeds "
-                                   f"the budget (planned {e['planned_flash']})")
-        a, b = entries
-        if a["test_accuracy"] != b["test_accuracy"]:
-            winner = max(entries, key=lambda e: e["test_accuracy"])["family"]
-        elif emulate:
-            winner = min(entries, key=lambda e: e["emulator"]["cycles"]["median"])["family"] + " (faster)"
-        else:
-            winner = "tie"
-        rows.append({"budget": budget, "entries": entries, "winner": winner})
-        candidates += [{"budget": budget, "family": "DWN", "chosen": c.shape == dwn.best.shape and c.trained,
-                        "flash": c.flash, "val_accuracy": c.val_accuracy} for c in dwn.candidates if c.trained]
-        candidates += [{"budget": budget, "family": "XGBoost", "chosen": c == xgb.best, "flash": c.size_bytes,
-                        "val_accuracy": c.val_accuracy} for c in xgb.candidates if c.fits]
+        row, cands, chosen = _budget_row(job, budget, chosen_dwns)
+        rows.append(row)
+        candidates += cands
+        chosen_dwns = chosen_dwns + [chosen]
     report = {"dataset": data.name, "board": board.as_dict(), "budgets": budgets, "ram_budget": ram_budget,
               "train_rows": int((~val).sum()), "validation_rows": int(val.sum()), "test_rows": int(Xt.shape[0]),
               "seed": seed, "emulated": emulate, "rows": rows, "candidates": candidates}
-    write_tree(out_dir, _report_files(report), force, REPORT_MARKER, allow_empty=True)
+    _write(report, out, force)
     return report
 
 
@@ -222,16 +270,18 @@ def _plot(report: dict) -> bytes:
     ax.set_title(f"{report['dataset']} on {report['board']['name']}")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=120, metadata={"Software": None})
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
     plt.close(fig)
-    return png.getvalue()
+    return buf.getvalue()
 
 
-def _report_files(report: dict) -> dict:
-    """The report folder's files; written all or nothing by `dwn_mcu.compiler.write.write_tree`."""
-    return {"report.json": json.dumps(report, indent=1, default=_json_default) + "\n",
-            "report.md": _markdown(report), "accuracy_vs_flash.png": _plot(report)}
+def _write(report: dict, out: Path, force: bool) -> None:
+    """Everything written at once, atomically (`compiler.write.write_tree`: a complete folder moved into
+    place; an existing `out` is replaced only then, and only when `compare` wrote it or it is empty)."""
+    write_tree(out, {"report.json": json.dumps(report, indent=1, default=_json_default) + "\n",
+                     "report.md": _markdown(report), "accuracy_vs_flash.png": _plot(report)},
+               force, REPORT_MARKER, allow_empty=True)
 
 
 def _json_default(v):

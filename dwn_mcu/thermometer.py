@@ -1,7 +1,7 @@
 """Thermometer encoders: per-feature thresholds fitted on training data (NumPy only, no torch).
 
 A feature `f` with thresholds `T[f]` becomes the bits `x[f] > T[f][b]`, compared in float32 (NaN gives
-0). This is exactly the encoder of `FrozenDWN` (DESIGN.md): `Thermometer.thresholds` and
+0). This is exactly the encoder of `FrozenDWN` (docs/design.md): `Thermometer.thresholds` and
 `bits_per_feature` are what a frozen model stores, feature-major.
 
 Encodings (`bits` thresholds asked per feature, before repeated ones are removed):

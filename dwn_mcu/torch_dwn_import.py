@@ -273,6 +273,57 @@ def _merge_thresholds(t32: np.ndarray):
 
 
 # ------------------------------------------------------------------------------------------- API
+def _class_count(num_classes, class_names, extras: dict, where: str) -> int:
+    """GroupSum's `k`: given, from the checkpoint, or implied by the class names."""
+    if num_classes is None:
+        num_classes = extras.get("num_classes")
+    if num_classes is None and class_names is not None:
+        num_classes = len(class_names)
+    if num_classes is None:
+        raise CheckpointError(f"{where}: GroupSum saves no tensors: give the number of classes (--num-classes)")
+    num_classes = int(num_classes)
+    if class_names is not None and len(class_names) != num_classes:
+        raise CheckpointError(f"{len(class_names)} class names for {num_classes} classes")
+    if num_classes < 2:
+        raise CheckpointError(f"num_classes {num_classes}: need at least 2")
+    return num_classes
+
+
+def _last_layer(mapping, tables, group_permutation, num_classes: int) -> tuple[LutLayer, int]:
+    """The last layer in GroupSum's order (its `randperm` applied), padded with zero bits to equal groups
+    as GroupSum pads: (layer, padding LUTs)."""
+    if group_permutation is not None:
+        perm = _to_numpy(group_permutation, "group_permutation").astype(np.int64).reshape(-1)
+        if not np.array_equal(np.sort(perm), np.arange(tables.shape[0])):
+            raise CheckpointError(f"group_permutation is not a permutation of the last layer's {tables.shape[0]} LUTs")
+        mapping, tables = mapping[perm], tables[perm]
+    last = LutLayer.uniform(mapping, tables)
+    pad = -tables.shape[0] % num_classes
+    if pad:  # GroupSum pads with zero bits: LUTs with no inputs and a table of 0
+        last = LutLayer(
+            n_inputs=np.concatenate([last.n_inputs, np.zeros(pad, np.int64)]),
+            mapping=last.mapping,
+            tables=np.concatenate([last.tables, np.zeros(pad, np.uint8)]),
+        )
+    return last, pad
+
+
+def _frozen_layers(state, where: str, thresholds, num_features, t_where: str):
+    """(merged thresholds, bits per feature, torch thresholds as float32, [(mapping, tables)] per layer)."""
+    entries = _split_layers(state, where)
+    first_inputs = entries[0]["weights"].shape[0] if "weights" in entries[0] and entries[0]["weights"].ndim == 2 else None
+    t32 = _thermometer(thresholds, num_features, first_inputs, t_where)
+    merged, bits_per_feature, bit_map = _merge_thresholds(t32)
+    layers, prev = [], t32.size
+    for i, entry in enumerate(entries, start=1):
+        mapping, tables = _layer_mapping(entry, prev, i, where)
+        if i == 1:
+            mapping = bit_map[mapping]  # torch bit f*B + b -> merged frozen bit
+        layers.append((mapping, tables))
+        prev = tables.shape[0]
+    return merged, bits_per_feature, t32, layers
+
+
 def import_torch_dwn(
     checkpoint,
     thresholds=None,
@@ -301,54 +352,15 @@ def import_torch_dwn(
     thresholds = read_thresholds(thresholds)
     class_names = class_names if class_names is not None else extras.get("class_names")
     feature_names = feature_names if feature_names is not None else extras.get("feature_names")
-    if num_classes is None:
-        num_classes = extras.get("num_classes")
-    if num_classes is None and class_names is not None:
-        num_classes = len(class_names)
-    if num_classes is None:
-        raise CheckpointError(f"{where}: GroupSum saves no tensors: give the number of classes (--num-classes)")
-    num_classes = int(num_classes)
-    if class_names is not None and len(class_names) != num_classes:
-        raise CheckpointError(f"{len(class_names)} class names for {num_classes} classes")
-    if num_classes < 2:
-        raise CheckpointError(f"num_classes {num_classes}: need at least 2")
-
-    entries = _split_layers(state, where)
-    first_inputs = entries[0]["weights"].shape[0] if "weights" in entries[0] and entries[0]["weights"].ndim == 2 else None
-    t32 = _thermometer(thresholds, num_features, first_inputs, t_where)
-    merged, bits_per_feature, bit_map = _merge_thresholds(t32)
-
-    layers, prev = [], t32.size
-    for i, entry in enumerate(entries, start=1):
-        mapping, tables = _layer_mapping(entry, prev, i, where)
-        if i == 1:
-            mapping = bit_map[mapping]  # torch bit f*B + b -> merged frozen bit
-        layers.append((mapping, tables))
-        prev = tables.shape[0]
-
-    mapping, tables = layers[-1]
+    num_classes = _class_count(num_classes, class_names, extras, where)
+    merged, bits_per_feature, t32, layers = _frozen_layers(state, where, thresholds, num_features, t_where)
     if group_permutation is None:
         group_permutation = extras.get("group_permutation")
-    if group_permutation is not None:
-        perm = _to_numpy(group_permutation, "group_permutation").astype(np.int64).reshape(-1)
-        if not np.array_equal(np.sort(perm), np.arange(tables.shape[0])):
-            raise CheckpointError(f"group_permutation is not a permutation of the last layer's {tables.shape[0]} LUTs")
-        mapping, tables = mapping[perm], tables[perm]
-    frozen_layers = [LutLayer.uniform(m, t) for m, t in layers[:-1]]
-    last = LutLayer.uniform(mapping, tables)
-    pad = -tables.shape[0] % num_classes
-    if pad:  # GroupSum pads with zero bits: LUTs with no inputs and a table of 0
-        last = LutLayer(
-            n_inputs=np.concatenate([last.n_inputs, np.zeros(pad, np.int64)]),
-            mapping=last.mapping,
-            tables=np.concatenate([last.tables, np.zeros(pad, np.uint8)]),
-        )
-    frozen_layers.append(last)
-
+    last, pad = _last_layer(*layers[-1], group_permutation, num_classes)
     model = FrozenDWN(
         thresholds=merged,
         bits_per_feature=bits_per_feature,
-        layers=tuple(frozen_layers),
+        layers=tuple([LutLayer.uniform(m, t) for m, t in layers[:-1]] + [last]),
         num_classes=num_classes,
         class_names=None if class_names is None else tuple(class_names),
         feature_names=None if feature_names is None else tuple(feature_names),

@@ -1,22 +1,22 @@
 /* Host runner for a generated XGBoost model: reads one feature vector per line (NUM_FEATURES float32
- * values, each as 8 hex digits of its bit pattern, separated by spaces), and prints per line the class
+ * values, each as 8 hex digits of its bit pattern, spaces optional), and prints per line the class
  * and the NUM_MARGINS margins as 8-hex-digit bit patterns. Bit patterns keep NaN, infinities and -0.0
  * exact in both directions.
  *
  * Build with the model's name and header, for example:
- *   gcc -std=c99 -Wall -Wextra -Werror -pedantic -DMODEL=xgbm -DMODEL_UPPER=XGBM \
- *       -DMODEL_HEADER='"xgbm.h"' -I gen xgboost_runner.c gen/xgbm.c -o runner */
+ *   gcc -std=c99 -Wall -Wextra -Werror -pedantic -DDWN_NAME=xgbm -DDWN_PREFIX=XGBM \
+ *       -DDWN_HEADER='"xgbm.h"' -I gen xgboost_runner.c gen/xgbm.c -o runner */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include MODEL_HEADER
+#include DWN_HEADER
 
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
-#define PREDICT CAT(MODEL, _predict)
-#define NUM_FEATURES CAT(MODEL_UPPER, _NUM_FEATURES)
-#define NUM_MARGINS CAT(MODEL_UPPER, _NUM_MARGINS)
+#define PREDICT CAT(DWN_NAME, _predict)
+#define NUM_FEATURES CAT(DWN_PREFIX, _NUM_FEATURES)
+#define NUM_MARGINS CAT(DWN_PREFIX, _NUM_MARGINS)
 
 int main(void)
 {

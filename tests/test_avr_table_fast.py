@@ -11,7 +11,7 @@ from dwn_mcu.compiler import get_board, make_plan, render_model_sources
 from dwn_mcu.compiler.host import HostModel, host_compiler
 from dwn_mcu.synthetic import adversarial_inputs, random_model, random_reduction_model
 from dwn_mcu.targets.project import PLAN_TOLERANCE, plan_check
-from dwn_mcu.targets.testing import require_target
+from target_tools import require_target
 from dwn_mcu.targets.verify import verify_on_target
 
 # Layer 1 reads 320 bits with n = 5 (12-bit mapping entries and an odd n: the plain loop); layer 2 reads

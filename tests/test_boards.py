@@ -4,6 +4,7 @@ the closest; a malformed user board file names the file and field; the `boards` 
 import pytest
 
 from dwn_mcu.cli import main
+from dwn_mcu.architectures import architecture
 from dwn_mcu.compiler.boards import ARCHES, BoardError, get_board, load_board, load_boards
 
 EXPECTED = {  # key: (PlatformIO board id, arch, flash, RAM, clock)
@@ -27,7 +28,10 @@ def test_shipped_boards_match_platformio_facts():
         assert (b.pio_board, b.arch, b.flash, b.ram, b.f_cpu) == (pio, arch, flash, ram, clock), key
         assert b.arch in ARCHES
         assert b.progmem == (arch == "avr")
-        assert any(f.startswith("-O") for f in b.cflags)
+        # the compiler, flags and emulator come from the architecture's record, not the board file
+        toolchain = architecture(b.arch).toolchain
+        assert (toolchain is None) == (arch == "xtensa")
+        assert toolchain is None or any(f.startswith("-O") for f in toolchain.cflags)
 
 
 def test_lookup_by_alias_is_case_insensitive():
@@ -58,10 +62,24 @@ f_cpu = 16000000
 flash = 253952
 ram = 8192
 progmem = true
+[sketch]
+flash = 4200
+"""
+# Board files of an older version named a toolchain and an emulator; those tables are ignored.
+OLD_TABLES = """
 [toolchain]
 cc = "avr-gcc"
 cflags = ["-Os", "-mmcu=atmega2560"]
+[emulator]
+kind = "simavr"
 """
+
+
+def test_board_file_with_old_toolchain_tables_loads(tmp_path):
+    (tmp_path / "mega.toml").write_text(GOOD + OLD_TABLES)
+    b = load_board(tmp_path / "mega.toml")
+    assert (b.arch, b.ram, b.sketch_flash) == ("avr", 8192, 4200)
+    assert not hasattr(b, "cflags")
 
 
 def test_user_board_folder_from_option_and_environment(tmp_path, monkeypatch):
@@ -79,7 +97,7 @@ def test_user_board_folder_from_option_and_environment(tmp_path, monkeypatch):
         (lambda s: s.replace('arch = "avr"', 'arch = "z80"'), "chip.arch"),
         (lambda s: s.replace('board = "megaatmega2560"\n', ""), "platformio.board"),
         (lambda s: s.replace("progmem = true", "progmem = 1"), "chip.progmem"),
-        (lambda s: s.replace('cflags = ["-Os", "-mmcu=atmega2560"]', "cflags = [1]"), "toolchain.cflags"),
+        (lambda s: s.replace("flash = 4200", 'flash = "4k"'), "sketch.flash"),
         (lambda s: s.replace("flash = 253952", "flash = -1"), "chip.flash"),
         (lambda s: s + "\n[[[", "not valid TOML"),
     ],

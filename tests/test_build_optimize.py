@@ -8,12 +8,12 @@ import pytest
 
 from dwn_mcu import load, save
 from dwn_mcu.cli import main
-from dwn_mcu.compiler import get_board, make_plan
-from dwn_mcu.compiler.project import board_form
+from dwn_mcu.compiler import Budget, get_board, make_plan
+from dwn_mcu.compiler.lower import board_form
 from dwn_mcu.frozen import LutLayer
 from dwn_mcu.optimize import optimize
 from dwn_mcu.optimize.netlist import replace
-from dwn_mcu.optimize.planted import planted_model
+from planted import planted_model
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 
 
@@ -73,8 +73,9 @@ def test_board_form_is_small_and_fast_and_keeps_the_answers():
     assert plan(fast, "table").avr_bytes > 0 and not plan(mixed, "table").avr_bytes
     big = plan(fast, "table").model_flash
     assert big > small
-    assert plan(board_form(mixed, nano, layout="table", flash_budget=big), "table").avr_bytes > 0
-    assert board_form(mixed, nano, layout="table", flash_budget=big - 1) is mixed
-    assert board_form(mixed, nano, layout="table", flash_budget=small - 1) is mixed  # none fits: the smallest
+    ram = nano.ram - nano.sketch_ram
+    assert plan(board_form(mixed, nano, layout="table", budget=Budget(big, ram)), "table").avr_bytes > 0
+    assert board_form(mixed, nano, layout="table", budget=Budget(big - 1, ram)) is mixed
+    assert board_form(mixed, nano, layout="table", budget=Budget(small - 1, ram)) is mixed  # none fits: the smallest
     for form in (unrolled, fast):
         assert np.array_equal(form.scores(X), model.scores(X))

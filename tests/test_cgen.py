@@ -18,6 +18,7 @@ from dwn_mcu.compiler import build_project, get_board, make_plan
 from dwn_mcu.compiler.cgen import (MAX_IDENTIFIER, CGenError, c_comment, c_identifier, c_string, environment,
                                    ini_value, json_value)
 from dwn_mcu.compiler.plan import PlanError
+from dwn_mcu.compiler.program import pack_program
 from dwn_mcu.compiler.render import render_project
 from dwn_mcu.errors import DWNError
 from dwn_mcu.frozen import FrozenDWN
@@ -179,7 +180,7 @@ def test_every_hostile_name_renders_to_compiling_c(tmp_path, base_model, text, m
     (the escaping does not lean on the loader)."""
     model = _hostile_model(base_model, [text, text + "1", "2" + text])
     monkeypatch.setattr(FrozenDWN, "validate", lambda self: self)
-    files = render_project(model, make_plan(model, get_board("nano"), layout="table"))
+    files = render_project(pack_program(model, make_plan(model, get_board("nano"), layout="table")))
     lib = tmp_path / "lib"
     lib.mkdir()
     for rel, body in files.items():
@@ -240,7 +241,7 @@ def test_in_memory_board_with_a_newline_cannot_reach_platformio_ini(base_model):
     """A Board built in memory skips the file check; the template's `ini` filter still refuses it."""
     board = dataclasses.replace(get_board("nano"), key="nano]\n[env:evil")
     with pytest.raises(CGenError, match="control character"):
-        render_project(base_model, make_plan(base_model, board))
+        render_project(pack_program(base_model, make_plan(base_model, board)))
 
 
 @pytest.fixture()

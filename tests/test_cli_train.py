@@ -159,7 +159,7 @@ def test_info_unreadable_model(tmp_path, capsys, content):
 
 
 def test_spectral_and_float16_grid_options(tmp_path):
-    from dwn_mcu.optimize.threshold_grid import fits_float16_grid
+    from dwn_mcu.threshold_grid import fits_float16_grid
 
     out = tmp_path / "m.dwn"
     code = main(["train", "--dataset", "phoneme", "--luts", "20", "--epochs", "2", "--quiet", "--spectral", "0.1",

@@ -26,7 +26,7 @@ def _split(name):
 def test_budget_search_keeps_the_model_inside_the_budget_by_the_elf():
     pytest.importorskip("dwn_mcu.targets.verify", reason="needs the targets package (simavr)")
     from dwn_mcu.compiler import render_model_sources
-    from dwn_mcu.targets.testing import require_target
+    from target_tools import require_target
     from dwn_mcu.targets.verify import verify_on_target
 
     require_target("avr")
@@ -40,7 +40,7 @@ def test_budget_search_keeps_the_model_inside_the_budget_by_the_elf():
     assert r.best.flash <= 2000
     # the model returned is the one priced: through the optimizer, in its board form for the layout
     from dwn_mcu.compiler import get_board, make_plan
-    from dwn_mcu.compiler.project import optimize_for_board
+    from dwn_mcu.compiler.lower import optimize_for_board
 
     nano = get_board("nano")
     assert make_plan(r.model, nano, layout=r.layout, check_budget=False).model_flash == r.best.flash
@@ -119,6 +119,11 @@ def test_train_cli_fits_the_board_budget(tmp_path, capsys):
     assert make_plan(model, get_board("nano"), layout=layout).model_flash <= 1800
     # every candidate listed: the one trained, and the shapes that fit by their estimate but were not trained
     assert "(chosen)" in printed and "| no | yes |" in printed
+    # `build` without budget flags builds for the budget the model was trained for, in the search's layout
+    assert main(["build", str(out), "--board", "nano", "-o", str(tmp_path / "proj")]) == 0
+    report = json.loads((tmp_path / "proj" / "dwn_report.json").read_text())
+    assert report["budget"] == {"flash": 1800, "ram": model.metadata["ram_budget"]}
+    assert report["layout"] == layout and report["flash"]["model"] <= 1800
 
 
 def test_budget_search_keeps_an_incumbent_and_prices_it_for_the_new_budget():
@@ -133,3 +138,23 @@ def test_budget_search_keeps_an_incumbent_and_prices_it_for_the_new_budget():
     assert big.layout == "unrolled" and big.shape == small.shape
     X_test, _ = ds.test_split()
     assert np.array_equal(big.model.predict(X_test), small.model.predict(X_test))
+
+
+def test_compare_report_replaces_the_old_one_only_when_complete(tmp_path, monkeypatch):
+    from dwn_mcu import compare as cmp
+
+    out = tmp_path / "cmp"
+    out.mkdir()
+    (out / "report.md").write_text("old")
+
+    def broken(report):
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(cmp, "_plot", broken)
+    monkeypatch.setattr(cmp, "_markdown", lambda report: "new")
+    with pytest.raises(RuntimeError, match="plot failed"):
+        cmp._write({"rows": []}, out)
+    assert (out / "report.md").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["cmp"]
+    monkeypatch.setattr(cmp, "_plot", lambda report: b"png")
+    cmp._write({"rows": []}, out)
+    assert (out / "report.md").read_text() == "new" and (out / "accuracy_vs_flash.png").read_bytes() == b"png"

@@ -8,7 +8,7 @@ import pytest
 
 from dwn_mcu.compiler import compile_host, make_plan, get_board, render_model_sources
 from dwn_mcu.compiler.host import compare
-from dwn_mcu.optimize.threshold_grid import fits_float16_grid, snap_thermometer_to_float16
+from dwn_mcu.threshold_grid import fits_float16_grid, snap_thermometer_to_float16
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 
 
@@ -83,7 +83,7 @@ def test_float16_keys_halve_the_threshold_flash():
 
 @pytest.mark.parametrize("target, board", [("avr", "nano"), ("cortex-m0plus", "pico")])
 def test_float16_keys_on_emulated_chips(target, board):
-    from dwn_mcu.targets.testing import require_target
+    from target_tools import require_target
     from dwn_mcu.targets.verify import verify_on_target
 
     require_target(target)

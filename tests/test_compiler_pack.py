@@ -22,6 +22,7 @@ from dwn_mcu.compiler.pack import (
     unpack_bits,
     unrolled_lut,
 )
+from dwn_mcu.compiler.plan import count_ctype, key_ctype
 from dwn_mcu.frozen import FrozenDWN, LutLayer
 from dwn_mcu.synthetic import adversarial_inputs
 
@@ -101,11 +102,11 @@ def test_narrowest_uint():
        luts=st.lists(st.integers(1, 70), min_size=1, max_size=3))
 def test_packed_layers_hold_every_bit(seed, n_lo, span, luts):
     model = mixed_model(seed, num_features=9, max_bits=60, luts=tuple(luts) + (2,), n_range=(n_lo, min(n_lo + span, 12)))
-    enc = pack_encoder(model)
+    enc = pack_encoder(model, key_ctype(model), count_ctype(model))
     assert enc.keys.dtype == np.uint32 and np.array_equal(enc.counts, model.bits_per_feature)
     prev = model.num_input_bits
     for layer in model.layers:
-        tab = pack_table_layer(layer, prev)
+        tab = pack_table_layer(layer, mapping_format(prev))
         unr = pack_unrolled_layer(layer)
         # no padding beyond the last byte of the stream
         assert tab.tables.size == (layer.tables.size + 7) // 8

@@ -1,4 +1,4 @@
-"""The NumPy reference: semantics of DESIGN.md checked on hand-made models."""
+"""The NumPy reference: semantics of docs/design.md checked on hand-made models."""
 
 import numpy as np
 import pytest

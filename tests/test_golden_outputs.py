@@ -23,7 +23,7 @@ import pytest
 from dwn_mcu.compiler import build_project, load_boards
 from dwn_mcu.frozen import LutLayer
 from dwn_mcu.integer_inputs import to_integer_model
-from dwn_mcu.optimize.threshold_grid import snap_thermometer_to_float16
+from dwn_mcu.threshold_grid import snap_thermometer_to_float16
 from dwn_mcu.synthetic import random_model, random_reduction_model
 
 MANIFEST = Path(__file__).parent / "golden" / "outputs.json"

@@ -1,4 +1,4 @@
-"""Random and learnable mappings: balance, seeding, forward argmax, backward formulas of DESIGN.md."""
+"""Random and learnable mappings: balance, seeding, forward argmax, backward formulas of docs/design.md."""
 
 import numpy as np
 import torch

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dwn_mcu.optimize import optimize
-from dwn_mcu.optimize.planted import cell_inputs, planted_model
+from planted import cell_inputs, planted_model
 from dwn_mcu.synthetic import adversarial_inputs
 
 try:

@@ -18,7 +18,7 @@ from dwn_mcu.optimize import (
 )
 from dwn_mcu.optimize.duplicates import canonical_key
 from dwn_mcu.optimize.netlist import reachable, split_layer
-from dwn_mcu.optimize.planted import cell_inputs, planted_model
+from planted import cell_inputs, planted_model
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 
 SETTINGS = settings(max_examples=60, deadline=None)

@@ -11,7 +11,7 @@ from dwn_mcu import FrozenDWN, LutLayer
 from dwn_mcu.cli import main
 from dwn_mcu.model_file import from_bytes, load, save, to_bytes
 from dwn_mcu.optimize import PASSES, census, optimize
-from dwn_mcu.optimize.planted import cell_inputs, planted_model, quantile_model
+from planted import cell_inputs, planted_model, quantile_model
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 
 

@@ -21,7 +21,7 @@ from dwn_mcu.integer_inputs import to_integer_model
 from dwn_mcu.synthetic import adversarial_inputs, random_model, random_reduction_model
 from dwn_mcu.targets.project import decimal_safe_rows, sketch_agreement, verify_sketch
 from dwn_mcu.targets.sketch_protocol import row_line
-from dwn_mcu.targets.testing import require_target
+from tests.target_tools import require_target
 
 #: The planner's flash estimate may differ from PlatformIO's by this share; its RAM is never below.
 FLASH_TOLERANCE = 0.05

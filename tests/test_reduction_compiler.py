@@ -48,7 +48,7 @@ def test_score_type_is_sized_for_the_binary_score():
 
 @pytest.mark.parametrize("layout", ["table", "unrolled"])
 def test_avr_simavr_agrees_with_the_reference(layout):
-    from dwn_mcu.targets.testing import require_target
+    from target_tools import require_target
     from dwn_mcu.targets.verify import verify_on_target
 
     require_target("avr")

@@ -21,7 +21,7 @@ from dwn_mcu.compiler.project import load_project, render_model_sources
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 from dwn_mcu.targets.arduino import build_sketch
 from dwn_mcu.targets.serial_check import check_board
-from dwn_mcu.targets.testing import require_arduino_core, require_target
+from tests.target_tools import require_arduino_core, require_target
 
 F_CPU = 16_000_000
 LATENCY_TOLERANCE = 0.02

@@ -11,7 +11,7 @@ from dwn_mcu.compiler import build_project
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 from dwn_mcu.compiler.project import load_project
 from dwn_mcu.targets.project import decimal_safe_rows, format_table, verify_project_target, verify_sketch, write_report
-from dwn_mcu.targets.testing import require_arduino_core, require_target
+from target_tools import require_arduino_core, require_target
 
 
 def _project(tmp_path, layout="table"):

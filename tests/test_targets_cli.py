@@ -6,7 +6,7 @@ from dwn_mcu.cli import main
 from dwn_mcu.compiler import build_project
 from dwn_mcu.model_file import save
 from dwn_mcu.synthetic import random_model
-from dwn_mcu.targets.testing import require_target
+from target_tools import require_target
 
 
 def _model(seed):

@@ -6,7 +6,7 @@ import pytest
 
 from dwn_mcu.targets.qemu import run_cortex_m, run_rv32
 from dwn_mcu.targets.simavr import run_avr
-from dwn_mcu.targets.testing import require_target
+from target_tools import require_target
 from dwn_mcu.targets.toolchains import TargetError
 
 # Two regions in assembly: the markers alone, and the markers around ten single-cycle `nop`s.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dwn_mcu.targets.testing import skip_or_fail
+from target_tools import skip_or_fail
 
 SCRIPT = Path(__file__).resolve().parents[1] / "host_tests" / "setup_toolchains.sh"
 

@@ -10,7 +10,7 @@ from dwn_mcu.data import load_dataset
 from dwn_mcu.frozen import FrozenDWN, LutLayer
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 from dwn_mcu.targets.project import PLAN_TOLERANCE, plan_check
-from dwn_mcu.targets.testing import require_target
+from target_tools import require_target
 from dwn_mcu.targets.verify import verify_on_target
 
 #: A board of each emulated architecture (its planner estimates are checked against the ELF).

@@ -10,7 +10,7 @@ pytest.importorskip("dwn_mcu.targets.simavr", reason="needs the targets package 
 from dwn_mcu.baselines.xgb_export import pack, parse_booster, render_sources  # noqa: E402
 from dwn_mcu.baselines.xgb_plan import plan_xgboost  # noqa: E402
 from dwn_mcu.baselines.xgb_target import verify_on_avr  # noqa: E402
-from dwn_mcu.targets.testing import require_target  # noqa: E402
+from target_tools import require_target  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
 
 
@@ -38,8 +38,8 @@ def test_whole_test_split_in_simavr(dataset, rounds, depth):
     result = verify_on_avr(tables, render_sources(tables, "xgbm"), "xgbm", Xt, expected=expected)
     assert result.ok, result.first_mismatch
     assert result.vectors == Xt.shape[0]
-    assert result.model_data_symbols == {} and result.model_ram == 0  # tables in flash, not RAM
-    assert tables.table_bytes < result.model_flash < tables.table_bytes + 2500  # tables + code + float routines
-    assert len(result.cycles) == Xt.shape[0] and min(result.cycles) > 0
+    assert result.model_data_symbols == {} and result.model_size.ram == 0  # tables in flash, not RAM
+    assert tables.table_bytes < result.model_size.flash < tables.table_bytes + 2500  # tables + code + float routines
+    assert len(result.latency) == Xt.shape[0] and min(result.latency) > 0 and result.latency_unit == "cycles"
     # the planner's figure is what budgets are held to: the chip never needs more
-    assert result.model_flash <= plan_xgboost(tables, "nano").model_flash
+    assert result.model_size.flash <= plan_xgboost(tables, "nano").model_flash

@@ -11,7 +11,8 @@ xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-m
 
 from dwn_mcu.baselines import BaselineError  # noqa: E402
 from dwn_mcu.baselines.xgb_export import (  # noqa: E402
-    class1_min_margin, float_keys, pack, parse_booster, predict_tables, render_sources)
+    class1_min_margin, pack, parse_booster, predict_tables, render_sources)
+from dwn_mcu.compiler.pack import threshold_keys  # noqa: E402
 from dwn_mcu.baselines.xgb_host import host_predict  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
 
@@ -173,9 +174,9 @@ def test_rendered_c_is_deterministic_and_sizes_are_declared(phoneme_binary, tmp_
     assert sections.get(".data", 0) == 0 and sections.get(".rodata", 0) == 0  # nothing of it in RAM
 
 
-def test_float_keys_preserve_order():
+def test_split_keys_preserve_order():  # the exporter keys its splits with the DWN encoder's threshold_keys
     v = np.array([-np.inf, -3.5, -1e-40, -0.0, 0.0, 1e-40, 2.0, np.inf], np.float32)
-    k = float_keys(v).astype(np.int64)
+    k = threshold_keys(v).astype(np.int64)
     assert np.all(np.diff(k[[0, 1, 2, 3, 5, 6, 7]]) > 0) and k[3] == k[4]
 
 

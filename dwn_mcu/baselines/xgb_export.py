@@ -38,11 +38,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..compiler.pack import narrowest_uint
+from ..compiler.pack import narrowest_uint, threshold_keys
 from . import BaselineError
 
 SUPPORTED_OBJECTIVES = ("binary:logistic", "multi:softmax", "multi:softprob")
-_SIGN = np.uint32(0x80000000)
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,14 +216,6 @@ def parse_booster(booster) -> XGBModel:
 # ---------------------------------------------------------------- pack
 
 
-def float_keys(x: np.ndarray) -> np.ndarray:
-    """Order-preserving uint32 keys of float32 values: a < b (float) iff key(a) < key(b), for non-NaN
-    values; -0.0 and +0.0 share a key, as they compare equal."""
-    x = np.where(np.asarray(x, np.float32) == 0, np.float32(0), np.asarray(x, np.float32))
-    u = x.view(np.uint32)
-    return np.where(u & _SIGN, ~u, u | _SIGN).astype(np.uint32)
-
-
 def narrowest(max_value: int) -> np.dtype:
     """The narrowest unsigned type that holds 0..max_value (the DWN packer's rule)."""
     try:
@@ -314,7 +305,7 @@ def pack(model: XGBModel) -> XGBTables:
     feats = np.asarray(feats, dtype=np.int64)
     if feats.size and (feats.min() < 0 or feats.max() >= F):
         raise BaselineError(f"xgboost split on feature {int(feats.max())}, but the model has {F} features")
-    keys = float_keys(np.asarray(thr, dtype=np.float32))
+    keys = threshold_keys(np.asarray(thr, dtype=np.float32))
     key_lists = [np.unique(keys[feats == f]) for f in range(F)]
     start = np.concatenate([[0], np.cumsum([k.size for k in key_lists])]).astype(np.int64)
     ranks = np.zeros(feats.size, dtype=np.int64)
@@ -351,7 +342,7 @@ def predict_tables(tables: XGBTables, X) -> tuple:
     bins = np.empty(X.shape, dtype=np.int64)
     for f in range(tables.num_features):
         keys = tables.thr_keys[int(tables.thr_start[f]): int(tables.thr_start[f + 1])]
-        bins[:, f] = np.searchsorted(keys, float_keys(X[:, f]), side="right")
+        bins[:, f] = np.searchsorted(keys, threshold_keys(X[:, f]), side="right")
     bins[np.isnan(X)] = tables.nan_bin
     feat = tables.node_feat.astype(np.int64)
     rank = tables.node_rank.astype(np.int64)
@@ -421,7 +412,7 @@ def render_sources(tables: XGBTables, name: str) -> dict:
         "name": name, "NAME": name.upper(), "t": tables, "a": arrays,
         "num_nodes": int(tables.node_feat.size), "num_leaves": int(tables.leaves.size),
         "num_thresholds": int(tables.thr_keys.size), "class1_min_margin": _c_float(tables.class1_min_margin),
-        "class1_min_key": f"0x{int(float_keys(np.float32([tables.class1_min_margin]))[0]):08X}UL",
+        "class1_min_key": f"0x{int(threshold_keys(np.float32([tables.class1_min_margin]))[0]):08X}UL",
         "node_index_t": _C_TYPES[narrowest(max(int(tables.node_feat.size), 1))][0],
         "leaf_index_t": _C_TYPES[narrowest(max(int(tables.leaves.size), 1))][0],
         "feature_t": _C_TYPES[narrowest(max(tables.num_features, 255))][0],

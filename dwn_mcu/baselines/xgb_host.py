@@ -1,24 +1,21 @@
 """Run a generated XGBoost C model on the host (gcc) over many rows: the host proof of equivalence.
 
-`host_predict(sources, X)` compiles `host_tests/xgboost_runner.c` with the model's C, warnings as errors
-(optionally under AddressSanitizer and UndefinedBehaviorSanitizer), feeds it the rows as float32 bit
-patterns and returns what the C computed: classes and margins as exact float32.
+`host_predict(sources, X)` compiles `host_tests/xgboost_runner.c` with the model's C through the DWN's host
+proof (`compiler.host.compile_runner`: the same strict and sanitizer builds, warnings as errors), feeds it
+the rows as float32 bit patterns and returns what the C computed: classes and margins as exact float32.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..compiler.host import compile_runner, run_rows
 from . import BaselineError
 
 RUNNER = Path(__file__).resolve().parents[2] / "host_tests" / "xgboost_runner.c"
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 
 
 def runner_source() -> Path:
@@ -27,32 +24,18 @@ def runner_source() -> Path:
     return RUNNER
 
 
-def encode_rows(X: np.ndarray) -> str:
-    """One line per row, each value as the 8 hex digits of its float32 bit pattern."""
-    bits = np.ascontiguousarray(X, dtype=np.float32).view(np.uint32)
-    return "".join(" ".join(f"{v:08x}" for v in row) + "\n" for row in bits)
-
-
-def host_predict(sources: dict, X, name: str, sanitize: bool = False, cc: str = "gcc") -> tuple:
+def host_predict(sources: dict, X, name: str, sanitize: bool = False) -> tuple:
     """Compile the model (`{filename: text}` from `render_sources`) with the host runner and run it on
-    `X` (N, F). Returns (classes (N,) int64, margins (N, M) float32)."""
-    if shutil.which(cc) is None:
-        raise BaselineError(f"host C compiler {cc!r} not found")
+    `X` (N, F): the DWN's host proof (`dwn_mcu.compiler.host`: its builds, flags and runner protocol)
+    with this family's runner. Returns (classes (N,) int64, margins (N, M) float32)."""
     X = np.asarray(X, dtype=np.float32)
     with tempfile.TemporaryDirectory(prefix="xgb_host_") as tmp:
         tmp = Path(tmp)
         for fname, text in sources.items():
-            (tmp / fname).write_text(text)
-        exe = tmp / "runner"
-        cmd = [cc, *STRICT, *(SANITIZE if sanitize else []), f"-DMODEL={name}", f"-DMODEL_UPPER={name.upper()}",
-               f'-DMODEL_HEADER="{name}.h"', f"-I{tmp}", str(runner_source()), str(tmp / f"{name}.c"), "-o", str(exe)]
-        build = subprocess.run(cmd, capture_output=True, text=True)
-        if build.returncode != 0:
-            raise BaselineError(f"host build of {name}.c failed: {build.stderr.strip()[:2000]}")
-        run = subprocess.run([str(exe)], input=encode_rows(X), capture_output=True, text=True)
-        if run.returncode != 0:
-            raise BaselineError(f"host run of {name} failed ({run.returncode}): {run.stderr.strip()[:2000]}")
-    lines = run.stdout.split("\n")[:-1]
+            (tmp / Path(fname).name).write_text(text)
+        exe = compile_runner(tmp, name, tmp / "runner", "sanitize" if sanitize else "strict", runner_source())
+        stdout = run_rows(exe, X, sanitize).stdout.decode()
+    lines = stdout.split("\n")[:-1]
     if len(lines) != X.shape[0]:
         raise BaselineError(f"host runner printed {len(lines)} rows for {X.shape[0]} inputs")
     fields = [line.split() for line in lines]

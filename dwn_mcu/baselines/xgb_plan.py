@@ -11,48 +11,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..architectures import ARCHITECTURES, architecture
 from ..compiler.boards import Board, get_board
-from ..compiler.plan import BudgetError
+from ..compiler.budget import Budget, BudgetError, Sizes
 from . import BaselineError
 from .xgb_export import XGBTables
 
-# Bytes of code (predict + libgcc's float add) by architecture, measured with avr-gcc 5.4 -Os -flto as the
-# model's share of the simavr testbench ELF minus its tables: 900 to 921 bytes for the binary models and
-# 1034 to 1061 for the 7-class ones of bench/compare_nano.py --xgboost-only. The constants sit just above
-# every measurement, so a planned model is never bigger on the chip. Architectures without a measurement
-# are refused rather than guessed.
-_CODE_COST = {"avr": {"fixed": 930, "per_margin": 22}}
-#: Stack of NAME_predict's frame besides its bins and margins (saved registers, return address).
-_STACK = {"avr": 24}
-
-
 @dataclass(frozen=True)
-class XGBPlan:
+class XGBPlan(Sizes):
+    """Flash and RAM by part, the sketch's included; totals, the model's share and what is over budget are
+    the DWN plan's own accounting (`compiler.budget.Sizes`)."""
+
     board: Board
     flash: dict = field(default_factory=dict)  # bytes by part, the sketch included
     ram: dict = field(default_factory=dict)
 
-    @property
-    def model_flash(self) -> int:
-        return sum(v for k, v in self.flash.items() if k != "sketch")
-
-    @property
-    def model_ram(self) -> int:
-        return sum(v for k, v in self.ram.items() if k not in ("sketch", "sketch input buffer"))
-
 
 def _parts(tables: XGBTables, board: Board) -> tuple:
-    cost = _CODE_COST.get(board.arch)
+    arch = architecture(board.arch)  # code and stack: measured per architecture (`dwn_mcu/architectures.py`)
+    cost = arch.xgb_code
     if cost is None:
+        measured = sorted(a.name for a in ARCHITECTURES.values() if a.xgb_code is not None)
         raise BaselineError(f"XGBoost's code size on {board.arch} ({board.key}) has not been measured; "
-                            f"supported: {', '.join(sorted(_CODE_COST))}")
+                            f"supported: {', '.join(measured)}")
     flash = {name: int(a.nbytes) for name, a in tables.arrays().items()}
     flash["code"] = cost["fixed"] + cost["per_margin"] * tables.num_margins
     flash["sketch"] = board.sketch_flash
     ram = {
         "bins": tables.num_features * tables.node_rank.dtype.itemsize,
         "margins": 4 * tables.num_margins,
-        "stack": _STACK[board.arch],
+        "stack": arch.xgb_stack,
         "sketch input buffer": 4 * tables.num_features,
         "sketch": board.sketch_ram,
     }
@@ -64,17 +52,12 @@ def plan_xgboost(tables: XGBTables, board, flash_budget: int | None = None,
     """Flash and RAM of `tables` on `board`. The model must fit the board with its sketch, and, when
     given, its own share must fit `flash_budget` / `ram_budget` bytes; otherwise `BudgetError`."""
     board = get_board(board)
-    flash, ram = _parts(tables, board)
-    plan = XGBPlan(board, flash, ram)
-    problems = []
-    if sum(flash.values()) > board.flash:
-        problems.append(f"flash {sum(flash.values())} > {board.flash} bytes ({_breakdown(flash)})")
-    if sum(ram.values()) > board.ram:
-        problems.append(f"RAM {sum(ram.values())} > {board.ram} bytes ({_breakdown(ram)})")
-    if flash_budget is not None and plan.model_flash > flash_budget:
-        problems.append(f"model flash {plan.model_flash} > budget {flash_budget} bytes")
-    if ram_budget is not None and plan.model_ram > ram_budget:
-        problems.append(f"model RAM {plan.model_ram} > budget {ram_budget} bytes")
+    plan = XGBPlan(board, *_parts(tables, board))
+    budget = None
+    if flash_budget is not None or ram_budget is not None:  # each unset share: no limit beyond the board's
+        budget = Budget(board.flash if flash_budget is None else flash_budget,
+                        board.ram if ram_budget is None else ram_budget)
+    problems = plan.problems(budget)
     if problems:
         raise BudgetError(f"XGBoost model does not fit {board.name}: " + "; ".join(problems))
     return plan
@@ -84,7 +67,3 @@ def planned_flash(board):
     """A `size_fn` for `train_xgboost`: the model's planned flash share on `board`."""
     board = get_board(board)
     return lambda tables: XGBPlan(board, *_parts(tables, board)).model_flash
-
-
-def _breakdown(parts: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]))

@@ -92,6 +92,57 @@ def _max_rounds(budget: int, depth: int, num_margins: int) -> int:
     return int(max(1, min(MAX_ROUNDS, budget // (4 * num_margins), 3 * budget // (full_tree * num_margins) + 2)))
 
 
+def _grid(depths, learning_rates, max_bins, seed: int) -> list:
+    """Seeded order, interleaved by depth so that a time limit still sees every depth early."""
+    rng = np.random.default_rng(seed)
+    groups = []
+    for depth in depths:
+        group = list(itertools.product([depth], learning_rates, max_bins))
+        groups.append([group[i] for i in rng.permutation(len(group))])
+    return [g[i] for i in range(max(map(len, groups), default=0)) for g in groups if i < len(g)]
+
+
+def _largest_fit(size_of: Callable[[int], int], num_rounds: int, budget_bytes: int) -> int:
+    """The most rounds whose model fits, by bisection (one round fits)."""
+    lo, hi = 1, num_rounds
+    if size_of(hi) <= budget_bytes:
+        return hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if size_of(mid) <= budget_bytes else (lo, mid)
+    return lo
+
+
+def _trial(job: dict, depth: int, lr: float, max_bin: int):
+    """Train one configuration and score its fitting round counts: (booster, candidates, most rounds
+    that fit, size of one round); no round fitting gives most rounds 0."""
+    import xgboost as xgb
+
+    params = {**_objective(job["classes"]), "max_depth": depth, "eta": lr, "max_bin": max_bin,
+              "tree_method": "hist", "seed": job["seed"], "nthread": job["nthread"], "verbosity": 0}
+    dtrain = xgb.DMatrix(job["X_train"], label=job["y_train"])  # max_bin is fixed per DMatrix's quantiles
+    booster = xgb.train(params, dtrain, num_boost_round=_max_rounds(job["budget"], depth, job["margins"]))
+    model = parse_booster(booster)
+    sizes = {}
+
+    def size_of(k):
+        if k not in sizes:
+            tables = pack(model.first_rounds(k))
+            sizes[k] = (job["size_fn"](tables), tables.table_bytes)
+        return sizes[k][0]
+
+    if size_of(1) > job["budget"]:
+        return booster, [_candidate(depth, lr, max_bin, 1, job["margins"], sizes[1], float("nan"), False)], 0, \
+            size_of(1)
+    lo = _largest_fit(size_of, model.num_rounds, job["budget"])
+    cands = []
+    for k in _round_grid(lo):
+        size_of(k)
+        acc = float(np.mean(_classes(booster, job["dval"], job["classes"], k) == job["y_val"]))
+        cands.append(_candidate(depth, lr, max_bin, k, job["margins"], sizes[k], acc, True))
+    return booster, cands, lo, size_of(1)
+
+
 def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes: int, *,
                   size_fn: Callable[[XGBTables], int] | None = None, depths=DEFAULT_DEPTHS,
                   learning_rates=DEFAULT_LEARNING_RATES, max_bins=DEFAULT_MAX_BINS, max_trials: int | None = None,
@@ -105,66 +156,30 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
     trial on a slower machine)."""
     import xgboost as xgb
 
-    X_train = np.asarray(X_train, np.float32)
-    X_val = np.asarray(X_val, np.float32)
     y_train = np.asarray(y_train, np.int64)
-    y_val = np.asarray(y_val, np.int64)
+    X_val = np.asarray(X_val, np.float32)
     if num_classes < 2 or np.unique(y_train).size < 2:
         raise BaselineError("XGBoost needs training rows of at least two classes")
     if X_val.shape[0] == 0:
         raise BaselineError("XGBoost's search needs validation rows")
     size_fn = size_fn or (lambda tables: tables.table_bytes)
-    num_margins = 1 if num_classes == 2 else num_classes
-    # Seeded order, interleaved by depth so that a time limit still sees every depth early.
-    rng = np.random.default_rng(seed)
-    groups = []
-    for depth in depths:
-        group = list(itertools.product([depth], learning_rates, max_bins))
-        groups.append([group[i] for i in rng.permutation(len(group))])
-    grid = [g[i] for i in range(max(map(len, groups), default=0)) for g in groups if i < len(g)]
-    dval = xgb.DMatrix(X_val)
+    job = {"X_train": np.asarray(X_train, np.float32), "y_train": y_train, "y_val": np.asarray(y_val, np.int64),
+           "dval": xgb.DMatrix(X_val), "classes": num_classes, "margins": 1 if num_classes == 2 else num_classes,
+           "budget": budget_bytes, "size_fn": size_fn, "seed": seed, "nthread": nthread}
     start = time.monotonic()
-    candidates, best, best_key, trials = [], None, None, 0
-    smallest = None
-    for depth, lr, max_bin in grid:
-        if max_trials is not None and trials >= max_trials:
-            break
-        if trials and time_limit is not None and time.monotonic() - start > time_limit:
+    candidates, best, best_key, trials, smallest = [], None, None, 0, None
+    for depth, lr, max_bin in _grid(depths, learning_rates, max_bins, seed):
+        if (max_trials is not None and trials >= max_trials) or \
+                (trials and time_limit is not None and time.monotonic() - start > time_limit):
             break
         trials += 1
-        rounds = _max_rounds(budget_bytes, depth, num_margins)
-        params = {**_objective(num_classes), "max_depth": depth, "eta": lr, "max_bin": max_bin,
-                  "tree_method": "hist", "seed": seed, "nthread": nthread, "verbosity": 0}
-        dtrain = xgb.DMatrix(X_train, label=y_train)  # max_bin is fixed per DMatrix's quantiles
-        booster = xgb.train(params, dtrain, num_boost_round=rounds)
-        model = parse_booster(booster)
-        sizes = {}
-
-        def size_of(k):
-            if k not in sizes:
-                tables = pack(model.first_rounds(k))
-                sizes[k] = (size_fn(tables), tables.table_bytes)
-            return sizes[k][0]
-
-        if size_of(1) > budget_bytes:
-            smallest = min(smallest or size_of(1), size_of(1))
-            candidates.append(_candidate(depth, lr, max_bin, 1, num_margins, sizes[1], float("nan"), False))
+        booster, cands, lo, one_round = _trial(job, depth, lr, max_bin)
+        candidates += cands
+        if not lo:
+            smallest = min(smallest or one_round, one_round)
             continue
-        lo, hi = 1, model.num_rounds  # size_of(lo) fits; find the largest k that fits
-        if size_of(hi) <= budget_bytes:
-            lo = hi
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if size_of(mid) <= budget_bytes:
-                lo = mid
-            else:
-                hi = mid
-        for k in _round_grid(lo):
-            size_of(k)
-            acc = float(np.mean(_classes(booster, dval, num_classes, k) == y_val))
-            cand = _candidate(depth, lr, max_bin, k, num_margins, sizes[k], acc, True)
-            candidates.append(cand)
-            key = (acc, -cand.size_bytes)
+        for cand in cands:
+            key = (cand.val_accuracy, -cand.size_bytes)
             if best_key is None or key > best_key:
                 best, best_key, best_booster = cand, key, booster
         if progress:

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from ..compiler import build_project, get_board, summary
+from ..compiler.budget import budget_for
 from ..compiler.plan import LAYOUTS, check_name
 from ..compiler.project import selftest_vectors
 from ..compiler.write import check_destination
@@ -26,6 +27,10 @@ def register(sub):
                         "--selftest-target); default: adversarial vectors")
     p.add_argument("--selftest-target", metavar="COLUMN", help="label column of a --selftest-data CSV")
     p.add_argument("--selftest-count", type=int, default=16, help="vectors to embed (default 16)")
+    p.add_argument("--flash-budget", type=int, metavar="BYTES",
+                   help="the model's flash share (default: the model's training budget for this board, else "
+                        "the board's flash less the sketch's)")
+    p.add_argument("--ram-budget", type=int, metavar="BYTES", help="the model's RAM share (default: likewise)")
     p.add_argument("--boards-dir", help="extra folder of board TOML files (default: $DWN_MCU_BOARDS)")
     p.add_argument("--no-optimize", action="store_true",
                    help="compile the model as it is, without the exact netlist optimizer")
@@ -51,10 +56,12 @@ def run(args):
     check_name(args.name)  # cheap checks first: nothing is read or written for a bad name or board
     board = get_board(args.board, args.boards_dir)
     check_destination(args.output, args.force)
+    given = args.flash_budget is not None or args.ram_budget is not None
+    budget = budget_for(board, args.flash_budget, args.ram_budget) if given else None
     model = load(args.model)
     st = _selftest_rows(args, model) if (args.selftest or args.selftest_data) else None
     report = build_project(model, board, args.output, name=args.name, layout=args.layout, selftest_vectors=st,
-                           force=args.force, optimize=not args.no_optimize)
+                           force=args.force, optimize=not args.no_optimize, budget=budget)
     print(f"wrote {args.output}")
     print(summary(report))
     return 0

@@ -1,6 +1,8 @@
-"""Compiling a frozen DWN for a board: plan -> pack -> render -> write. Never imports torch.
+"""Compiling a frozen DWN for a board: lower (passes, form, plan, pack: a `Program`) -> render -> write.
+Never imports torch.
 
 Public API:
+    lower(model, board, budget=None, name=..., layout=...) -> Program (every decision of a build)
     build_project(model, board, out_dir, name=..., layout=..., selftest_vectors=..., force=...) -> report
     render_model_sources(model, board, name, layout) -> {filename: text}
     compile_host(model, board=..., layout=..., build="strict") -> HostModel with predict(X) / scores(X)
@@ -8,8 +10,11 @@ Public API:
 """
 
 from .boards import Board, BoardError, get_board, load_boards
+from .budget import Budget, budget_for
 from .host import HostBuildError, HostModel
+from .lower import lower
 from .plan import LAYOUTS, BudgetError, PlanError, make_plan
+from .program import Program
 from .project import build_project, render_model_sources, summary
 from .write import OutputExistsError
 
@@ -20,6 +25,6 @@ def compile_host(model, board="nano", layout=None, name="dwn_model", build="stri
     return HostModel(sources, name, model.num_classes, build, model.input_type)
 
 
-__all__ = ["LAYOUTS", "Board", "BoardError", "BudgetError", "HostBuildError", "HostModel", "OutputExistsError",
-           "PlanError", "build_project", "compile_host", "get_board", "load_boards", "make_plan",
-           "render_model_sources", "summary"]
+__all__ = ["LAYOUTS", "Board", "BoardError", "Budget", "BudgetError", "HostBuildError", "HostModel",
+           "OutputExistsError", "PlanError", "Program", "budget_for", "build_project", "compile_host", "get_board",
+           "load_boards", "lower", "make_plan", "render_model_sources", "summary"]

@@ -1,9 +1,11 @@
 """Board descriptions: one TOML file per board in `boards/` (shipped in the package) plus, optionally, a
 user folder named by `--boards-dir` or the `DWN_MCU_BOARDS` environment variable.
 
-A board file states what the planner and the project writer need: a display name and aliases, the
-PlatformIO platform/board/framework, the architecture, clock, the flash and RAM the application may use,
-whether tables need `PROGMEM`, the cross compiler and its flags, the sketch's own cost, and the emulator.
+A board file states what is about the board: a display name and aliases, the PlatformIO
+platform/board/framework, the chip (its architecture, MCU, clock, the flash and RAM the application may
+use, whether tables need `PROGMEM`) and the sketch's own cost. Everything about the architecture (code
+and stack costs, compiler, flags, emulator) is its record in `dwn_mcu/architectures.py`. Tables a board
+file of an older version still has (`[toolchain]`, `[emulator]`) are ignored.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..architectures import ARCHES
 from ..errors import DWNError
 from ..resources import resource_dir
 
-ARCHES = ("avr", "cortex-m0plus", "cortex-m3", "cortex-m4f", "riscv32", "xtensa")
-EMULATORS = ("simavr", "qemu-arm", "qemu-riscv32", "none")
 ENV_VAR = "DWN_MCU_BOARDS"
 
 
@@ -40,15 +41,8 @@ class Board:
     flash: int
     ram: int
     progmem: bool
-    cc: str
-    cflags: tuple[str, ...]
-    ldflags: tuple[str, ...]
     sketch_flash: int
     sketch_ram: int
-    emulator: str
-    emulator_machine: str | None
-    emulator_cc: str | None
-    emulator_cflags: tuple[str, ...]
     path: Path
 
     def as_dict(self) -> dict:
@@ -90,16 +84,11 @@ def load_board(path) -> Board:
         raise BoardError(f"board file {path}: cannot read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise BoardError(f"board file {path}: not valid TOML ({exc})") from None
-    sec = {s: _field(path, data, "", s, dict, {} if s in ("sketch", "emulator") else ...)
-           for s in ("platformio", "chip", "toolchain", "sketch", "emulator")}
+    sec = {s: _field(path, data, "", s, dict, {} if s == "sketch" else ...) for s in ("platformio", "chip", "sketch")}
     f = lambda s, k, kind, default=...: _field(path, sec[s], s, k, kind, default)  # noqa: E731
     arch = f("chip", "arch", str)
     if arch not in ARCHES:
         raise BoardError(f"board file {path}: field 'chip.arch' is {arch!r}, expected one of {', '.join(ARCHES)}")
-    emulator = f("emulator", "kind", str, "none")
-    if emulator not in EMULATORS:
-        raise BoardError(f"board file {path}: field 'emulator.kind' is {emulator!r}, "
-                         f"expected one of {', '.join(EMULATORS)}")
     for key in ("f_cpu", "flash", "ram"):
         if f("chip", key, int) <= 0:
             raise BoardError(f"board file {path}: field 'chip.{key}' must be positive")
@@ -116,15 +105,8 @@ def load_board(path) -> Board:
         flash=f("chip", "flash", int),
         ram=f("chip", "ram", int),
         progmem=f("chip", "progmem", bool),
-        cc=f("toolchain", "cc", str),
-        cflags=tuple(f("toolchain", "cflags", list)),
-        ldflags=tuple(f("toolchain", "ldflags", list, [])),
         sketch_flash=f("sketch", "flash", int, 0),
         sketch_ram=f("sketch", "ram", int, 0),
-        emulator=emulator,
-        emulator_machine=f("emulator", "machine", str, None),
-        emulator_cc=f("emulator", "cc", str, None),
-        emulator_cflags=tuple(f("emulator", "cflags", list, [])),
         path=path,
     )
 

@@ -46,13 +46,16 @@ def runner_source() -> Path:
     return resource_dir("host_tests") / "dwn_runner.c"
 
 
-def compile_runner(lib_src: Path, name: str, exe: Path, build: str = "strict") -> Path:
-    """Compile `lib_src/<name>.c` with the runner into `exe`; HostBuildError shows the compiler's output."""
+def compile_runner(lib_src: Path, name: str, exe: Path, build: str = "strict", runner: Path | None = None) -> Path:
+    """Compile `lib_src/<name>.c` with the runner (default: the DWN's; a model family may bring its own,
+    taking the same DWN_NAME/DWN_PREFIX/DWN_HEADER macros) into `exe`; HostBuildError shows the compiler's
+    output."""
     cc = host_compiler()
     if cc is None:
         raise HostBuildError("no host C compiler (gcc) found")
     cmd = [cc, *BUILDS[build], f"-I{lib_src}", f"-DDWN_NAME={name}", f"-DDWN_PREFIX={name.upper()}",
-           f'-DDWN_HEADER="{name}.h"', str(runner_source()), str(Path(lib_src) / f"{name}.c"), "-o", str(exe)]
+           f'-DDWN_HEADER="{name}.h"', str(runner or runner_source()), str(Path(lib_src) / f"{name}.c"), "-o",
+           str(exe)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 or proc.stderr.strip():
         raise HostBuildError(f"{build} build of {name}.c failed: {proc.stderr.strip()[:2000]}")
@@ -85,15 +88,22 @@ def format_vectors(X, input_type: str = "float32") -> bytes:
     return np.concatenate([digits, np.full((n, 1), ord("\n"), np.uint8)], axis=1).tobytes()
 
 
-def run_runner(exe: Path, X, num_classes: int, sanitize: bool = False,
-               input_type: str = "float32") -> tuple[np.ndarray, np.ndarray]:
-    """Run the compiled runner on X; returns (classes (N,), scores (N, C)) as int64."""
-    X = as_inputs(X, input_type)
+def run_rows(exe: Path, X, sanitize: bool = False, input_type: str = "float32") -> subprocess.CompletedProcess:
+    """Feed the rows of X (`format_vectors`) to a compiled runner; HostBuildError on a failure or any
+    sanitizer report. Returns the finished process (its stdout: the runner's answers)."""
     env = {**os.environ, **(_SANITIZER_ENV if sanitize else {})}
     proc = subprocess.run([str(exe)], input=format_vectors(X, input_type), capture_output=True, env=env)
     if proc.returncode != 0 or proc.stderr.strip():
         raise HostBuildError(f"runner {exe.name} failed (exit {proc.returncode}): "
                              f"{proc.stderr.decode(errors='replace').strip()[:2000]}")
+    return proc
+
+
+def run_runner(exe: Path, X, num_classes: int, sanitize: bool = False,
+               input_type: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+    """Run the compiled runner on X; returns (classes (N,), scores (N, C)) as int64."""
+    X = as_inputs(X, input_type)
+    proc = run_rows(exe, X, sanitize, input_type)
     out = np.array(proc.stdout.split(), dtype=np.int64).reshape(-1, num_classes + 1) if X.shape[0] else \
         np.zeros((0, num_classes + 1), np.int64)
     if out.shape[0] != X.shape[0]:

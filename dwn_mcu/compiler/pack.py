@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..frozen import FrozenDWN, LutLayer
-from ..optimize.threshold_grid import float16_key, fits_float16_grid
+from ..threshold_grid import float16_key
 
 #: Tables of LUTs with at most this many inputs (2**3 = 8 bits) become immediates in the unrolled layout.
 UNROLLED_IMMEDIATE_MAX_N = 3
@@ -110,7 +110,6 @@ class PackedTableLayer:
     """A layer for the table-driven loop."""
 
     n_inputs: np.ndarray  # (L,) uint8; the C reads it only when the layer is not uniform
-    uniform_n: int | None
     mapping_format: str  # uint8 | packed12 | uint16 | uint32 (see `mapping_format`)
     mapping: np.ndarray  # (sum n,) entries, or uint8 bytes when packed12
     tables: np.ndarray  # uint8, the layer's table bits back to back, LSB first
@@ -130,13 +129,11 @@ class PackedUnrolledLayer:
     tables: np.ndarray  # uint8, byte-aligned tables of the LUTs with more than 8 table bits
 
 
-def pack_encoder(model: FrozenDWN, key_ctype: str | None = None) -> PackedEncoder:
-    """Thresholds as the encoder's keys; `key_ctype` is the planner's choice (default: 16-bit keys for a
-    float model whose thresholds all lie on the float16 grid)."""
+def pack_encoder(model: FrozenDWN, key_ctype: str, count_ctype: str) -> PackedEncoder:
+    """Thresholds as the encoder's keys and the counts per feature, in the planner's types
+    (`plan.key_ctype`, `plan.count_ctype`)."""
     counts = model.bits_per_feature
-    dtype = narrowest_uint(int(counts.max()) if counts.size else 0)
-    if key_ctype is None:
-        key_ctype = "uint16_t" if model.num_input_bits and fits_float16_grid(model.thresholds) else "uint32_t"
+    dtype = np.dtype(count_ctype.removesuffix("_t"))
     if model.input_type == "float32" and key_ctype == "uint16_t":
         keys = float16_key(model.thresholds).astype(np.int64)  # the planner's uint16_t keys
     elif model.input_type == "float32":
@@ -146,12 +143,10 @@ def pack_encoder(model: FrozenDWN, key_ctype: str | None = None) -> PackedEncode
     return PackedEncoder(keys=keys, counts=counts.astype(dtype))
 
 
-def pack_table_layer(layer: LutLayer, prev_bits: int) -> PackedTableLayer:
-    ns = np.unique(layer.n_inputs)
-    fmt = mapping_format(prev_bits)
+def pack_table_layer(layer: LutLayer, fmt: str) -> PackedTableLayer:
+    """A layer for the table-driven loop, its mapping stored as `fmt` (the planner's `map_format`)."""
     return PackedTableLayer(
         n_inputs=layer.n_inputs.astype(np.uint8),
-        uniform_n=int(ns[0]) if ns.size == 1 else None,
         mapping_format=fmt,
         mapping=pack12(layer.mapping) if fmt == "packed12" else layer.mapping.astype(fmt),
         tables=pack_bits(layer.tables),

@@ -9,49 +9,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..architectures import architecture
 from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
-from ..optimize.threshold_grid import fits_float16_grid
+from ..threshold_grid import fits_float16_grid
 from .boards import Board
+from .budget import Budget, BudgetError, Sizes
 from .cgen import c_identifier
 from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
 
 LAYOUTS = ("table", "unrolled")
 
-# Code bytes of the generated model per architecture, fitted to objects compiled at -Os by each family's
-# gcc (avr-gcc 5.4, arm-none-eabi-gcc 12.2, riscv64-unknown-elf-gcc 12.2 for rv32imc; xtensa: assumed like
-# riscv32) over random models; bench/flash_per_lut.py prints the estimate next to the measured size.
-# table: `fixed` (encoder, predict, argmax) + `layer` per layer loop. unrolled: `u_fixed`, plus the code
-# of one LUT with n inputs, `u_lut[n]` for n = 0..8 (measured per n: gcc's code is not linear in n),
-# extended by `u_input` per input beyond 8. `key16`: the float32 -> 16-bit key function that float16-grid
-# thresholds need (measured on avr, cortex-m0plus and cortex-m3 objects; riscv32/xtensa assumed).
-_CODE_COST = {
-    "avr": {"key16": 268, "fixed": 518, "layer": 178, "u_fixed": 536, "u_input": 8.5,
-            "u_lut": (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
-            # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
-            "u_lut_asm": {4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
-            # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per input,
-            # + `layer_fast_input12` per input with 12-bit mapping entries (the unpacking)
-            "layer_fast": 180, "layer_fast_input": 14, "layer_fast_input12": 8},
-    "cortex-m0plus": {"key16": 106, "fixed": 308, "layer": 152, "u_fixed": 200, "u_input": 10.5,
-                      "u_lut": (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)},
-    "cortex-m3": {"key16": 116, "fixed": 300, "layer": 144, "u_fixed": 252, "u_input": 10.3,
-                  "u_lut": (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0)},
-    "cortex-m4f": {"key16": 116, "fixed": 300, "layer": 144, "u_fixed": 245, "u_input": 10.2,
-                   "u_lut": (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6)},
-    "riscv32": {"key16": 140, "fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
-                "u_lut": (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0)},
-    "xtensa": {"key16": 140, "fixed": 364, "layer": 166, "u_fixed": 608, "u_input": 18.0,
-               "u_lut": (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0)},
-}
-#: Bytes of stack the model's predict() needs beyond its score array (locals, saved registers): the
-#: deepest measured on the emulators (tests/test_targets_verify.py), so the estimate errs on the safe side.
-_STACK = {"avr": 30, "cortex-m0plus": 76, "cortex-m3": 52, "cortex-m4f": 52, "riscv32": 40, "xtensa": 64}
-_STACK_DEFAULT = 48
-#: Stack of the AVR table layout's fast path: predict()'s deepest frame measured in simavr without its
-#: score array (30 bytes: seven layers, 10 classes; 25 to 27 on smaller models) with 2 bytes to spare,
-#: plus that array (`score bytes * classes`, which grows with the classes where `_STACK` assumed a few).
-_AVR_FAST_FRAME = 32
 #: The unrolled layout is chosen when it fits in this share of the flash budget (estimates are not exact).
 UNROLLED_FLASH_SHARE = 0.9
 
@@ -59,10 +27,6 @@ UNROLLED_FLASH_SHARE = 0.9
 
 class PlanError(DWNError):
     """The model cannot be compiled as asked: a bad name or layout, or a shape the C API cannot carry."""
-
-
-class BudgetError(DWNError):
-    """The model does not fit the board's flash or RAM."""
 
 
 _CTYPE = {np.dtype(np.uint8): "uint8_t", np.dtype(np.uint16): "uint16_t", np.dtype(np.uint32): "uint32_t"}
@@ -81,7 +45,7 @@ CTYPE_BYTES = {"float": 4, "uint32_t": 4, "int8_t": 1, "uint8_t": 1, "int16_t": 
 
 def key_ctype(model: FrozenDWN, arch: str | None = None) -> str:
     """C type the encoder compares in. Float models: uint32_t order keys of the float32 bit patterns, or
-    uint16_t keys when every threshold is a float16 value (`dwn_mcu.optimize.threshold_grid`).
+    uint16_t keys when every threshold is a float16 value (`dwn_mcu.threshold_grid`).
     Integer models: the input's own type, unless a threshold is `min - 1` (every input above it, a bit
     that is always 1), which needs the next wider signed type."""
     limits = INPUT_TYPES[model.input_type]
@@ -90,11 +54,17 @@ def key_ctype(model: FrozenDWN, arch: str | None = None) -> str:
         # on `arch` they are used only when the 2 bytes saved per threshold pay for the key function.
         key16 = model.num_input_bits and fits_float16_grid(model.thresholds)
         if key16 and arch is not None:
-            key16 = 2 * model.num_input_bits > _CODE_COST[arch]["key16"]
+            key16 = 2 * model.num_input_bits > architecture(arch).dwn_code["key16"]
         return "uint16_t" if key16 else "uint32_t"
     if model.thresholds.size and float(model.thresholds.min()) < limits[0]:
         return _WIDER[model.input_type]
     return INPUT_CTYPES[model.input_type]
+
+
+def count_ctype(model: FrozenDWN) -> str:
+    """C type of the per-feature threshold counts: the narrowest unsigned type holding the largest."""
+    counts = model.bits_per_feature
+    return ctype(narrowest_uint(int(counts.max()) if counts.size else 0))
 
 
 @dataclass(frozen=True)
@@ -111,13 +81,18 @@ class LayerPlan:
     lut_ctype: str  # LUT loop counter
     table_bits: int
     mapping_entries: int
+    n_min: int = 0  # fewest inputs of a LUT of the layer
+    map_size: int = 0  # entries of the table layout's mapping array (bytes when packed12)
+    table_byte_ctype: str = "uint8_t"  # unrolled layout: the table byte that input slots 3.. select
+    # unrolled layout: every LUT has the same 4..8 inputs, so AVR takes the inline-assembly path
+    unrolled_asm: bool = False
     # table layout on AVR: the input bits spread into one byte each and an assembly loop per LUT
     # (`avr_fast_eligible`); the planner turns it off when the byte array would not fit the RAM budget
     avr_fast: bool = False
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(Sizes):
     name: str
     prefix: str  # upper-case macro prefix
     board: Board
@@ -134,22 +109,15 @@ class Plan:
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
     ram: dict = field(default_factory=dict)
     flash_by_layout: dict = field(default_factory=dict)  # total estimate of each layout
-
-    @property
-    def flash_total(self) -> int:
-        return sum(self.flash.values())
-
-    @property
-    def ram_total(self) -> int:
-        return sum(self.ram.values())
-
-    @property
-    def model_flash(self) -> int:
-        return sum(v for k, v in self.flash.items() if k not in ("sketch", "selftest vectors"))
-
-    @property
-    def model_ram(self) -> int:
-        return sum(v for k, v in self.ram.items() if k not in ("sketch", "sketch input buffer"))
+    # C types of the generated code's counters (`_counter_ctypes`): the encoder's bit position and feature
+    # index; the last layer's position in its class group, and the score bits formed so far (table layout)
+    # or the group's count (unrolled)
+    out_group: int = 0  # last-layer LUTs per class score: popcount group, or a reduction's score bits
+    bitpos_ctype: str = "uint32_t"
+    feature_ctype: str = "uint32_t"
+    group_pos_ctype: str = "uint32_t"
+    score_bits_ctype: str = "uint32_t"
+    unrolled_count_ctype: str = "uint16_t"
 
 
 #: Score C types, narrowest first, with the largest magnitude each holds (symmetric: the most negative
@@ -178,19 +146,24 @@ def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
     for i, layer in enumerate(model.layers, start=1):
         ns = np.unique(layer.n_inputs)
         n_max = int(ns.max())
+        fmt = mapping_format(prev)
         plans.append(LayerPlan(
             index=i,
             num_luts=layer.num_luts,
             prev_bits=prev,
             n_max=n_max,
             uniform_n=int(ns[0]) if ns.size == 1 else None,
-            map_format=mapping_format(prev),
+            map_format=fmt,
             map_ctype=ctype(narrowest_uint(max(prev - 1, 0))),
             addr_ctype="uint8_t" if n_max <= 8 else "uint16_t",
             toff_ctype="uint16_t" if layer.tables.size <= 0xFFFF else "uint32_t",
             lut_ctype="uint16_t" if layer.num_luts <= 0xFFFF else "uint32_t",
             table_bits=int(layer.tables.size),
             mapping_entries=int(layer.mapping.size),
+            n_min=int(ns.min()),
+            map_size=mapping_bytes(int(layer.mapping.size), fmt) if fmt == "packed12" else int(layer.mapping.size),
+            table_byte_ctype="uint8_t" if n_max <= 11 else "uint16_t",
+            unrolled_asm=ns.size == 1 and 4 <= int(ns[0]) <= 8,
         ))
         prev = layer.num_luts
     return tuple(plans)
@@ -204,13 +177,9 @@ def avr_fast_eligible(lp: LayerPlan, board: Board) -> bool:
             and (lp.map_format == "uint8" or (lp.map_format == "packed12" and lp.uniform_n % 2 == 0)))
 
 
-def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
-    cost = _CODE_COST[board.arch]
-    counts = model.bits_per_feature
-    out = {
-        "thresholds": CTYPE_BYTES[key_ctype(model, board.arch)] * model.num_input_bits
-        + narrowest_uint(int(counts.max()) if counts.size else 0).itemsize * model.num_features,
-    }
+def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count: str) -> dict:
+    cost = architecture(board.arch).dwn_code
+    out = {"thresholds": CTYPE_BYTES[key] * model.num_input_bits + CTYPE_BYTES[count] * model.num_features}
     if layout == "table":
         out["lut tables"] = sum((lp.table_bits + 7) // 8 for lp in layers)
         out["mappings"] = sum(mapping_bytes(lp.mapping_entries, lp.map_format) for lp in layers)
@@ -227,92 +196,124 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str) -> dict:
         per_lut = np.asarray(cost["u_lut"], dtype=float)
         code = cost["u_fixed"]
         for lp, layer in zip(layers, model.layers):
-            if lp.uniform_n in cost.get("u_lut_asm", {}):
+            if lp.unrolled_asm and "u_lut_asm" in cost:
                 code += cost["u_lut_asm"][lp.uniform_n] * lp.num_luts
                 continue
             capped = np.minimum(layer.n_inputs, per_lut.size - 1)
             code += per_lut[capped].sum() + cost["u_input"] * float((layer.n_inputs - capped).sum())
         out["code"] = int(round(code))
-    if model.input_type == "float32" and key_ctype(model, board.arch) == "uint16_t":
+    if model.input_type == "float32" and key == "uint16_t":
         out["code"] += cost["key16"]
     out["sketch"] = board.sketch_flash
     return out
 
 
-def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
-              selftest_count: int = 0, check_budget: bool = True) -> Plan:
-    """Choose types, buffers and layout for `model` on `board`; raise BudgetError when it does not fit.
-    `selftest_count` test vectors embedded in the sketch count against the flash budget; `check_budget=False`
-    plans a model for a test firmware that does not carry the sketch (e.g. on an emulator)."""
+def _buffers(model: FrozenDWN, layers) -> tuple[int, ...]:
+    """Layer k's bits (k = 0 is the encoder) live in buffer k % 2; the last layer feeds the scores directly."""
+    widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
+    return tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
+                 for parity in (0, 1)[: min(2, len(widths))])
+
+
+def _ram(model: FrozenDWN, board: Board, buffers, score_bytes: int) -> dict:
+    return {
+        "activation buffers": sum(buffers),
+        "scores": score_bytes * model.num_classes,
+        "stack": architecture(board.arch).dwn_stack,
+        "sketch input buffer": CTYPE_BYTES[INPUT_CTYPES[model.input_type]] * model.num_features,
+        "sketch": board.sketch_ram,
+    }
+
+
+def _fast_layers(layers, board: Board, ram: dict, fast_stack: int, ram_limit: int) -> tuple[tuple, int]:
+    """AVR table layout: the fast path's byte array (static RAM) holds the widest fast layer's input; while
+    it does not fit `ram_limit`, the widest of those layers goes back to the plain loop. Returns the layer
+    plans with `avr_fast` set and the array's bytes."""
+    fast = [avr_fast_eligible(lp, board) for lp in layers]
+    while True:
+        avr_bytes = max([8 * ((lp.prev_bits + 7) // 8) for lp, f in zip(layers, fast) if f] + [0])
+        if not avr_bytes or sum(ram.values()) + avr_bytes + fast_stack - ram["stack"] <= ram_limit:
+            break
+        fast = [f and 8 * ((lp.prev_bits + 7) // 8) < avr_bytes for lp, f in zip(layers, fast)]
+    return tuple(replace(lp, avr_fast=f) for lp, f in zip(layers, fast)), avr_bytes
+
+
+def _choose_layout(layout: str | None, totals: dict, board: Board) -> tuple[str, str]:
+    if layout is not None:
+        return layout, f"{layout} layout requested"
+    if totals["unrolled"] <= UNROLLED_FLASH_SHARE * board.flash:
+        return "unrolled", (f"unrolled (fastest) fits: {totals['unrolled']} of {board.flash} bytes of flash "
+                            f"(chosen while it stays under {UNROLLED_FLASH_SHARE:.0%} of the budget)")
+    return "table", (f"unrolled would need {totals['unrolled']} of {board.flash} bytes of flash; the table-driven "
+                     f"layout (smallest) needs {totals['table']}")
+
+
+def _counter_ctypes(model: FrozenDWN) -> dict:
+    """The C types of the generated code's counters: each the narrowest that holds its range."""
+    u16 = lambda limit: "uint16_t" if limit <= 65535 else "uint32_t"  # noqa: E731
+    out_group = model.score_bits if model.reduction_layers else model.group_size
+    if model.reduction_layers:
+        unrolled_count = "uint8_t" if out_group <= 8 else "uint16_t"
+    else:
+        unrolled_count = "uint8_t" if model.group_size <= 255 else "uint16_t"
+    return {
+        "out_group": out_group, "bitpos_ctype": u16(model.num_input_bits), "feature_ctype": u16(model.num_features),
+        "group_pos_ctype": u16(out_group), "score_bits_ctype": "uint16_t" if out_group <= 16 else "uint32_t",
+        "unrolled_count_ctype": unrolled_count,
+    }
+
+
+def _check_request(model: FrozenDWN, name: str, layout: str | None) -> None:
     check_name(name)
     if layout is not None and layout not in LAYOUTS:
         raise PlanError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
     if model.num_classes > 255:
         raise PlanError(f"{model.num_classes} classes: the C API returns the class as uint8_t (at most 255)")
+
+
+def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
+              selftest_count: int = 0, check_budget: bool = True, budget: Budget | None = None) -> Plan:
+    """Choose types, buffers and layout for `model` on `board`; raise BudgetError when it does not fit.
+    `selftest_count` test vectors embedded in the sketch count against the flash budget; `check_budget=False`
+    plans a model for a test firmware that does not carry the sketch (e.g. on an emulator). `budget`: the
+    model's own share must fit it too, and RAM-hungry options are fitted to it rather than to the board."""
+    _check_request(model, name, layout)
     layers = _layer_plans(model)
-    # Layer k's bits (k = 0 is the encoder) live in buffer k % 2; the last layer feeds the scores directly.
-    widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
-    buffers = tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
-                    for parity in (0, 1)[: min(2, len(widths))])
+    buffers = _buffers(model, layers)
     score_ctype = score_type(model)
     score_bytes = CTYPE_BYTES[score_ctype]
-    counts = model.bits_per_feature
     input_ctype = INPUT_CTYPES[model.input_type]
-    input_bytes = CTYPE_BYTES[input_ctype]
-    ram = {
-        "activation buffers": sum(buffers),
-        "scores": score_bytes * model.num_classes,
-        "stack": _STACK.get(board.arch, _STACK_DEFAULT),
-        "sketch input buffer": input_bytes * model.num_features,
-        "sketch": board.sketch_ram,
-    }
-    # AVR table layout: the fast path's byte array (static RAM) holds the widest fast layer's input; while it
-    # does not fit the board's RAM, the widest of those layers goes back to the plain loop.
-    fast_stack = max(ram["stack"], _AVR_FAST_FRAME + score_bytes * model.num_classes)
-    fast = [avr_fast_eligible(lp, board) for lp in layers]
-    while True:
-        avr_bytes = max([8 * ((lp.prev_bits + 7) // 8) for lp, f in zip(layers, fast) if f] + [0])
-        if not avr_bytes or sum(ram.values()) + avr_bytes + fast_stack - ram["stack"] <= board.ram:
-            break
-        fast = [f and 8 * ((lp.prev_bits + 7) // 8) < avr_bytes for lp, f in zip(layers, fast)]
-    fast_layers = tuple(replace(lp, avr_fast=f) for lp, f in zip(layers, fast))
-    by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay) for lay in LAYOUTS}
+    ram = _ram(model, board, buffers, score_bytes)
+    # (the fast path's frame without the score array, plus that array: it grows with the classes)
+    fast_stack = max(ram["stack"], (architecture(board.arch).fast_frame or 0) + score_bytes * model.num_classes)
+    ram_limit = board.ram if budget is None else budget.ram_limit(board)
+    fast_layers, avr_bytes = _fast_layers(layers, board, ram, fast_stack, ram_limit)
+    key, count = key_ctype(model, board.arch), count_ctype(model)
+    by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay, key, count)
+                 for lay in LAYOUTS}
     if selftest_count:
         for parts in by_layout.values():
-            parts["selftest vectors"] = selftest_count * (input_bytes * model.num_features + 4 * model.num_classes + 1)
+            parts["selftest vectors"] = selftest_count * (CTYPE_BYTES[input_ctype] * model.num_features
+                                                          + 4 * model.num_classes + 1)
     totals = {lay: sum(v.values()) for lay, v in by_layout.items()}
-    if layout is not None:
-        chosen, reason = layout, f"{layout} layout requested"
-    elif totals["unrolled"] <= UNROLLED_FLASH_SHARE * board.flash:
-        chosen = "unrolled"
-        reason = (f"unrolled (fastest) fits: {totals['unrolled']} of {board.flash} bytes of flash "
-                  f"(chosen while it stays under {UNROLLED_FLASH_SHARE:.0%} of the budget)")
-    else:
-        chosen = "table"
-        reason = (f"unrolled would need {totals['unrolled']} of {board.flash} bytes of flash; the table-driven "
-                  f"layout (smallest) needs {totals['table']}")
-    flash = by_layout[chosen]
+    chosen, reason = _choose_layout(layout, totals, board)
     if chosen == "table" and avr_bytes:
         layers = fast_layers
         ram["layer input bytes"] = avr_bytes
         ram["stack"] = fast_stack
     else:
         avr_bytes = 0
-    problems = []
-    if totals[chosen] > board.flash:
-        problems.append(f"flash {totals[chosen]} > {board.flash} bytes ({_breakdown(flash)})")
-    if sum(ram.values()) > board.ram:
-        problems.append(f"RAM {sum(ram.values())} > {board.ram} bytes ({_breakdown(ram)})")
-    if problems and check_budget:
-        raise BudgetError(f"model does not fit {board.name} with the {chosen} layout: " + "; ".join(problems))
-    return Plan(
+    plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
-        input_type=model.input_type, input_ctype=input_ctype, key_ctype=key_ctype(model, board.arch),
-        count_ctype=ctype(narrowest_uint(int(counts.max()) if counts.size else 0)),
-        layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=flash, ram=ram, flash_by_layout=totals,
+        input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
+        count_ctype=count,
+        layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=by_layout[chosen], ram=ram,
+        flash_by_layout=totals, **_counter_ctypes(model),
     )
-
-
-def _breakdown(parts: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v)
+    problems = plan.problems(budget)
+    if problems and check_budget:
+        where = board.name if budget is None else (f"a budget of {budget.flash} bytes of flash and {budget.ram} "
+                                                   f"bytes of RAM on {board.name}")
+        raise BudgetError(f"model does not fit {where} with the {chosen} layout: " + "; ".join(problems))
+    return plan

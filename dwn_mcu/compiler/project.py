@@ -1,4 +1,4 @@
-"""The whole build: board lookup -> plan -> pack/render -> write, plus the report.
+"""The whole build: board lookup -> lower (`Program`) -> render -> write, plus the report.
 
 The project carries what `dwn-mcu verify` needs to prove it later without the caller's files:
 `dwn/model.dwn` (a copy of the model) and `dwn/vectors.npy` (the verification vectors)."""
@@ -17,9 +17,11 @@ from ..frozen import FrozenDWN
 from ..model_file import load, to_bytes
 from ..synthetic import adversarial_inputs
 from .boards import Board, get_board
+from .budget import Budget, metadata_budget
 from .cgen import c_identifier
 from .host import as_inputs
-from .plan import Plan, make_plan
+from .lower import lower
+from .program import Program
 from .render import render_library, render_project
 from .write import check_destination, write_tree
 
@@ -37,14 +39,16 @@ def render_model_sources(model: FrozenDWN, board="nano", name: str = "dwn_model"
                          boards_dir=None, check_budget: bool = True) -> dict[str, str]:
     """`{NAME.h: text, NAME.c: text}`: the model library alone (what test firmwares compile).
     `check_budget=False` skips the board's flash/RAM check (a test firmware on an emulator)."""
-    model = model.validate()
-    plan = make_plan(model, get_board(board, boards_dir), name, layout, check_budget=check_budget)
-    return render_library(model, plan)
+    program = lower(model, get_board(board, boards_dir), name=name, layout=layout, optimize=False,
+                    check_budget=check_budget)
+    return render_library(program)
 
 
-def report_dict(model: FrozenDWN, plan: Plan, selftest_count: int = 0) -> dict:
+def report_dict(program: Program, selftest_count: int = 0) -> dict:
+    """The build report: the program serialised (board, layout and why, flash and RAM by part, layers)."""
+    model, plan = program.model, program.plan
     b = plan.board
-    return {
+    report = {
         "name": plan.name,
         "board": b.as_dict(),
         "layout": plan.layout,
@@ -64,7 +68,11 @@ def report_dict(model: FrozenDWN, plan: Plan, selftest_count: int = 0) -> dict:
         "input_type": plan.input_type,
         "selftest_vectors": selftest_count,
         "files": {"library": f"lib/{plan.name}", "model_copy": MODEL_COPY, "vectors": VECTORS},
+        "optimizer": program.optimizer,
     }
+    if program.budget is not None:
+        report["budget"] = {"flash": program.budget.flash, "ram": program.budget.ram}
+    return report
 
 
 def summary(report: dict) -> str:
@@ -102,58 +110,28 @@ def _model_inputs(model: FrozenDWN, X) -> np.ndarray:
     return X.astype(np.float32 if model.input_type == "float32" else np.dtype(model.input_type))
 
 
-def optimize_for_board(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
-                       selftest_count: int = 0) -> tuple[FrozenDWN, dict]:
-    """Run the exact netlist optimizer for this board, then give the model the input-count form that
-    suits its layout (`board_form`)."""
-    from ..optimize import optimize
-
-    mixed, opt = optimize(model, uniform=False)
-    return board_form(mixed, board, name, layout, selftest_count), opt.to_dict()
-
-
-def board_form(mixed: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
-               selftest_count: int = 0, flash_budget: int | None = None) -> FrozenDWN:
-    """An optimized model with mixed input counts, or the same with layers padded back to one count
-    (`make_layers_uniform`: where it pays by its bit count, or every layer). Of the forms whose planned
-    model flash fits `flash_budget` (default: the board's flash less the sketch's), the one with the most
-    LUTs on the AVR table layout's fast path (one count per layer; 2.8x fewer cycles per LUT, for a
-    few more bytes), then the smallest (ties to one count per layer); none fitting: the smallest. The
-    table loop pays a count byte per LUT of a mixed layer, and on AVR the unrolled layout's assembly path
-    needs layers of one count (4..8), so padding often saves flash too."""
-    from ..optimize import make_layers_uniform
-
-    forms = [make_layers_uniform(mixed), make_layers_uniform(mixed, per_layer_bits=float("inf")), mixed]
-    lay = layout or make_plan(mixed, board, name, None, selftest_count, check_budget=False).layout
-    budget = board.flash - board.sketch_flash if flash_budget is None else flash_budget
-    plans = [make_plan(m, board, name, lay, selftest_count, check_budget=False) for m in forms]
-    keys = [(False, -sum(lp.num_luts for lp in p.layers if lp.avr_fast), p.model_flash)
-            if p.model_flash <= budget else (True, 0, p.model_flash) for p in plans]
-    return forms[keys.index(min(keys))]
-
-
 def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", layout: str | None = None,
                   selftest_vectors=None, force: bool = False, boards_dir=None, verify_vectors=None,
-                  optimize: bool = True) -> dict:
+                  optimize: bool = True, budget: Budget | None = None) -> dict:
     """Write a PlatformIO project for `model` on `board` into `out_dir`; return the report.
 
     Everything is checked (board, name, budget, destination) before anything is written.
     `optimize` first runs the exact netlist passes (`dwn_mcu.optimize`; the report's `optimizer` entry
-    says what each removed). `selftest_vectors` (N, F) are embedded in the sketch with the reference's
-    answers; `verify_vectors` (default: adversarial inputs) are stored for `dwn-mcu verify` together with
-    the self-test vectors."""
+    says what each removed). `budget` (default: the one the model was trained for on this board, in its
+    metadata; else the whole board) is the model's share of flash and RAM; under a budget the layout is
+    chosen as the budget search chooses it (`lower.fit_budget`). `selftest_vectors` (N, F) are embedded in
+    the sketch with the reference's answers; `verify_vectors` (default: adversarial inputs) are stored for
+    `dwn-mcu verify` together with the self-test vectors."""
     model = model.validate()
     board = board if isinstance(board, Board) else get_board(board, boards_dir)
+    budget = budget if budget is not None else metadata_budget(model, board)
     st = None if selftest_vectors is None else _model_inputs(model, selftest_vectors)
     st_count = 0 if st is None else st.shape[0]
-    optimizer_report = None
-    if optimize:
-        model, optimizer_report = optimize_for_board(model, board, name, layout, st_count)
-    plan = make_plan(model, board, name, layout, selftest_count=st_count)
+    program = lower(model, board, budget, name=name, layout=layout, selftest_count=st_count, optimize=optimize)
     check_destination(out_dir, force)
-    files = render_project(model, plan, st, _test_vectors(model, st))
-    report = report_dict(model, plan, st_count)
-    report["optimizer"] = optimizer_report
+    model = program.model
+    files = render_project(program, st, _test_vectors(model, st))
+    report = report_dict(program, st_count)
     vectors = _model_inputs(model, adversarial_inputs(model) if verify_vectors is None else verify_vectors)
     if st is not None:
         vectors = np.concatenate([vectors, st])

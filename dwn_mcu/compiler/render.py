@@ -1,5 +1,6 @@
-"""Render: a Plan and packed arrays in, `{relative path: text}` out, through the Jinja2 templates in
-`firmware_templates/`. No C is assembled in Python; this module only prepares the templates' context."""
+"""Render: a `Program` in, `{relative path: text}` out, through the Jinja2 templates in
+`firmware_templates/`. No C is assembled in Python and nothing is decided here: the program carries every
+choice (types, layout, fast paths, packed arrays); this module only hands it to the templates."""
 
 from __future__ import annotations
 
@@ -9,21 +10,13 @@ from .. import __version__
 from ..frozen import INPUT_TYPES, FrozenDWN
 from .cgen import environment
 from .identity import model_identity
-from .pack import pack_encoder, pack_table_layer, pack_unrolled_layer
-from .plan import Plan
+from .program import Program
 
 BAUD = 115200
 
 
-def _context(model: FrozenDWN, plan: Plan) -> dict:
-    enc = pack_encoder(model, plan.key_ctype)
-    if plan.layout == "table":
-        prev, packed = model.num_input_bits, []
-        for layer in model.layers:
-            packed.append(pack_table_layer(layer, prev))
-            prev = layer.num_luts
-    else:
-        packed = [pack_unrolled_layer(layer) for layer in model.layers]
+def _context(program: Program) -> dict:
+    model, plan = program.model, program.plan
     return {
         "name": plan.name,
         "P": plan.prefix,
@@ -32,11 +25,10 @@ def _context(model: FrozenDWN, plan: Plan) -> dict:
         "model": model,
         "version": __version__,
         "class_names": model.class_names,
-        "encoder": {"thresholds": enc.keys.tolist(), "counts": enc.counts.tolist()},
-        "packed": packed,
+        "encoder": {"thresholds": program.encoder.keys.tolist(), "counts": program.encoder.counts.tolist()},
+        "packed": program.layers,
         "score_range": model.score_range,
-        # Last-layer LUTs per class score: popcount groups, or a reduction's K bits read LSB-first.
-        "out_group": model.score_bits if model.reduction_layers else model.group_size,
+        "out_group": plan.out_group,
         "baud": BAUD,
         "limits": INPUT_TYPES[model.input_type],  # integer models: the input type's range
     }
@@ -46,10 +38,10 @@ def _render(template: str, context: dict) -> str:
     return environment().get_template(template).render(context)
 
 
-def render_library(model: FrozenDWN, plan: Plan) -> dict[str, str]:
+def render_library(program: Program) -> dict[str, str]:
     """The model library alone: `{NAME.h, NAME.c}`."""
-    ctx = _context(model, plan)
-    return {f"{plan.name}.h": _render("model.h.j2", ctx), f"{plan.name}.c": _render("model.c.j2", ctx)}
+    ctx, name = _context(program), program.plan.name
+    return {f"{name}.h": _render("model.h.j2", ctx), f"{name}.c": _render("model.c.j2", ctx)}
 
 
 def selftest_context(model: FrozenDWN, vectors) -> dict:
@@ -69,10 +61,10 @@ def selftest_context(model: FrozenDWN, vectors) -> dict:
     }
 
 
-def render_project(model: FrozenDWN, plan: Plan, selftest_vectors=None, test_vectors=None) -> dict[str, str]:
+def render_project(program: Program, selftest_vectors=None, test_vectors=None) -> dict[str, str]:
     """Every text file of the PlatformIO project, by path relative to the project folder; with
     `test_vectors`, the model's own test for `pio test` (test/) too."""
-    ctx = _context(model, plan)
+    ctx, plan, model = _context(program), program.plan, program.model
     ctx["selftest"] = None if selftest_vectors is None else selftest_context(model, selftest_vectors)
     ctx["identity"] = model_identity(model)
     lib = f"lib/{plan.name}"
@@ -81,7 +73,8 @@ def render_project(model: FrozenDWN, plan: Plan, selftest_vectors=None, test_vec
         ctx["test"] = selftest_context(model, test_vectors)
         tests = {"test/test_model/test_main.cpp": _render("pio_test/test_main.cpp.j2", ctx),
                  "test/test_custom_runner.py": _render("pio_test/test_custom_runner.py.j2", ctx)}
-    return {**tests, 
+    return {
+        **tests,
         "platformio.ini": _render("platformio.ini.j2", ctx),
         "src/main.cpp": _render("main.cpp.j2", ctx),
         f"{lib}/library.json": _render("library.json.j2", ctx),

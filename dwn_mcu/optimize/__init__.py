@@ -1,8 +1,8 @@
 """Exact netlist passes over a frozen DWN: same class and scores for every input, fewer bits.
 
 `optimize(model) -> (model, report)` runs them all to a fixed point; each pass is also a pure function
-FrozenDWN -> FrozenDWN of its own module. `threshold_grid` holds the training-time float16 grid for
-thresholds and the exact 16-bit comparison the compiler can use for it.
+FrozenDWN -> FrozenDWN of its own module. (The training-time float16 threshold grid is an encoding:
+`dwn_mcu.threshold_grid`, beside the thermometer.)
 """
 
 from .constants import fold_constant_luts

@@ -17,10 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..frozen import FrozenDWN
+from ..architectures import MIXED_LAYER_CODE_BITS, MIXED_LAYER_LUT_BITS
 from .netlist import join_layer, replace, split_layer
-
-PER_LUT_BITS = 8  # the compiler's n_inputs byte per LUT of a mixed layer
-PER_LAYER_BITS = 256  # its extra code for variable rows: 29 bytes measured with avr-gcc -Os (main at aa02b85)
 
 
 def _pad(inputs, table, N, fill):
@@ -29,8 +27,8 @@ def _pad(inputs, table, N, fill):
     return np.concatenate([inputs, extra]), np.tile(table, 1 << (N - n))
 
 
-def make_layers_uniform(model: FrozenDWN, per_lut_bits: int = PER_LUT_BITS,
-                        per_layer_bits: int = PER_LAYER_BITS) -> FrozenDWN:
+def make_layers_uniform(model: FrozenDWN, per_lut_bits: int = MIXED_LAYER_LUT_BITS,
+                        per_layer_bits: int = MIXED_LAYER_CODE_BITS) -> FrozenDWN:
     layers, prev = list(model.layers), model.num_input_bits
     for l, layer in enumerate(layers[: len(model.dwn_layers)]):
         n = layer.n_inputs

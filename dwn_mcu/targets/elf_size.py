@@ -2,7 +2,7 @@
 GCC's `-fstack-usage` files.
 
 PlatformIO sums `.text|.data|.bootloader` (AVR) or `.text|.data|.rodata|.text.align|.ARM.exidx` (ARM)
-for flash and `.data|.bss|.noinit` for RAM (DESIGN.md). Section names are matched exactly or as a
+for flash and `.data|.bss|.noinit` for RAM (docs/design.md). Section names are matched exactly or as a
 prefix followed by a dot (`.rodata.foo`), as a linker script without `*(.rodata*)` folding would leave
 them.
 """

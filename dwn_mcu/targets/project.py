@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..architectures import ARCHITECTURES
+from ..compiler.plan import CTYPE_BYTES
 from .arduino import build_sketch, run_sketch
 from .sketch_protocol import expected, parse_answer, row_line
-from .toolchains import ARCH_TO_TARGET, TARGETS, TargetError, arduino_core_missing, get_target
+from .toolchains import TARGETS, TargetError, arduino_core_missing, get_target
 from .verify import TargetResult, require_toolchain, verify_on_target
 
 #: The planner's estimate may differ from the ELF by at most this share.
@@ -28,7 +30,8 @@ def default_target(report: dict) -> str:
     """The target for the project's board, or `host` when no emulator here runs its chip (the `avr`
     target is the ATmega328P; an ATtiny85 project is checked on the host unless asked otherwise)."""
     board = report.get("board", {})
-    target = ARCH_TO_TARGET.get(board.get("arch", ""), "host")
+    arch = ARCHITECTURES.get(board.get("arch", ""))
+    target = (arch.target if arch else None) or "host"
     if target == "avr" and board.get("mcu", "atmega328p") != "atmega328p":
         return "host"
     return target
@@ -146,6 +149,15 @@ def sketch_agreement(model, X, text: str) -> SketchResult:
     return SketchResult(X.shape[0], agree, first, selftest)
 
 
+def _score_array_bytes(report: dict, num_classes: int) -> int:
+    """The caller's score array, as the build planned it (the report's RAM part `scores`; a report without
+    it: the size of its score type)."""
+    planned = report.get("ram", {}).get("breakdown", {}).get("scores")
+    if isinstance(planned, int) and not isinstance(planned, bool):
+        return planned
+    return CTYPE_BYTES.get(report.get("score_type"), 2) * num_classes
+
+
 def verify_project_target(project, target_name: str, max_vectors: int | None = None) -> dict:
     """Run the project's library on one emulated target; a dict for the table and the report."""
     target = get_target(target_name)
@@ -155,8 +167,7 @@ def verify_project_target(project, target_name: str, max_vectors: int | None = N
     row = {"result": result, "plan": None, "sketch": None}
     report = project.report
     if default_target(report) == target.name:
-        score_bytes = 2 if report.get("score_type", "int16_t") == "int16_t" else 4
-        row["plan"] = plan_check(result, report, score_bytes * project.model.num_classes)
+        row["plan"] = plan_check(result, report, _score_array_bytes(report, project.model.num_classes))
         if target.name == "avr" and (Path(project.root) / "src" / "main.cpp").is_file():
             row["sketch"] = verify_sketch(project)
     return row

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -35,6 +36,23 @@ def render_testbench(target: Target, name: str, X: np.ndarray, num_classes: int,
         input_ctype="float" if floats else f"{input_type}_t",
         num_vectors=X.shape[0], num_features=X.shape[1], num_classes=num_classes,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class TestProgram:
+    """What a model family hands the target proofs (`verify.verify_program`): its C library, how to write the
+    test firmware's main for some rows, how to read the firmware's output, and the reference's answer
+    per row. DWN (`verify_on_target`) and XGBoost (`baselines.xgb_target`) both come through here, so
+    building, running, calibrating latency and measuring the model's share exist once."""
+
+    __test__ = False  # not a pytest class
+
+    name: str  # the model's C prefix
+    sources: dict  # {file name: text}: the model library
+    testbench: Callable  # (target, rows, with_model) -> main.c text
+    parse: Callable  # firmware text -> {row index: output}
+    expected: list  # per row, the reference's output (compared with ==)
+    show: Callable = staticmethod(lambda v: v)  # an output as the mismatch report writes it
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ Flags are PlatformIO's own, taken from its platform build scripts (Arduino frame
   Debian has no RISC-V newlib, so test firmwares are freestanding (`-nostdlib`, libgcc only).
 
 A `Target` also says how to run its firmware (simavr or QEMU) and how PlatformIO sums the ELF's
-sections into flash and RAM (DESIGN.md, "Memory accounting").
+sections into flash and RAM (docs/design.md, "Memory accounting").
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ class Target:
     flash_sections: tuple[str, ...] = ARM_FLASH_SECTIONS
     ram_sections: tuple[str, ...] = RAM_SECTIONS
     latency_unit: str = "instructions"  # what the runner counts per inference
+    #: Flash of the emulated chip when it limits a test firmware (0: large enough), and the bytes left free
+    #: below it when filling a firmware with vectors (alignment).
+    flash: int = 0
+    flash_slack: int = 0
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -91,6 +95,7 @@ TARGETS: dict[str, Target] = {
         ldflags=("-Os", "-mmcu=atmega328p", "-Wl,--gc-sections", "-flto", "-fuse-linker-plugin"),
         libs=("-lm",), runner="simavr", machine="atmega328p",
         flash_sections=AVR_FLASH_SECTIONS, latency_unit="cycles",
+        flash=32768, flash_slack=256,  # the whole ATmega328P: test firmwares need no bootloader
     ),
     "cortex-m0plus": Target(
         name="cortex-m0plus", arch="cortex-m", cc="arm-none-eabi-gcc", cflags=_M0[0], ldflags=_M0[1],
@@ -115,17 +120,6 @@ TARGETS: dict[str, Target] = {
         flash_sections=(".text", ".rodata", ".srodata", ".data", ".sdata"),
         ram_sections=(".data", ".sdata", ".bss", ".sbss"),
     ),
-}
-
-#: Board file architecture (boards/*.toml `arch`) -> target name. Xtensa has no toolchain in Debian.
-ARCH_TO_TARGET = {
-    "avr": "avr",
-    "cortex-m0plus": "cortex-m0plus",
-    "cortex-m3": "cortex-m3",
-    "cortex-m4f": "cortex-m4f",
-    "cortex-m4": "cortex-m4f",
-    "riscv32": "rv32",
-    "rv32": "rv32",
 }
 
 #: Where the simavr harness is built (by `make setup`, or on first use).

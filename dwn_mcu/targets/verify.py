@@ -17,11 +17,9 @@ import numpy as np
 from .elf_size import ElfSize, elf_size, stack_bound, stack_usage, symbols_in_section
 from .qemu import run_cortex_m, run_rv32
 from .simavr import RunOutput, run_avr
-from .testbench import build_firmware, render_testbench
+from .testbench import TestProgram, build_firmware
 from .toolchains import Target, TargetError, get_target, install_hint, missing_tools
 
-#: Flash an emulated ATmega328P holds (the whole chip: test firmwares need no bootloader).
-AVR_FLASH = 32768
 #: Vectors in a firmware on the larger targets (their emulated flash is 4 MiB; this keeps builds quick).
 MAX_VECTORS_PER_FIRMWARE = 4000
 
@@ -91,75 +89,92 @@ def parse_results(text: str, num_classes: int) -> dict:
     return out
 
 
-def verify_on_target(model, target_name: str, X, sources: dict, name: str, workdir=None,
-                     measure_model_share: bool = True, timeout: float = 300.0) -> TargetResult:
-    """Build, run and compare. `sources` is the model library ({file name: text}) for model `name`."""
-    target = get_target(target_name)
-    require_toolchain(target)
-    X = np.asarray(X, dtype=np.float32 if model.input_type == "float32" else np.int64)
-    ref_scores = model.scores(X)
-    ref_class = model.predict(X)
-    C = model.num_classes
-    with tempfile.TemporaryDirectory(prefix=f"dwn_{target.name}_") as tmp:
-        root = Path(workdir) if workdir is not None else Path(tmp)
+def _firmware_builder(target: Target, program: TestProgram, X, root: Path):
+    def build(lo, hi, with_model=True, tag=""):
+        main_c = program.testbench(target, X[lo:hi], with_model)
+        fw = build_firmware(target, program.sources, main_c, root / f"fw{tag}_{lo}", with_model=with_model)
+        size = elf_size(fw.elf, target.flash_sections, target.ram_sections)
+        if target.flash and size.flash > target.flash:
+            raise TargetError(f"{target.name}: firmware with {hi - lo} vectors needs {size.flash} bytes of flash, "
+                              f"the emulated chip has {target.flash}")
+        return fw, size
+    return build
 
-        def build(lo, hi, with_model=True, tag=""):
-            main_c = render_testbench(target, name, X[lo:hi], C, with_model=with_model,
-                                      input_type=model.input_type)
-            fw = build_firmware(target, sources, main_c, root / f"fw{tag}_{lo}", with_model=with_model)
-            size = elf_size(fw.elf, target.flash_sections, target.ram_sections)
-            if target.runner == "simavr" and size.flash > AVR_FLASH:
-                raise TargetError(f"avr: firmware with {hi - lo} vectors needs {size.flash} bytes of flash, "
-                                  f"the ATmega328P has {AVR_FLASH}")
-            return fw, size
 
-        n = X.shape[0]
-        first = min(n, 32 if target.runner == "simavr" else MAX_VECTORS_PER_FIRMWARE)
-        fw, size = build(0, first)
-        if target.runner == "simavr":
-            per_vector = 4 * X.shape[1]
-            room = (AVR_FLASH - 256 - size.flash) // per_vector  # keep a little slack for alignment
-            chunk = max(first, first + room)
-        else:
-            chunk = MAX_VECTORS_PER_FIRMWARE
-        frames = stack_usage(fw.su_files)
-        stack_static = stack_bound(frames, f"{name}_predict", set(fw.model_functions))
-        model_size, data_syms = None, {}
-        if measure_model_share:
-            bare_fw, bare = build(0, first, with_model=False, tag="_nomodel")
-            model_size = size - bare
-            if target.runner == "simavr":  # what the model added to .data costs RAM on AVR: a defect
-                before = symbols_in_section(bare_fw.elf, ".data")
-                data_syms = {s: b for s, b in symbols_in_section(fw.elf, ".data").items()
-                             if s not in before and not s.startswith("tb_")}  # tb_: the testbench's own
+def _model_share(target: Target, build, fw, size, first: int):
+    """The firmware with the model minus the same without it; on AVR, the model's symbols in .data."""
+    bare_fw, bare = build(0, first, with_model=False, tag="_nomodel")
+    data_syms = {}
+    if target.runner == "simavr":  # what the model added to .data costs RAM on AVR: a defect
+        before = symbols_in_section(bare_fw.elf, ".data")
+        data_syms = {s: b for s, b in symbols_in_section(fw.elf, ".data").items()
+                     if s not in before and not s.startswith("tb_")}  # tb_: the testbench's own
+    return size - bare, data_syms
 
-        got, latency, stacks = {}, [], []
-        spans = [(0, first)] + [(lo, min(n, lo + chunk)) for lo in range(first, n, chunk)]
-        for lo, hi in spans:
-            elf = fw.elf if lo == 0 else build(lo, hi)[0].elf
-            out = run_firmware(target, elf, timeout=timeout)
-            res = parse_results(out.text, C)
-            if len(res) != hi - lo or len(out.regions) != hi - lo + 1:
-                raise TargetError(f"{target.name}: firmware printed {len(res)} results and {len(out.regions)} "
-                                  f"latency regions for {hi - lo} vectors")
-            # AVR: the harness counts the markers too, so the first (empty) region calibrates them;
-            # QEMU: the runner already returns instructions between the two counter reads.
-            empty = out.regions[0] if target.runner == "simavr" else 0
-            latency.extend(r - empty for r in out.regions[1:])
-            stacks.extend(out.region_stacks[1:])
-            for i, v in res.items():
-                got[lo + i] = v
 
+def _run_spans(target: Target, program: TestProgram, build, fw, spans, timeout: float):
+    got, latency, stacks = {}, [], []
+    for lo, hi in spans:
+        elf = fw.elf if lo == 0 else build(lo, hi)[0].elf
+        out = run_firmware(target, elf, timeout=timeout)
+        res = program.parse(out.text)
+        if len(res) != hi - lo or len(out.regions) != hi - lo + 1:
+            raise TargetError(f"{target.name}: firmware printed {len(res)} results and {len(out.regions)} "
+                              f"latency regions for {hi - lo} vectors")
+        # AVR: the harness counts the markers too, so the first (empty) region calibrates them;
+        # QEMU: the runner already returns instructions between the two counter reads.
+        empty = out.regions[0] if target.runner == "simavr" else 0
+        latency.extend(r - empty for r in out.regions[1:])
+        stacks.extend(out.region_stacks[1:])
+        for i, v in res.items():
+            got[lo + i] = v
+    return got, latency, stacks
+
+
+def _compare(program: TestProgram, X, got: dict) -> tuple[int, dict | None]:
     agree, mismatch = 0, None
-    for i in range(n):
-        exp = (int(ref_class[i]), tuple(int(s) for s in ref_scores[i]))
+    for i, exp in enumerate(program.expected):
         if got.get(i) == exp:
             agree += 1
         elif mismatch is None:
-            mismatch = {"index": i, "features": X[i].tolist(), "expected": {"class": exp[0], "scores": list(exp[1])},
-                        "got": ({"class": got[i][0], "scores": list(got[i][1])} if i in got else None)}
+            mismatch = {"index": i, "features": X[i].tolist(), "expected": program.show(exp),
+                        "got": program.show(got[i]) if i in got else None}
+    return agree, mismatch
+
+
+def verify_program(program: TestProgram, target_name: str, X, workdir=None, measure_model_share: bool = True,
+                   timeout: float = 300.0) -> TargetResult:
+    """Build the test firmware with the program's library, run every row of `X` on the emulated target in
+    as few firmwares as its flash allows, and compare each output with the reference's."""
+    target = get_target(target_name)
+    require_toolchain(target)
+    n = X.shape[0]
+    with tempfile.TemporaryDirectory(prefix=f"dwn_{target.name}_") as tmp:
+        build = _firmware_builder(target, program, X, Path(workdir) if workdir is not None else Path(tmp))
+        first = min(n, 32 if target.runner == "simavr" else MAX_VECTORS_PER_FIRMWARE)
+        fw, size = build(0, first)
+        if target.flash:
+            room = (target.flash - target.flash_slack - size.flash) // (4 * X.shape[1])
+            chunk = max(first, first + room)
+        else:
+            chunk = MAX_VECTORS_PER_FIRMWARE
+        stack_static = stack_bound(stack_usage(fw.su_files), f"{program.name}_predict", set(fw.model_functions))
+        model_size, data_syms = _model_share(target, build, fw, size, first) if measure_model_share else (None, {})
+        spans = [(0, first)] + [(lo, min(n, lo + chunk)) for lo in range(first, n, chunk)]
+        got, latency, stacks = _run_spans(target, program, build, fw, spans, timeout)
+    agree, mismatch = _compare(program, X, got)
     return TargetResult(
         target=target.name, latency_unit=target.latency_unit, vectors=n, agree=agree, first_mismatch=mismatch,
         size=size, model_size=model_size, stack_static=stack_static,
         stack_measured=max(stacks) if stacks else None, latency=latency, model_data_symbols=data_syms,
     )
+
+
+def verify_on_target(model, target_name: str, X, sources: dict, name: str, workdir=None,
+                     measure_model_share: bool = True, timeout: float = 300.0) -> TargetResult:
+    """Build, run and compare a DWN. `sources` is the model library ({file name: text}) for model `name`."""
+    from ..families import DWNFamily
+
+    X = np.asarray(X, dtype=np.float32 if model.input_type == "float32" else np.int64)
+    program = DWNFamily(model).test_program(sources, name, X)
+    return verify_program(program, target_name, X, workdir, measure_model_share, timeout)

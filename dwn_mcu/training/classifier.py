@@ -49,7 +49,7 @@ class DWNClassifier:
         restored.
     spectral: weight of `dwn_mcu.training.spectral.spectral_penalty` on every layer's tables (0: off).
     threshold_grid: None, or ``"float16"`` to snap the fitted thresholds to float16-representable values
-        (`dwn_mcu.optimize.threshold_grid`), so that a compiler can store them in 16 bits while the
+        (`dwn_mcu.threshold_grid`), so that a compiler can store them in 16 bits while the
         comparison stays exact for every float32 input.
     device: ``"cuda"``, ``"cpu"``, ... ; None picks CUDA when available.
     num_threads: CPU threads torch may use while fitting and predicting (None: torch's own setting).
@@ -210,7 +210,7 @@ class DWNClassifier:
     def _fit_thermometer(self, X_tr) -> Thermometer:
         thermometer = Thermometer.fit(X_tr, int(self.bits), self.encoding)
         if self.threshold_grid == "float16":
-            from ..optimize.threshold_grid import snap_thermometer_to_float16
+            from ..threshold_grid import snap_thermometer_to_float16
 
             thermometer = Thermometer(
                 *snap_thermometer_to_float16(thermometer.thresholds, thermometer.bits_per_feature), self.encoding

@@ -2,7 +2,7 @@
 
 Forward: LUT `l` reads the entry of its table `A[l]` at the address `a = sum_k [x[b, l, k] > 0] << k`.
 
-Backward (torch_dwn's EFD with exponential decay, DESIGN.md):
+Backward (torch_dwn's EFD with exponential decay, docs/design.md):
 
 * table: the upstream gradient lands on the addressed entry (summed over the batch);
 * input slot `k`: `sum_{a'} A[a'] * alpha * beta**H_k(a, a') * (+1 if bit k of a' else -1)`, with
@@ -82,7 +82,7 @@ def efd_weights(n: int, dtype=torch.float64, device=None) -> torch.Tensor:
 
 
 def efd_input_grad_direct(entries: torch.Tensor, addr: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
-    """The direct sum of DESIGN.md, per sample and slot: the test oracle, `O(B L n 2^n)`."""
+    """The direct sum of docs/design.md, per sample and slot: the test oracle, `O(B L n 2^n)`."""
     L, size = entries.shape
     n = size.bit_length() - 1
     w = efd_weights(n, dtype=entries.dtype, device=entries.device)  # (n, 2^n, 2^n)

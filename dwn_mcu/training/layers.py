@@ -21,7 +21,7 @@ class StraightThrough(torch.autograd.Function):
         return grad
 
 
-class LutLayer(nn.Module):
+class TrainableLutLayer(nn.Module):
     """`num_luts` LUTs of `n` inputs each over a `num_inputs`-bit vector. Table entries are real numbers
     in [-1, 1] (call `clamp_()` after each optimiser step); the stored bit is `entry > 0`."""
 
@@ -85,12 +85,13 @@ class DWN(nn.Module):
         super().__init__()
         layers, prev = [], num_input_bits
         for i, count in enumerate(luts):
-            layers.append(LutLayer(prev, count, n, mapping if i == 0 else "random", seed + 1000 * i))
+            layers.append(TrainableLutLayer(prev, count, n, mapping if i == 0 else "random", seed + 1000 * i))
             prev = count
         for r, per_class in enumerate(reduction):
             # a LUT never needs more inputs than its class's block has bits
             k = min(n, prev // num_classes)
-            layers.append(LutLayer(prev, num_classes * per_class, k, "block", seed + 1000 * (len(luts) + r), num_classes))
+            block_seed = seed + 1000 * (len(luts) + r)
+            layers.append(TrainableLutLayer(prev, num_classes * per_class, k, "block", block_seed, num_classes))
             prev = num_classes * per_class
         self.layers = nn.ModuleList(layers)
         self.group_sum = BinaryScore(num_classes, tau) if reduction else GroupSum(num_classes, tau)

@@ -24,7 +24,7 @@ float16 values (with -0 below +0: c = -0 is not > t = +0, as wanted; thresholds 
 NaN gets key 0, below every threshold's key (the smallest is key16(-65504) = 0x0400), so its bits are 0.
 
 `ceil_key16` below is written with the same integer steps a C version would take (see the comments),
-so it is the reference to hold such C against; `tests/test_optimize_threshold_grid.py` holds it against
+so it is the reference to hold such C against; `tests/test_threshold_grid.py` holds it against
 a float16 rounding reference and the float32 comparison itself.
 """
 

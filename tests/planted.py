@@ -12,8 +12,8 @@ import itertools
 
 import numpy as np
 
-from ..frozen import FrozenDWN
-from .netlist import join_layer, permute_inputs
+from dwn_mcu.frozen import FrozenDWN
+from dwn_mcu.optimize.netlist import join_layer, permute_inputs
 
 
 def planted_model(

@@ -4,7 +4,7 @@ comparison `x > t` for every float32 x and every finite float16 threshold t."""
 import numpy as np
 import pytest
 
-from dwn_mcu.optimize.threshold_grid import (
+from dwn_mcu.threshold_grid import (
     ceil_key16,
     fits_float16_grid,
     float16_key,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from .toolchains import arduino_core_missing, get_target, install_hint, missing_tools
+from dwn_mcu.targets.toolchains import arduino_core_missing, get_target, install_hint, missing_tools
 
 
 def skip_or_fail(reason: str) -> None:

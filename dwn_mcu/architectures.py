@@ -1,0 +1,92 @@
+"""One record per architecture: what the planners price (code and stack, per model family), which
+emulated target builds and runs its code (compiler, flags, emulator: `targets/toolchains.py`), and the
+costs the optimizer weighs. A board file names its architecture (`chip.arch`) and carries only what is
+about the board; everything about the architecture is here, in one place.
+
+Code costs of the DWN (`dwn`), fitted to objects compiled at -Os by each family's gcc (avr-gcc 5.4,
+arm-none-eabi-gcc 12.2, riscv64-unknown-elf-gcc 12.2 for rv32imc; xtensa: assumed like riscv32) over
+random models; bench/flash_per_lut.py prints the estimate next to the measured size. table: `fixed`
+(encoder, predict, argmax) + `layer` per layer loop. unrolled: `u_fixed`, plus the code of one LUT with
+n inputs, `u_lut[n]` for n = 0..8 (measured per n: gcc's code is not linear in n), extended by `u_input`
+per input beyond 8. `key16`: the float32 -> 16-bit key function that float16-grid thresholds need
+(measured on avr, cortex-m0plus and cortex-m3 objects; riscv32/xtensa assumed).
+
+Code cost of the XGBoost baseline (`xgboost`: predict + libgcc's float add), measured with avr-gcc 5.4
+-Os -flto as the model's share of the simavr testbench ELF minus its tables: 900 to 921 bytes for the
+binary models and 1034 to 1061 for the 7-class ones of bench/compare_nano.py --xgboost-only. The
+constants sit just above every measurement, so a planned model is never bigger on the chip.
+Architectures without a measurement are refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .targets.toolchains import TARGETS, Target
+
+#: The optimizer's price of a layer with mixed input counts (`optimize/uniform.py`): the compiler's
+#: n_inputs byte per LUT, and its extra code for variable rows (29 bytes measured with avr-gcc -Os, main at
+#: aa02b85), in bits.
+MIXED_LAYER_LUT_BITS = 8
+MIXED_LAYER_CODE_BITS = 256
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str  # as board files spell it (`chip.arch`)
+    dwn_code: MappingProxyType  # the DWN planner's code-cost model (see the module docstring)
+    dwn_stack: int  # bytes of stack predict() needs beyond its score array
+    target: str | None = None  # the emulated target (toolchains.TARGETS) that runs this code, if any
+    xgb_code: MappingProxyType | None = None  # XGBoost: {"fixed", "per_margin"} bytes; None: not measured
+    xgb_stack: int | None = None  # XGBoost predict's frame besides its bins and margins
+    #: AVR table layout's fast path: predict()'s deepest frame measured in simavr without its score array
+    #: (30 bytes: seven layers, 10 classes; 25 to 27 on smaller models) with 2 bytes to spare.
+    fast_frame: int | None = None
+
+    @property
+    def toolchain(self) -> Target | None:
+        """The compiler, flags and emulator of this architecture's emulated target (None: not run here)."""
+        return TARGETS[self.target] if self.target else None
+
+
+def _dwn_code(key16: int, fixed: int, layer: int, u_fixed: int, u_input: float, u_lut: tuple,
+              **avr_paths) -> MappingProxyType:
+    """A DWN code-cost model (see the module docstring), read-only."""
+    return MappingProxyType({"key16": key16, "fixed": fixed, "layer": layer, "u_fixed": u_fixed,
+                             "u_input": u_input, "u_lut": u_lut, **avr_paths})
+
+
+# Stack: the deepest measured on the emulators (tests/test_targets_verify.py), so the estimate errs on the
+# safe side.
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
+    Architecture(
+        "avr", _dwn_code(
+            268, 518, 178, 536, 8.5, (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
+            # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
+            u_lut_asm={4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
+            # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per
+            # input, + `layer_fast_input12` per input with 12-bit mapping entries (the unpacking)
+            layer_fast=180, layer_fast_input=14, layer_fast_input12=8),
+        dwn_stack=30, target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
+        fast_frame=32),
+    Architecture("cortex-m0plus", _dwn_code(106, 308, 152, 200, 10.5,
+                                            (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)),
+                 dwn_stack=76, target="cortex-m0plus"),
+    Architecture("cortex-m3", _dwn_code(116, 300, 144, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0)),
+                 dwn_stack=52, target="cortex-m3"),
+    Architecture("cortex-m4f", _dwn_code(116, 300, 144, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6)),
+                 dwn_stack=52, target="cortex-m4f"),
+    Architecture("riscv32", _dwn_code(140, 364, 166, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0)),
+                 dwn_stack=40, target="rv32"),
+    # No Xtensa toolchain or emulator in Debian: projects are generated and parsed, not run.
+    Architecture("xtensa", _dwn_code(140, 364, 166, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0)),
+                 dwn_stack=64),
+)}
+
+ARCHES = tuple(ARCHITECTURES)
+
+
+def architecture(name: str) -> Architecture:
+    """The record of architecture `name` (KeyError for a name no board file may carry)."""
+    return ARCHITECTURES[name]

@@ -1,0 +1,102 @@
+"""Model families: what the SDK needs from a kind of model, so that host and emulator verification, ELF
+accounting, atomic writing and reports exist once. A family gives its reference predictions, lowers
+itself for a board and budget (a plan with the shared flash/RAM accounting, `compiler.budget.Sizes`),
+renders its C library, and describes its test firmware for the target proofs (`targets.testbench.
+TestProgram`, run by `targets.verify.verify_program`). DWN and XGBoost implement it; a third family is
+one module like these plus its templates.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from .compiler.budget import Budget
+from .targets.testbench import TestProgram
+
+
+class ModelFamily(Protocol):
+    name: str  # as reports say it: "DWN", "XGBoost"
+
+    def reference(self, X) -> list:
+        """Per row, the output the C must reproduce exactly (compared with ==)."""
+
+    def lower(self, board, budget: Budget | None = None, name: str = "model"):
+        """The family's plan for `board` under `budget` (BudgetError when it does not fit)."""
+
+    def render(self, name: str, board, layout: str | None = None) -> dict:
+        """The C library `{NAME.h, NAME.c}`."""
+
+    def test_program(self, sources: dict, name: str, X) -> TestProgram:
+        """The test firmware's description for rows X: testbench, parser, reference outputs."""
+
+
+class DWNFamily:
+    name = "DWN"
+
+    def __init__(self, model):
+        self.model = model
+
+    def reference(self, X) -> list:
+        m = self.model
+        return [(int(c), tuple(int(v) for v in s)) for c, s in zip(m.predict(X), m.scores(X))]
+
+    def lower(self, board, budget: Budget | None = None, name: str = "dwn_model", layout: str | None = None):
+        from .compiler.lower import lower
+
+        return lower(self.model, board, budget, name=name, layout=layout)
+
+    def render(self, name: str, board, layout: str | None = None) -> dict:
+        from .compiler.project import render_model_sources
+
+        return render_model_sources(self.model, board, name, layout)
+
+    def test_program(self, sources: dict, name: str, X) -> TestProgram:
+        from .targets.testbench import render_testbench
+        from .targets.verify import parse_results
+
+        C, input_type = self.model.num_classes, self.model.input_type
+        return TestProgram(
+            name=name, sources=sources,
+            testbench=lambda target, rows, with_model: render_testbench(target, name, rows, C, with_model=with_model,
+                                                                        input_type=input_type),
+            parse=lambda text: parse_results(text, C), expected=self.reference(X),
+            show=lambda v: {"class": v[0], "scores": list(v[1])})
+
+
+class XGBoostFamily:
+    """An exported XGBoost model (`baselines.xgb_export.XGBTables`); `expected` = (classes, float32
+    margins) to hold the C to (default: the tables' NumPy walk, which tests hold equal to xgboost's own)."""
+
+    name = "XGBoost"
+
+    def __init__(self, tables, expected=None):
+        self.tables, self.expected = tables, expected
+
+    def reference(self, X) -> list:
+        from .baselines.xgb_export import predict_tables
+
+        X = np.asarray(X, dtype=np.float32)
+        ref_class, ref_margin = self.expected if self.expected is not None else predict_tables(self.tables, X)
+        ref_bits = np.asarray(ref_margin, np.float32).reshape(X.shape[0], -1).view(np.uint32)
+        return [(int(c), tuple(int(b) for b in bits)) for c, bits in zip(ref_class, ref_bits)]
+
+    def lower(self, board, budget: Budget | None = None, name: str = "xgb_model"):
+        from .baselines.xgb_plan import plan_xgboost
+
+        return plan_xgboost(self.tables, board, *((budget.flash, budget.ram) if budget else ()))
+
+    def render(self, name: str, board=None, layout: str | None = None) -> dict:
+        from .baselines.xgb_export import render_sources
+
+        return render_sources(self.tables, name)
+
+    def test_program(self, sources: dict, name: str, X) -> TestProgram:
+        from .baselines.xgb_target import _parse, render_testbench
+
+        M = self.tables.num_margins
+        return TestProgram(
+            name=name, sources=sources,
+            testbench=lambda target, rows, with_model: render_testbench(name, rows, M, with_model=with_model),
+            parse=lambda text: _parse(text, M), expected=self.reference(X))
