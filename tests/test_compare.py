@@ -146,6 +146,7 @@ def test_compare_report_replaces_the_old_one_only_when_complete(tmp_path, monkey
     out = tmp_path / "cmp"
     out.mkdir()
     (out / "report.md").write_text("old")
+    (out / "report.json").write_text("{}")  # a folder compare wrote: --force may replace it
 
     def broken(report):
         raise RuntimeError("plot failed")
@@ -153,8 +154,8 @@ def test_compare_report_replaces_the_old_one_only_when_complete(tmp_path, monkey
     monkeypatch.setattr(cmp, "_plot", broken)
     monkeypatch.setattr(cmp, "_markdown", lambda report: "new")
     with pytest.raises(RuntimeError, match="plot failed"):
-        cmp._write({"rows": []}, out)
+        cmp._write({"rows": []}, out, True)
     assert (out / "report.md").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["cmp"]
     monkeypatch.setattr(cmp, "_plot", lambda report: b"png")
-    cmp._write({"rows": []}, out)
+    cmp._write({"rows": []}, out, True)
     assert (out / "report.md").read_text() == "new" and (out / "accuracy_vs_flash.png").read_bytes() == b"png"
