@@ -34,9 +34,9 @@ MATRIX_MAX_INPUTS = 8  # up to this many LUT inputs the slot-gradient table is o
 
 
 def addresses(x: torch.Tensor) -> torch.Tensor:
-    """Addresses (B, L) int64 from inputs (B, L, n): bit k is `x[..., k] > 0`, slot 0 least significant.
+    """Addresses (B, L) int32 from inputs (B, L, n): bit k is `x[..., k] > 0`, slot 0 least significant.
     The comparison writes one contiguous bit plane per slot, so that each shift-and-add runs over
-    contiguous bytes (n <= 8) or 32-bit integers, and only the sum widens to int64."""
+    contiguous bytes (n <= 8) or 32-bit integers."""
     n = x.shape[-1]
     planes = torch.empty((n,) + tuple(x.shape[:-1]), dtype=torch.bool, device=x.device)
     torch.gt(x.movedim(-1, 0), 0, out=planes)
@@ -44,12 +44,15 @@ def addresses(x: torch.Tensor) -> torch.Tensor:
     addr = planes[0].clone()
     for k in range(1, n):
         addr.add_(planes[k] << k)
-    return addr.long()
+    return addr.to(torch.int32)
 
 
 def flat_rows(addr: torch.Tensor, size: int) -> torch.Tensor:
-    """Rows (B * L,) of the flattened tables (L * size): LUT `l`'s address `a` is row `l * size + a`."""
-    offsets = torch.arange(addr.shape[-1], device=addr.device) * size
+    """Rows (B * L,) of the flattened tables (L * size): LUT `l`'s address `a` is row `l * size + a`;
+    int32 (half the memory traffic of int64 for the gathers and the scatter) while the rows fit."""
+    L = addr.shape[-1]
+    dtype = torch.int32 if L * size < 2**31 else torch.int64
+    offsets = torch.arange(0, L * size, size, dtype=dtype, device=addr.device)
     return (addr + offsets).reshape(-1)
 
 
