@@ -162,8 +162,7 @@ def run(args):
     clf = DWNClassifier(
         luts=args.luts, lut_inputs=args.lut_inputs, bits=args.bits, encoding=args.encoding, mapping=args.mapping,
         tau=args.tau, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-        seed=args.seed, device=args.device, num_threads=args.threads or None,
-        verbose=not args.quiet and distributed.is_main(),
+        seed=args.seed, device=args.device, num_threads=args.threads or None, verbose=not args.quiet,
         spectral=args.spectral, threshold_grid=args.threshold_grid, reduction=args.reduction,
     )
     start = time.perf_counter()

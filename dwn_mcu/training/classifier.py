@@ -16,7 +16,7 @@ from .. import __version__
 from ..data import stratified_split
 from ..frozen import MAX_LUT_INPUTS, MAX_SCORE_BITS, FrozenDWN, LutLayer
 from ..thermometer import ENCODINGS, Thermometer
-from .distributed import Group, local_device
+from .distributed import Group, is_main, local_device
 from .layers import DWN
 from .validation import check_X, check_y, feature_names_of, not_fitted
 
@@ -254,7 +254,7 @@ class DWNClassifier:
         self.history_ = []
         bar = tqdm(
             range(1, epochs + 1), desc="epochs", unit="ep", leave=False,
-            disable=not (self.verbose and sys.stderr.isatty()),
+            disable=not (self.verbose and sys.stderr.isatty() and is_main()),  # under torchrun: rank 0's bar
         )
         for epoch in bar:
             started = time.perf_counter()
@@ -287,7 +287,7 @@ class DWNClassifier:
             model.load_state_dict(best_state)
         self.best_epoch_ = best_epoch if best_state is not None else len(self.history_)
         self.validation_accuracy_ = best_acc if best_state is not None else None
-        self.train_accuracy_ = float(np.mean(self._predict_index(X_tr) == y_tr))
+        self.train_accuracy_ = self._accuracy(X_tr, y_tr, group)
 
     def _scheduler(self, opt, epochs: int):
         if self.schedule == "cosine":
