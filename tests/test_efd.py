@@ -59,11 +59,12 @@ def test_fast_equals_direct_sum(n):
     torch.testing.assert_close(fast.double(), ref, rtol=0, atol=2e-6)
 
 
-def test_autograd_uses_fast_and_direct_alike():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_autograd_uses_fast_and_direct_alike(dtype):
     gen = torch.Generator().manual_seed(0)
-    entries = (torch.rand(5, 16, generator=gen) * 2 - 1).requires_grad_(True)
-    x = (torch.rand(8, 5, 4, generator=gen) > 0.5).float().requires_grad_(True)
-    g = torch.randn(8, 5, generator=gen)
+    entries = (torch.rand(5, 16, generator=gen, dtype=dtype) * 2 - 1).requires_grad_(True)
+    x = (torch.rand(8, 5, 4, generator=gen) > 0.5).to(dtype).requires_grad_(True)
+    g = torch.randn(8, 5, generator=gen, dtype=dtype)
     grads = []
     for direct in (False, True):
         out = lut_lookup(x, entries, direct)
