@@ -1,6 +1,7 @@
 """Data-parallel training (dwn_mcu/training/distributed.py): two gloo processes on 127.0.0.1 train what one
 process trains on the same global batches, within float tolerance; under torchrun only rank 0 writes."""
 
+import datetime
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from dwn_mcu.data import stratified_split
 from dwn_mcu.model_file import load
 from dwn_mcu.training import distributed
 from dwn_mcu.training.classifier import DWNClassifier
@@ -44,7 +46,7 @@ def _data(rows=201, seed=0):
 
 def _worker(rank, world, port, out_dir):
     os.environ.update(LOOPBACK, MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=distributed.datetime.timedelta(seconds=30))
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=30))
     try:
         clf = DWNClassifier(**PARAMS).fit(*_data())
         state = {k: v.detach().clone() for k, v in clf.model_.state_dict().items()}
@@ -71,6 +73,8 @@ def _spawn(world, out_dir, limit=60.0):
 
 
 def test_two_gloo_processes_train_what_one_process_trains(tmp_path):
+    train_rows = int((~stratified_split(_data()[1], 0.2, PARAMS["seed"])).sum())
+    assert train_rows % PARAMS["batch_size"] == 1  # the uneven last batch the comment at PARAMS describes
     _spawn(2, tmp_path)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     single = DWNClassifier(**PARAMS).fit(*_data())
