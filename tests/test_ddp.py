@@ -44,11 +44,15 @@ def _data(rows=201, seed=0):
     return X, y
 
 
-def _worker(rank, world, port, out_dir):
+def _worker(rank, world, port, out_dir, data_seed_of_rank_1=0):
     os.environ.update(LOOPBACK, MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=30))
     try:
-        clf = DWNClassifier(**PARAMS).fit(*_data())
+        try:
+            clf = DWNClassifier(**PARAMS).fit(*_data(seed=data_seed_of_rank_1 if rank == 1 else 0))
+        except ValueError as exc:
+            (Path(out_dir) / f"rank{rank}.error").write_text(str(exc))
+            return
         state = {k: v.detach().clone() for k, v in clf.model_.state_dict().items()}
         torch.save({"state": state, "history": [{k: v for k, v in r.items() if k != "seconds"} for r in clf.history_],
                     "train_accuracy": clf.train_accuracy_, "best_epoch": clf.best_epoch_},
@@ -57,8 +61,8 @@ def _worker(rank, world, port, out_dir):
         dist.destroy_process_group()
 
 
-def _spawn(world, out_dir, limit=60.0):
-    ctx = mp.start_processes(_worker, args=(world, _free_port(), str(out_dir)), nprocs=world, join=False,
+def _spawn(world, out_dir, *args, limit=60.0):
+    ctx = mp.start_processes(_worker, args=(world, _free_port(), str(out_dir), *args), nprocs=world, join=False,
                              start_method="spawn")
     deadline = time.monotonic() + limit
     try:
@@ -101,6 +105,14 @@ def test_two_gloo_processes_train_what_one_process_trains(tmp_path):
     assert len(ranks[0]["history"]) == len(single.history_)
     assert ranks[0]["best_epoch"] == ranks[1]["best_epoch"] == single.best_epoch_
     assert ranks[0]["train_accuracy"] == ranks[1]["train_accuracy"] == single.train_accuracy_
+
+
+def test_ranks_fed_different_data_all_refuse_to_train(tmp_path):
+    _spawn(2, tmp_path, 1)  # rank 1 gets other rows
+    errors = [(tmp_path / f"rank{r}.error").read_text() for r in (0, 1)]
+    assert errors[0] == errors[1] == ("the 2 data-parallel processes disagree on training rows, validation rows: "
+                                      "every process must fit the same data with the same parameters")
+    assert not list(tmp_path.glob("*.pt"))
 
 
 def _run(cmd, cwd, limit=90.0):

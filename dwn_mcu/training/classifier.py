@@ -16,7 +16,7 @@ from .. import __version__
 from ..data import stratified_split
 from ..frozen import MAX_LUT_INPUTS, MAX_SCORE_BITS, FrozenDWN, LutLayer
 from ..thermometer import ENCODINGS, Thermometer
-from .distributed import Group, is_main, local_device
+from .distributed import Group, fingerprint, is_main, local_device
 from .layers import DWN
 from .validation import check_X, check_y, feature_names_of, not_fitted
 
@@ -189,6 +189,8 @@ class DWNClassifier:
         else:
             X_tr, y_tr, X_va, y_va = X, y_idx, None, None
         thermometer, device = self._fit_thermometer(X_tr), local_device(resolve_device(self.device))
+        if Group.current():  # data-parallel: every rank must fit the same rows with the same parameters
+            Group.current().require_same(device, **fingerprint(X_tr, y_tr, X_va, self.get_params()))
 
         for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, k)  # a refit starts from nothing: no attribute of the previous fit survives

@@ -21,7 +21,9 @@ import atexit
 import dataclasses
 import datetime
 import os
+import zlib
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -67,6 +69,18 @@ def _finish() -> None:
         dist.destroy_process_group()
 
 
+def fingerprint(X_train, y_train, X_val, params: dict) -> dict:
+    """CRC-32 checksums of what data-parallel ranks must share: training rows, validation rows, parameters."""
+    def crc(*arrays) -> int:
+        value = 0
+        for a in arrays:
+            value = zlib.crc32(b"" if a is None else np.ascontiguousarray(a).tobytes(), value)
+        return value
+
+    return {"training rows": crc(X_train, y_train), "validation rows": crc(X_val),
+            "parameters": zlib.crc32(repr(sorted((k, repr(v)) for k, v in params.items())).encode())}
+
+
 def is_main() -> bool:
     """True in a single process and on rank 0: the process that reports and writes."""
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
@@ -99,6 +113,19 @@ class Group:
         are equal anyway)."""
         ids = [device.index] if device.type == "cuda" else None
         return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def require_same(self, device: torch.device, **values: int) -> None:
+        """ValueError on every rank unless all ranks pass the same integers (say, the training rows'
+        count and checksum): ranks fed different data would otherwise train apart without a word. Every
+        rank reaches the same verdict, so none is left waiting in a collective."""
+        mine = torch.tensor(list(values.values()), dtype=torch.int64, device=device)
+        low, high = mine.clone(), mine.clone()
+        dist.all_reduce(low, op=dist.ReduceOp.MIN)
+        dist.all_reduce(high, op=dist.ReduceOp.MAX)
+        differ = [name for name, lo, hi in zip(values, low.tolist(), high.tolist()) if lo != hi]
+        if differ:
+            raise ValueError(f"the {self.world} data-parallel processes disagree on {', '.join(differ)}: "
+                             "every process must fit the same data with the same parameters")
 
     def sum(self, value: torch.Tensor) -> torch.Tensor:
         """`value` summed over the ranks (a new tensor, the same on every rank)."""
