@@ -49,7 +49,8 @@ def _worker(rank, world, port, out_dir, data_seed_of_rank_1=0):
     dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=30))
     try:
         try:
-            clf = DWNClassifier(**PARAMS).fit(*_data(seed=data_seed_of_rank_1 if rank == 1 else 0))
+            # verbose differs between the ranks, as a script showing rank 0's bar would set it: it is allowed
+            clf = DWNClassifier(**dict(PARAMS, verbose=rank == 0)).fit(*_data(seed=data_seed_of_rank_1 if rank else 0))
         except ValueError as exc:
             (Path(out_dir) / f"rank{rank}.error").write_text(str(exc))
             return

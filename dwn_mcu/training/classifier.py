@@ -22,6 +22,7 @@ from .validation import check_X, check_y, feature_names_of, not_fitted
 
 SCHEDULES = ("cosine", "step", "constant")
 _EVAL_BATCH = 4096
+_LOCAL_PARAMS = ("device", "verbose")  # may differ between processes; not part of the model's configuration
 
 
 class DWNClassifier:
@@ -190,7 +191,7 @@ class DWNClassifier:
             X_tr, y_tr, X_va, y_va = X, y_idx, None, None
         thermometer, device = self._fit_thermometer(X_tr), local_device(resolve_device(self.device))
         if Group.current():  # data-parallel: every rank must fit the same rows with the same parameters
-            Group.current().require_same(device, **fingerprint(X_tr, y_tr, X_va, self.get_params()))
+            Group.current().require_same(device, **fingerprint(X_tr, y_tr, X_va, self._model_params()))
 
         for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, k)  # a refit starts from nothing: no attribute of the previous fit survives
@@ -223,6 +224,9 @@ class DWNClassifier:
         if thermometer.num_bits == 0:
             raise ValueError("no feature has two distinct finite values: nothing to encode")
         return thermometer
+
+    def _model_params(self) -> dict:
+        return {k: v for k, v in self.get_params().items() if k not in _LOCAL_PARAMS}
 
     def _tau(self, group: int) -> float:
         if self.tau is not None:
@@ -398,7 +402,7 @@ class DWNClassifier:
             )
             for layer in self.model_.layers
         )
-        config = {k: v for k, v in self.get_params().items() if k not in ("device", "verbose")}
+        config = self._model_params()
         config["luts"] = list(self.luts_)
         config["tau"] = self.tau_
         config["reduction"] = list(self.reduction_) or None
