@@ -131,11 +131,20 @@ def run(args):
         raise DWNError("--reduction cannot be combined with --board yet: the shape search prices popcount models")
     if args.board and args.input_type:
         raise DWNError("--input-type cannot be combined with --board yet: train, then build the integer model")
+    from ..training import distributed  # imports torch (a DWNError says so if it is missing)
+
+    if args.board and distributed.launched():
+        raise DWNError("--board cannot run under torchrun: the shape search trains each shape in one process")
     if args.board:
         from ..budget_search import fit_to_board
 
         return fit_to_board(data, args, out)
-    from ..training.classifier import DWNClassifier  # imports torch (a DWNError says so if it is missing)
+    from ..training.classifier import DWNClassifier, resolve_device
+
+    try:  # under torchrun: join the other processes (training/distributed.py); only rank 0 reports and writes
+        distributed.start_from_env(resolve_device(args.device))
+    except ValueError as exc:
+        raise DWNError(str(exc)) from None
 
     X_tr, y_tr = data.train_split()
     X_te, y_te = data.test_split()
@@ -157,6 +166,8 @@ def run(args):
     except ValueError as exc:
         raise DWNError(str(exc)) from None
     seconds = time.perf_counter() - start
+    if not distributed.is_main():
+        return 0
     model = clf.freeze()
     if args.input_type:
         model = to_integer_model(model, args.input_type, scale, offset)

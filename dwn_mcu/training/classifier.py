@@ -16,11 +16,13 @@ from .. import __version__
 from ..data import stratified_split
 from ..frozen import MAX_LUT_INPUTS, MAX_SCORE_BITS, FrozenDWN, LutLayer
 from ..thermometer import ENCODINGS, Thermometer
+from .distributed import Group, fingerprint, is_main, local_device
 from .layers import DWN
 from .validation import check_X, check_y, feature_names_of, not_fitted
 
 SCHEDULES = ("cosine", "step", "constant")
 _EVAL_BATCH = 4096
+_LOCAL_PARAMS = ("device", "verbose")  # may differ between processes; not part of the model's configuration
 
 
 class DWNClassifier:
@@ -187,7 +189,9 @@ class DWNClassifier:
             X_tr, y_tr, X_va, y_va = X[~held], y_idx[~held], X[held], y_idx[held]
         else:
             X_tr, y_tr, X_va, y_va = X, y_idx, None, None
-        thermometer, device = self._fit_thermometer(X_tr), _device(self.device)
+        thermometer, device = self._fit_thermometer(X_tr), local_device(resolve_device(self.device))
+        if Group.current():  # data-parallel: every rank must fit the same rows with the same parameters
+            Group.current().require_same(device, **fingerprint(X_tr, y_tr, X_va, self._model_params()))
 
         for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, k)  # a refit starts from nothing: no attribute of the previous fit survives
@@ -221,6 +225,9 @@ class DWNClassifier:
             raise ValueError("no feature has two distinct finite values: nothing to encode")
         return thermometer
 
+    def _model_params(self) -> dict:
+        return {k: v for k, v in self.get_params().items() if k not in _LOCAL_PARAMS}
+
     def _tau(self, group: int) -> float:
         if self.tau is not None:
             return float(self.tau)
@@ -240,6 +247,8 @@ class DWNClassifier:
         from tqdm.auto import tqdm
 
         model, dev = self.model_, self.device_
+        group = Group.current()  # data-parallel under torchrun (training/distributed.py), else None
+        net = group.wrap(model, dev) if group else model
         bits = self._bits(X_tr)
         labels = torch.from_numpy(y_tr).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=float(self.lr), fused=True)
@@ -251,17 +260,19 @@ class DWNClassifier:
         self.history_ = []
         bar = tqdm(
             range(1, epochs + 1), desc="epochs", unit="ep", leave=False,
-            disable=not (self.verbose and sys.stderr.isatty()),
+            disable=not (self.verbose and sys.stderr.isatty() and is_main()),  # under torchrun: rank 0's bar
         )
         for epoch in bar:
             started = time.perf_counter()
             model.train()  # (no layer behaves differently in eval mode; kept for form)
-            total_loss, correct = self._epoch(bits, labels, torch.randperm(N, generator=gen).to(dev), opt)
+            total_loss, correct = self._epoch(net, group, bits, labels, torch.randperm(N, generator=gen).to(dev), opt)
+            if group:
+                total_loss, correct = group.sum(total_loss), group.sum(correct)
             if sched is not None:
                 sched.step()
             record = {"epoch": epoch, "loss": float(total_loss) / N, "train_accuracy": int(correct) / N}
             if X_va is not None:
-                record["val_accuracy"] = float(np.mean(self._predict_index(X_va) == y_va))
+                record["val_accuracy"] = self._accuracy(X_va, y_va, group)
                 if record["val_accuracy"] > best_acc:
                     best_acc, best_epoch, since_best = record["val_accuracy"], epoch, 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -282,7 +293,7 @@ class DWNClassifier:
             model.load_state_dict(best_state)
         self.best_epoch_ = best_epoch if best_state is not None else len(self.history_)
         self.validation_accuracy_ = best_acc if best_state is not None else None
-        self.train_accuracy_ = float(np.mean(self._predict_index(X_tr) == y_tr))
+        self.train_accuracy_ = self._accuracy(X_tr, y_tr, group)
 
     def _scheduler(self, opt, epochs: int):
         if self.schedule == "cosine":
@@ -291,24 +302,36 @@ class DWNClassifier:
             return torch.optim.lr_scheduler.StepLR(opt, step_size=int(self.step_size), gamma=float(self.gamma))
         return None
 
-    def _epoch(self, bits, labels, order, opt) -> tuple[torch.Tensor, torch.Tensor]:
-        """One pass over the rows in `order`: (summed loss, correct count), kept on the device (no sync per
-        step)."""
+    def _accuracy(self, X, y, group) -> float:
+        """Accuracy on (X, y); with a data-parallel `group`, each rank counts its share of the rows and the
+        counts are summed, so every rank gets the same value."""
+        if group is None:
+            return float(np.mean(self._predict_index(X) == y))
+        hits = int(np.sum(self._predict_index(group.shard(X)) == group.shard(y)))
+        return int(group.sum(torch.tensor(hits, dtype=torch.int64, device=self.device_))) / len(y)
+
+    def _epoch(self, net, group, bits, labels, order, opt) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass over the rows in `order` through `net` (the model, or its DDP wrapper): (summed loss,
+        correct count) of this process's rows, kept on the device (no sync per step). With a `group`, each
+        global batch of `batch_size` rows is split across the ranks."""
         model, dev, bs = self.model_, self.device_, int(self.batch_size)
         total_loss = torch.zeros((), device=dev)
         correct = torch.zeros((), dtype=torch.int64, device=dev)
         for start in range(0, order.numel(), bs):
             idx = order[start : start + bs]
+            rows = idx.numel()
+            if group:
+                idx = group.shard(idx)
             xb, yb = bits[idx].float(), labels[idx]
-            scores = model(xb)
-            loss = F.cross_entropy(scores, yb)
+            scores = net(xb)
+            loss = group.loss(scores, yb, rows) if group else F.cross_entropy(scores, yb)
             if self.spectral > 0:
                 loss = loss + float(self.spectral) * self._penalty()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             model.clamp_()
-            total_loss += loss.detach() * idx.numel()
+            total_loss += loss.detach() * (rows / group.world if group else rows)
             correct += (_argmax_lowest(scores.detach()) == yb).sum()
         return total_loss, correct
 
@@ -379,7 +402,7 @@ class DWNClassifier:
             )
             for layer in self.model_.layers
         )
-        config = {k: v for k, v in self.get_params().items() if k not in ("device", "verbose")}
+        config = self._model_params()
         config["luts"] = list(self.luts_)
         config["tau"] = self.tau_
         config["reduction"] = list(self.reduction_) or None
@@ -458,7 +481,7 @@ def _threads(count):
         torch.set_num_threads(before)
 
 
-def _device(name) -> torch.device:
+def resolve_device(name) -> torch.device:
     """The torch device `name` (None: CUDA when available, else CPU); ValueError if unusable here."""
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -59,7 +59,8 @@ class GroupSum(nn.Module):
         self.num_classes, self.tau = num_classes, float(tau)
 
     def forward(self, bits: torch.Tensor) -> torch.Tensor:
-        return bits.reshape(bits.shape[0], self.num_classes, -1).sum(dim=2) / self.tau
+        # the group size spelled out, not -1: a data-parallel rank's share of a batch may have no rows
+        return bits.reshape(bits.shape[0], self.num_classes, bits.shape[1] // self.num_classes).sum(dim=2) / self.tau
 
 
 class BinaryScore(nn.Module):
@@ -71,7 +72,7 @@ class BinaryScore(nn.Module):
         self.num_classes, self.tau = num_classes, float(tau)
 
     def forward(self, bits: torch.Tensor) -> torch.Tensor:
-        b = bits.reshape(bits.shape[0], self.num_classes, -1)
+        b = bits.reshape(bits.shape[0], self.num_classes, bits.shape[1] // self.num_classes)
         weights = 2.0 ** torch.arange(b.shape[2], device=bits.device, dtype=bits.dtype)
         return (b * weights).sum(dim=2) / self.tau
 
