@@ -94,14 +94,8 @@ def test_native_program_answers_every_vector_on_stdin(built):
     assert result.selftest is not None and "PASS" in result.selftest
 
 
-def test_planner_holds_against_platformio_size_report(built, request):
+def test_planner_holds_against_platformio_size_report(built):
     project, nano, _, _, case = built
-    if "int" in case.split("-")[1]:
-        # Measured on today's planner: it charges every sketch the float sketch's flash (board.sketch_flash,
-        # with strtod and soft-float, 1252 B in the ELF); the integer sketch links strtol instead (588 B).
-        # popcount-int16-unrolled: planner 9403 B, PlatformIO 8610 B (+9.2%); reduction-uint8-table:
-        # 6561 B against 5816 B (+12.8%). The assertion stays; strict, so a fixed planner turns this red.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="planner overestimates integer sketches' flash"))
     flash, ram = project.report["flash"]["estimate"], project.report["ram"]["estimate"]
     figures = f"planner flash {flash} B, RAM {ram} B; PlatformIO flash {nano.flash} B, RAM {nano.ram} B"
     print(figures)

@@ -44,6 +44,14 @@ class Board:
     sketch_flash: int
     sketch_ram: int
     path: Path
+    sketch_flash_integer: int | None = None  # the sketch of an integer-input model (strtol, no floats)
+
+    def sketch_flash_for(self, input_type: str) -> int:
+        """The sketch's flash for a model taking `input_type` inputs: an integer model's sketch parses with
+        strtol and links no floating point, where the board file measures it (else the float sketch's)."""
+        if input_type != "float32" and self.sketch_flash_integer is not None:
+            return self.sketch_flash_integer
+        return self.sketch_flash
 
     def as_dict(self) -> dict:
         return {
@@ -108,6 +116,7 @@ def load_board(path) -> Board:
         sketch_flash=f("sketch", "flash", int, 0),
         sketch_ram=f("sketch", "ram", int, 0),
         path=path,
+        sketch_flash_integer=f("sketch", "flash_integer", int, None),
     )
 
 

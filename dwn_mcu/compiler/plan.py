@@ -204,7 +204,7 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count:
         out["code"] = int(round(code))
     if model.input_type == "float32" and key == "uint16_t":
         out["code"] += cost["key16"]
-    out["sketch"] = board.sketch_flash
+    out["sketch"] = board.sketch_flash_for(model.input_type)
     return out
 
 
