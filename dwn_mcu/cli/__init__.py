@@ -23,6 +23,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--data PATH | --dataset NAME` and `--target COL`: where a command's rows come from
+    (`dwn_mcu.data.load_data`)."""
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", metavar="PATH", help="a CSV file (with --target) or a .npz dataset")
+    src.add_argument("--dataset", metavar="NAME", help="a bundled dataset or NAME.npz in $DWN_MCU_DATA")
+    parser.add_argument("--target", metavar="COL", help="the label column of a CSV")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dwn-mcu", description="Train DWNs and deploy them to microcontrollers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from . import add_data_arguments
+
 
 def _budget(text):
     import argparse
@@ -19,10 +21,7 @@ def _budget(text):
 
 def register(sub):
     p = sub.add_parser("compare", help="fit DWN and XGBoost to a board's budgets and measure both")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="PATH", help="a CSV file (with --target) or a .npz dataset")
-    src.add_argument("--dataset", metavar="NAME", help="a bundled dataset or NAME.npz in $DWN_MCU_DATA")
-    p.add_argument("--target", metavar="COL", help="the label column of a CSV")
+    add_data_arguments(p)
     p.add_argument("--board", required=True, help="board name (see `dwn-mcu boards`)")
     p.add_argument("--budgets", nargs="+", type=_budget, metavar="BYTES",
                    help="model flash budgets (default: the whole board and two smaller shares)")

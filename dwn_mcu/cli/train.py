@@ -16,6 +16,7 @@ from ..integer_inputs import dequantize, fit_quantization, quantize, to_integer_
 from ..model_file import save
 from ..outputs import check_output_file, make_parents
 from ..thermometer import ENCODINGS
+from . import add_data_arguments
 
 
 def _int_range(lo, hi=None):
@@ -67,10 +68,7 @@ def _float_list(positive):
 
 def register(sub):
     p = sub.add_parser("train", help="train a DWN and write a .dwn model file")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="PATH", help="a CSV file (with --target) or a .npz dataset")
-    src.add_argument("--dataset", metavar="NAME", help="a bundled dataset or NAME.npz in $DWN_MCU_DATA")
-    p.add_argument("--target", metavar="COL", help="the label column of a CSV")
+    add_data_arguments(p)
     p.add_argument("--luts", type=_lut_counts, default=(200,), metavar="L1,L2,...",
                    help="LUTs per layer (default 200); the last is rounded up to a multiple of the classes")
     p.add_argument("--lut-inputs", type=_int_range(1, MAX_LUT_INPUTS), default=6, metavar="N",
@@ -117,10 +115,8 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def run(args):
-    out = check_output_file(args.output, args.force)  # before training: a run must not end in a failed write
-    data = load_data(args.data, args.target, args.dataset)
-
+def _check_args(args) -> None:
+    """The combinations of options that cannot run, refused before any data is read."""
     if args.spectral < 0:
         raise DWNError(f"--spectral {args.spectral}: the penalty's weight cannot be negative")
     if (args.flash_budget or args.ram_budget) and not args.board:
@@ -131,6 +127,12 @@ def run(args):
         raise DWNError("--reduction cannot be combined with --board yet: the shape search prices popcount models")
     if args.board and args.input_type:
         raise DWNError("--input-type cannot be combined with --board yet: train, then build the integer model")
+
+
+def run(args):
+    out = check_output_file(args.output, args.force)  # before training: a run must not end in a failed write
+    data = load_data(args.data, args.target, args.dataset)
+    _check_args(args)
     from ..training import distributed  # imports torch (a DWNError says so if it is missing)
 
     if args.board and distributed.launched():
@@ -139,21 +141,44 @@ def run(args):
         from ..budget_search import fit_to_board
 
         return fit_to_board(data, args, out)
-    from ..training.classifier import DWNClassifier, resolve_device
+    from ..training.classifier import resolve_device
 
     try:  # under torchrun: join the other processes (training/distributed.py); only rank 0 reports and writes
         distributed.start_from_env(resolve_device(args.device))
     except ValueError as exc:
         raise DWNError(str(exc)) from None
-
     X_tr, y_tr = data.train_split()
     X_te, y_te = data.test_split()
+    quantization = None
     if args.input_type:
         # train on the values the integers stand for, so that the integer model is the trained one exactly
         scale, offset = _quantization(args, X_tr)
         X_tr = dequantize(quantize(X_tr, args.input_type, scale, offset), scale, offset)
         K_te = quantize(X_te, args.input_type, scale, offset)
         X_te = dequantize(K_te, scale, offset)
+        quantization = (scale, offset, K_te)
+    clf, seconds = _fit(args, data, X_tr, y_tr)
+    if not distributed.is_main():
+        return 0
+    model = clf.freeze()
+    if quantization:
+        scale, offset, K_te = quantization
+        model = to_integer_model(model, args.input_type, scale, offset)
+        reference = model.predict(K_te)  # the integer model on the quantized test rows
+    else:
+        reference = model.predict(X_te)
+    agree = int(np.sum(reference == clf.predict(X_te)))  # the frozen (integer) model must be the trained one
+    test_acc = float(np.mean(reference == y_te)) if y_te.size else float("nan")
+    model.metadata.update(dataset=data.name, test_accuracy=test_acc)  # no timings: same run, same bytes
+    save(model, make_parents(out))
+    _print_summary(args, data, clf, model, seconds, test_acc, agree, X_tr.shape[0], X_te.shape[0], out)
+    return 0 if agree == X_te.shape[0] else 1
+
+
+def _fit(args, data, X_tr, y_tr):
+    """The classifier the options describe, fitted; with the seconds it took (printed, never stored)."""
+    from ..training.classifier import DWNClassifier
+
     clf = DWNClassifier(
         luts=args.luts, lut_inputs=args.lut_inputs, bits=args.bits, encoding=args.encoding, mapping=args.mapping,
         tau=args.tau, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
@@ -165,23 +190,14 @@ def run(args):
         clf.fit(X_tr, y_tr, feature_names=data.feature_names, class_names=data.class_names)
     except ValueError as exc:
         raise DWNError(str(exc)) from None
-    seconds = time.perf_counter() - start
-    if not distributed.is_main():
-        return 0
-    model = clf.freeze()
-    if args.input_type:
-        model = to_integer_model(model, args.input_type, scale, offset)
-        reference = model.predict(K_te)  # the integer model on the quantized test rows
-    else:
-        reference = model.predict(X_te)
-    agree = int(np.sum(reference == clf.predict(X_te)))  # the frozen (integer) model must be the trained one
-    test_acc = float(np.mean(reference == y_te)) if y_te.size else float("nan")
-    model.metadata.update(dataset=data.name, test_accuracy=test_acc)  # no timings: same run, same bytes
-    save(model, make_parents(out))
+    return clf, time.perf_counter() - start
+
+
+def _print_summary(args, data, clf, model, seconds, test_acc, agree, train_rows, test_rows, out) -> None:
     size = model.size_bits()
     if tuple(clf.luts_) != tuple(args.luts):
         print(f"note: last layer rounded up to {clf.luts_[-1]} LUTs ({model.num_classes} classes)")
-    print(f"dataset        {data.name}: {X_tr.shape[0]} training rows, {X_te.shape[0]} test rows, "
+    print(f"dataset        {data.name}: {train_rows} training rows, {test_rows} test rows, "
           f"{model.num_features} features, {model.num_classes} classes")
     print(f"model          {' -> '.join(map(str, clf.luts_))} LUTs of {args.lut_inputs} inputs, "
           f"{model.num_input_bits} thermometer bits; {len(clf.history_)} epochs in {seconds:.1f} s")
@@ -193,9 +209,8 @@ def run(args):
           f"{'quantized ' if args.input_type else ''}test split)")
     print(f"model size     {size['total_bits']} bits ({size['total_bits'] / 8192:.1f} KiB): "
           f"{size['table_bits']} table, {size['mapping_bits']} mapping, {size['threshold_bits']} threshold")
-    print(f"reference      NumPy == torch on {agree}/{X_te.shape[0]} test rows")
+    print(f"reference      NumPy == torch on {agree}/{test_rows} test rows")
     print(f"wrote          {out}")
-    return 0 if agree == X_te.shape[0] else 1
 
 
 def _quantization(args, X_tr):
