@@ -38,6 +38,7 @@ import numpy as np
 
 from .errors import DWNFormatError, OutputError
 from .frozen import INPUT_TYPES, MAX_LUT_INPUTS, FrozenDWN, LutLayer
+from .interrupts import deferred
 from .model_archive import open_archive, read_npy
 from .model_limits import (
     MAX_COUNT,
@@ -135,16 +136,17 @@ def write_atomic(path: Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-        raise
+    with deferred():  # a Ctrl-C waits until the file is in place or the temporary one is gone
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException as exc:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+            raise
 
 
 def load(path) -> FrozenDWN:

@@ -15,6 +15,7 @@ import os
 import pkgutil
 import sys
 
+from .. import interrupts
 from ..errors import DWNError
 
 
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    with interrupts.handled():  # Ctrl-C: one line and exit 130 at any moment (dwn_mcu/interrupts.py)
+        return _main(argv)
+
+
+def _main(argv) -> int:
     prog = "dwn-mcu"
     try:
         try:
@@ -52,6 +58,7 @@ def main(argv=None) -> int:
             sys.stdout.flush()
             raise
         prog = f"dwn-mcu {args.command}"
+        interrupts.name_command(prog)
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the boundary, not at interpreter exit
         return code
@@ -61,7 +68,7 @@ def main(argv=None) -> int:
         return _fail(prog, f"error: {exc}", 2)
     except OSError as exc:
         return _fail(prog, f"error: {os_message(exc)}", 2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # raised where Python's handler was still in place, or after a deferred write
         return _fail(prog, "interrupted", 130)
 
 

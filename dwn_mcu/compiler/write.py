@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..interrupts import deferred
 from ..outputs import OutputExistsError, check_output_folder, make_parents
 
 __all__ = ["PROJECT_MARKER", "OutputExistsError", "check_destination", "write_tree"]
@@ -26,26 +27,27 @@ def check_destination(out_dir, force: bool = False, marker: str = PROJECT_MARKER
 def write_tree(out_dir, files: dict, force: bool = False, marker: str = PROJECT_MARKER,
                allow_empty: bool = False) -> Path:
     out = check_destination(out_dir, force, marker, allow_empty)
-    make_parents(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    old = None
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; the project is an ordinary folder
-        for rel in sorted(files):
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            data = files[rel]
-            path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            out.rename(old / "tree")
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / "tree").exists() and not out.exists():
-            (old / "tree").rename(out)  # put the previous tree back
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    with deferred():  # a Ctrl-C waits until the tree is in place or cleaned up
+        make_parents(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        old = None
+        try:
+            tmp.chmod(0o755)  # mkdtemp makes it private; the project is an ordinary folder
+            for rel in sorted(files):
+                path = tmp / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                data = files[rel]
+                path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+            if out.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+                out.rename(old / "tree")
+            tmp.rename(out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old is not None and (old / "tree").exists() and not out.exists():
+                (old / "tree").rename(out)  # put the previous tree back
+            raise
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
     return Path(out_dir)

@@ -6,7 +6,6 @@ Arduino sketch (`src/main.cpp`) itself. `project` is `dwn_mcu.compiler.project.l
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 
 from ..architectures import ARCHITECTURES
 from ..compiler.plan import CTYPE_BYTES
+from ..model_file import write_atomic
 from .arduino import build_sketch, run_sketch
 from .sketch_protocol import expected, parse_answer, row_line
 from .toolchains import TARGETS, TargetError, arduino_core_missing, get_target
@@ -228,7 +228,4 @@ def write_report(root, rows: list[dict], extra: dict | None = None) -> None:
     for row in rows:
         targets[row["result"].target] = row_dict(row)
     targets.update(extra or {})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dwn_report.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8"))
