@@ -32,6 +32,16 @@ def test_csv_is_test_column_sets_the_split(tmp_path):
     assert d.is_test.tolist() == [False, True, True, False]
 
 
+def assert_one_line_error(path, target, needles):
+    """Loading `path` fails with one line that names the file and holds every needle."""
+    with pytest.raises(DataError) as err:
+        load_csv(path, target)
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg
+    for needle in needles:
+        assert needle in msg
+
+
 @pytest.mark.parametrize(
     "text, target, needles",
     [
@@ -66,13 +76,7 @@ def test_csv_is_test_column_sets_the_split(tmp_path):
     ],
 )
 def test_csv_errors_name_the_problem(tmp_path, text, target, needles):
-    path = write(tmp_path, text)
-    with pytest.raises(DataError) as err:
-        load_csv(path, target)
-    msg = str(err.value)
-    assert "\n" not in msg and str(path) in msg
-    for needle in needles:
-        assert needle in msg
+    assert_one_line_error(write(tmp_path, text), target, needles)
 
 
 def test_csv_binary_file_is_an_error(tmp_path):
@@ -93,12 +97,7 @@ def test_csv_binary_file_is_an_error(tmp_path):
 def test_csv_encodings(tmp_path, data, needles):
     path = tmp_path / "d.csv"
     path.write_bytes(data)
-    with pytest.raises(DataError) as err:
-        load_csv(path, "t")
-    msg = str(err.value)
-    assert "\n" not in msg and str(path) in msg
-    for needle in needles:
-        assert needle in msg
+    assert_one_line_error(path, "t", needles)
 
 
 def test_csv_utf8_bom_and_quoted_cells_are_read(tmp_path):
