@@ -18,10 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
+from .model_limits import MAX_NAME_CHARS
 
 MISSING = {"", "na", "nan", "?", "null"}  # what a cell may hold for "no value"
 SPLIT_COLUMN = "is_test"
-MAX_NAME = 200  # characters in a column name or a label: longer is a misplaced column, not a name
+# A column name or label becomes a feature or class name of the model: the model file's limit holds here,
+# so a name `save()` would refuse is refused before any training.
+MAX_NAME = MAX_NAME_CHARS
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _SPLIT_VALUES = {"0": False, "1": True, "false": False, "true": True}
 _SEPARATORS = {";": "';'", "\t": "a tab"}
@@ -94,7 +97,7 @@ def _header(path: Path, reader, target: str) -> list:
         if hint:  # before the name checks: a tab-separated header is one name holding tabs
             raise DataError(f"{path}: no column named {target!r}{hint}")
     for i, name in enumerate(header, start=1):
-        fault = "has no name" if not name else _name_fault(name)
+        fault = "has no name" if not name else name_fault(name)
         if fault:
             raise DataError(f"{path}: row 1, column {i} of the header {fault}")
     counts = Counter(header)
@@ -160,7 +163,7 @@ def _label(path: Path, row_no: int, column: str, cell: str) -> str:
     if label.lower() in MISSING:
         raise DataError(f"{path}: row {row_no}, column {_show(column)}: {_show(label)} is a missing value, "
                         f"not a label (every row needs one)")
-    fault = _name_fault(label)
+    fault = name_fault(label)
     if fault:
         raise DataError(f"{path}: row {row_no}, column {_show(column)}: the label {fault}")
     return label
@@ -173,10 +176,10 @@ def _split_flag(path: Path, row_no: int, cell: str) -> bool:
     return value
 
 
-def _name_fault(name: str) -> str | None:
+def name_fault(name: str) -> str | None:
     """Why a column name or a label cannot name something in a model (and its generated C), or None."""
     if len(name) > MAX_NAME:
-        return f"is {len(name)} characters long, more than {MAX_NAME} (a misplaced column?)"
+        return f"is {len(name)} characters long, more than {MAX_NAME}"
     if not name.isprintable():  # control, format and line-separator characters, tabs
         return f"holds a control character ({_show(name)})"
     return None

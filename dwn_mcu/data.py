@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .csv_table import read_csv
+from .csv_table import name_fault, read_csv
 from .errors import DataError
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "datasets"
@@ -93,6 +93,11 @@ def load_npz(path, name: str | None = None) -> Dataset:
         classes = [str(c) for c in range(num_classes)]
     if features is None or len(features) != X.shape[1]:
         features = [f"x{i}" for i in range(X.shape[1])]
+    for what, names in (("classes", classes), ("feature_names", features)):
+        for i, text in enumerate(names):
+            fault = name_fault(text)
+            if fault:
+                raise DataError(f"{path}: {what}[{i}] {fault}")
     if is_test is None or is_test.shape != y.shape:
         is_test = stratified_split(y, 0.2, seed=0)
     return Dataset(name or path.stem, X, y.astype(np.int64), is_test, tuple(classes), tuple(features))

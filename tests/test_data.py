@@ -166,3 +166,16 @@ def test_stratified_split_is_seeded_and_keeps_every_class():
     assert [int(m[y == c].sum()) for c in range(3)] == [10, 2, 1]
     np.testing.assert_array_equal(m, stratified_split(y, 0.2, seed=3))
     assert not np.array_equal(m, stratified_split(y, 0.2, seed=4))
+
+
+def test_names_the_model_file_would_refuse_are_refused_before_training(tmp_path):
+    """One name rule: a CSV column or an .npz name longer than a model file allows fails at load, not at
+    save() after training."""
+    long = "c" * 65
+    assert_one_line_error(write(tmp_path, f"{long},t\n1,x\n2,y\n"), "t", ["65 characters", "more than 64"])
+    path = tmp_path / "d.npz"
+    np.savez(path, X=np.zeros((4, 2), np.float32), y=np.array([0, 1, 0, 1]),
+             feature_names=np.array(["a", "b\nc"]))
+    with pytest.raises(DataError, match=r"feature_names\[1\] holds a control character") as err:
+        load_npz(path)
+    assert "\n" not in str(err.value)
