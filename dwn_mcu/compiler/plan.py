@@ -14,7 +14,8 @@ from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
 from ..threshold_grid import fits_float16_grid
 from .boards import Board
-from .budget import Budget, BudgetError, Sizes
+from .budget import Budget, Sizes
+from .budget import check_fits as check_budget_fits
 from .cgen import c_identifier
 from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, narrowest_uint
 
@@ -327,10 +328,6 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
 
 
 def check_fits(plan: Plan, budget: Budget | None = None) -> None:
-    """BudgetError, naming the board, the budget and what takes the space, when `plan` does not fit."""
-    problems = plan.problems(budget)
-    if problems:
-        board = plan.board
-        where = board.name if budget is None else (f"a budget of {budget.flash} bytes of flash and {budget.ram} "
-                                                   f"bytes of RAM on {board.name}")
-        raise BudgetError(f"model does not fit {where} with the {plan.layout} layout: " + "; ".join(problems))
+    """BudgetError, naming the board, the budget, the layout and what takes the space, when `plan` does
+    not fit (`budget.check_fits`, every family's check)."""
+    check_budget_fits(plan, budget, "model", f" with the {plan.layout} layout")
