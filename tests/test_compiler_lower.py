@@ -42,7 +42,7 @@ def test_each_form_is_planned_once_per_layout(monkeypatch, model, layout, budget
     assert any(program.model is m for m in calls)  # the program's model is one of the priced forms
 
 
-def test_the_program_keeps_the_chosen_plan(monkeypatch, model):
+def test_the_program_keeps_the_chosen_plan(model):
     nano = get_board("nano")
     program = lower(model, nano, layout="table", check_budget=False)
     again = make_plan(program.model, nano, layout="table", check_budget=False)
@@ -55,8 +55,9 @@ def test_form_price_orders_fitting_fast_then_small(model):
              for m in input_count_forms(optimize(model, uniform=False)[0])]
     flash = max(p.model_flash for p in plans)
     for p in plans:
-        assert form_price(p, flash)[0] is False and form_price(p, p.model_flash - 1)[0] is True
-        assert form_price(p, p.model_flash - 1) < form_price(p, p.model_flash - 1)[:2] + (p.model_flash + 1,)
+        fast_luts = sum(lp.num_luts for lp in p.layers if lp.avr_fast)
+        assert form_price(p, flash) == (False, -fast_luts, p.model_flash)  # fits: fastest, then smallest
+        assert form_price(p, p.model_flash - 1) == (True, 0, p.model_flash)  # does not fit: after all that do
     fast = [sum(lp.num_luts for lp in p.layers if lp.avr_fast) for p in plans]
     best = min(plans, key=lambda p: form_price(p, flash))
     assert sum(lp.num_luts for lp in best.layers if lp.avr_fast) == max(fast)
