@@ -18,7 +18,7 @@ import numpy as np
 
 from dwn_mcu import DWNClassifier
 from dwn_mcu.compiler import get_board, render_model_sources
-from dwn_mcu.compiler.lower import optimize_for_board
+from dwn_mcu.compiler.lower import lower
 from dwn_mcu.data import load_dataset
 from dwn_mcu.targets.verify import verify_on_target
 
@@ -31,7 +31,7 @@ def run_one(ds, luts, reduction, seed, epochs, rows):
     clf.fit(X_tr, y_tr, feature_names=ds.feature_names, class_names=ds.class_names)
     model = clf.freeze()
     acc = float(np.mean(model.predict(X_te) == y_te))
-    small, _ = optimize_for_board(model, get_board("nano"))
+    small = lower(model, get_board("nano"), check_budget=False).model
     sources = render_model_sources(small, "nano", "bm")
     avr = verify_on_target(small, "avr", X_te[:rows], sources, "bm")
     assert avr.first_mismatch is None and avr.agree == avr.vectors

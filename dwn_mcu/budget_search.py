@@ -26,9 +26,9 @@ import numpy as np
 
 from .compiler import BudgetError, get_board
 from .compiler.budget import Budget, budget_for
-from .compiler.lower import _fits, fit_budget, lower
+from .compiler.lower import _fits, choose, lower
 from .errors import DWNError
-from .optimize import drop_unused_thresholds, optimize
+from .optimize import drop_unused_thresholds, input_count_forms, optimize
 from .synthetic import random_model
 
 DEFAULT_LUT_INPUTS = (6, 4)
@@ -103,8 +103,8 @@ def price(model, board, flash_budget: int, ram_budget: int) -> tuple:
 def _price_forms(mixed, board, flash_budget, ram_budget):
     """`price` of a model that needs no exact passes (a shape's random stand-in): forms and layout only."""
     budget = Budget(flash_budget, ram_budget)
-    form, layout, plan = fit_budget(mixed, board, budget)
-    return form, layout, plan.model_flash, plan.model_ram, _fits(plan, budget)
+    form, plan = choose(input_count_forms(mixed), board, budget)
+    return form, plan.layout, plan.model_flash, plan.model_ram, _fits(plan, budget)
 
 
 def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,

@@ -24,11 +24,11 @@ import numpy as np
 
 from .architectures import architecture
 from .baselines.xgb_export import render_sources
-from .baselines.xgb_plan import plan_xgboost, planned_flash
+from .baselines.xgb_plan import lower_xgboost, planned_flash
 from .baselines.xgb_train import train_xgboost
 from .budget_search import budgets as model_budgets
 from .budget_search import search_dwn
-from .compiler import get_board, render_model_sources
+from .compiler import Budget, get_board, render_model_sources
 from .compiler.write import check_destination, write_tree
 from .data import Dataset, stratified_split
 from .errors import DWNError
@@ -162,7 +162,8 @@ def _budget_row(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, 
     """Both families at one budget: (report row, their candidates, the chosen DWN as an incumbent)."""
     dwn, dwn_em, dwn_plan = _fit_dwn(job, budget, chosen_dwns)
     xgb, xgb_pred, xgb_em, xgb_plan = _fit_xgb(job, budget)
-    xplan = plan_xgboost(xgb.tables, job["board"], ram_budget=job["ram_budget"])
+    board = get_board(job["board"])
+    xplan = lower_xgboost(xgb.tables, board, Budget(board.flash, job["ram_budget"])).plan
     yt = job["yt"]
     entries = [
         {"family": "DWN", "shape": dwn.best.shape + f" ({dwn.layout} layout)",

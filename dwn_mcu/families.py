@@ -1,6 +1,7 @@
 """Model families: what the SDK needs from a kind of model, so that host and emulator verification, ELF
 accounting, atomic writing and reports exist once. A family gives its reference predictions, lowers
-itself for a board and budget (a plan with the shared flash/RAM accounting, `compiler.budget.Sizes`),
+itself for a board and budget (a `compiler.program.Lowered`: the model, its flash and RAM by part in the
+shared accounting `compiler.budget.Sizes`, the budget),
 renders its C library, and describes its test firmware for the target proofs (`targets.testbench.
 TestProgram`, run by `targets.verify.verify_program`). DWN and XGBoost implement it; a third family is
 one module like these plus its templates.
@@ -13,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from .compiler.budget import Budget
+from .compiler.program import Lowered
 from .targets.testbench import TestProgram
 
 
@@ -22,8 +24,9 @@ class ModelFamily(Protocol):
     def reference(self, X) -> list:
         """Per row, the output the C must reproduce exactly (compared with ==)."""
 
-    def lower(self, board, budget: Budget | None = None, name: str = "model"):
-        """The family's plan for `board` under `budget` (BudgetError when it does not fit)."""
+    def lower(self, board, budget: Budget | None = None, name: str = "model") -> Lowered:
+        """The family's program for `board` under `budget` (a `compiler.program.Lowered`: the model as
+        compiled, its `Sizes`, the budget); BudgetError when it does not fit."""
 
     def render(self, name: str, board, layout: str | None = None) -> dict:
         """The C library `{NAME.h, NAME.c}`."""
@@ -83,9 +86,9 @@ class XGBoostFamily:
         return [(int(c), tuple(int(b) for b in bits)) for c, bits in zip(ref_class, ref_bits)]
 
     def lower(self, board, budget: Budget | None = None, name: str = "xgb_model"):
-        from .baselines.xgb_plan import plan_xgboost
+        from .baselines.xgb_plan import lower_xgboost
 
-        return plan_xgboost(self.tables, board, *((budget.flash, budget.ram) if budget else ()))
+        return lower_xgboost(self.tables, board, budget)
 
     def render(self, name: str, board=None, layout: str | None = None) -> dict:
         from .baselines.xgb_export import render_sources

@@ -1,6 +1,6 @@
 """The frozen DWN: plain NumPy arrays and the reference inference that defines what a model computes.
 
-This module is the definition (DESIGN.md, "Frozen model semantics"). The generated C, on every target,
+This module is the definition (docs/design.md, "Frozen model semantics"). The generated C, on every target,
 must agree with `FrozenDWN.scores` bit for bit. It never imports torch.
 
 Semantics, in one place:

@@ -30,15 +30,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DWNFormatError, OutputError
+from .atomic_write import write_file
+from .errors import DWNFormatError
 from .frozen import INPUT_TYPES, MAX_LUT_INPUTS, FrozenDWN, LutLayer
-from .interrupts import deferred
 from .model_archive import open_archive, read_npy
 from .model_limits import (
     MAX_COUNT,
@@ -126,27 +125,7 @@ def save(model: FrozenDWN, path) -> None:
     """Write `model` to `path` atomically (a temporary file in the same folder, then a rename), creating
     missing parent folders. A location that cannot be written raises OutputError naming the path."""
     data = to_bytes(model)
-    write_atomic(Path(path), data)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    with deferred():  # a Ctrl-C waits until the file is in place or the temporary one is gone
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException as exc:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            if isinstance(exc, OSError):
-                raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-            raise
+    write_file(path, data)
 
 
 def load(path) -> FrozenDWN:

@@ -9,9 +9,9 @@ import pytest
 from dwn_mcu import load, save
 from dwn_mcu.cli import main
 from dwn_mcu.compiler import Budget, get_board, make_plan
-from dwn_mcu.compiler.lower import board_form
+from dwn_mcu.compiler.lower import choose
 from dwn_mcu.frozen import LutLayer
-from dwn_mcu.optimize import optimize
+from dwn_mcu.optimize import input_count_forms, optimize
 from dwn_mcu.optimize.netlist import replace
 from planted import planted_model
 from dwn_mcu.synthetic import adversarial_inputs, random_model
@@ -63,19 +63,24 @@ def test_board_form_is_small_and_fast_and_keeps_the_answers():
     def plan(m, layout):
         return make_plan(m, nano, layout=layout, check_budget=False)
 
+    def board_form(mixed, board, layout, budget=None):  # the form `lower` chooses for a layout
+        form, chosen = choose(input_count_forms(mixed), board, budget, layout=layout)
+        assert chosen.layout == layout and chosen.model_flash == plan(form, layout).model_flash
+        return form
+
     # unrolled: padding is smaller (the assembly path), so it is taken
-    unrolled = board_form(mixed, nano, layout="unrolled")
+    unrolled = board_form(mixed, nano, "unrolled")
     assert set(unrolled.layers[0].n_inputs.tolist()) == {6}
     assert plan(unrolled, "unrolled").model_flash < plan(mixed, "unrolled").model_flash
     # table: mixed counts plan smaller, padding takes the fast path; the fast form where it fits the budget
     small = plan(mixed, "table").model_flash
-    fast = board_form(mixed, nano, layout="table")
+    fast = board_form(mixed, nano, "table")
     assert plan(fast, "table").avr_bytes > 0 and not plan(mixed, "table").avr_bytes
     big = plan(fast, "table").model_flash
     assert big > small
     ram = nano.ram - nano.sketch_ram
-    assert plan(board_form(mixed, nano, layout="table", budget=Budget(big, ram)), "table").avr_bytes > 0
-    assert board_form(mixed, nano, layout="table", budget=Budget(big - 1, ram)) is mixed
-    assert board_form(mixed, nano, layout="table", budget=Budget(small - 1, ram)) is mixed  # none fits: the smallest
+    assert plan(board_form(mixed, nano, "table", budget=Budget(big, ram)), "table").avr_bytes > 0
+    assert board_form(mixed, nano, "table", budget=Budget(big - 1, ram)) is mixed
+    assert board_form(mixed, nano, "table", budget=Budget(small - 1, ram)) is mixed  # none fits: the smallest
     for form in (unrolled, fast):
         assert np.array_equal(form.scores(X), model.scores(X))

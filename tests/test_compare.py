@@ -40,11 +40,11 @@ def test_budget_search_keeps_the_model_inside_the_budget_by_the_elf():
     assert r.best.flash <= 2000
     # the model returned is the one priced: through the optimizer, in its board form for the layout
     from dwn_mcu.compiler import get_board, make_plan
-    from dwn_mcu.compiler.lower import optimize_for_board
+    from dwn_mcu.compiler.lower import lower
 
     nano = get_board("nano")
     assert make_plan(r.model, nano, layout=r.layout, check_budget=False).model_flash == r.best.flash
-    again = optimize_for_board(r.model, nano, layout=r.layout)[0]  # what `build` will do to it
+    again = lower(r.model, nano, layout=r.layout, check_budget=False).model  # what `build` will do to it
     assert make_plan(again, nano, layout=r.layout, check_budget=False).model_flash == r.best.flash
     X_test, _ = ds.test_split()
     res = verify_on_target(r.model, "avr", X_test[:40], render_model_sources(r.model, "nano", "dwn_model", r.layout),

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dwn_mcu.compiler.plan import mapping_format
 from dwn_mcu.compiler.pack import (
     encode_with_keys,
-    mapping_format,
     pack12,
     unpack12,
     narrowest_uint,

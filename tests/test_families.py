@@ -7,6 +7,7 @@ import pytest
 
 from dwn_mcu.compiler import Budget, BudgetError, compile_host
 from dwn_mcu.compiler.budget import Sizes
+from dwn_mcu.compiler.program import Lowered
 from dwn_mcu.families import DWNFamily, XGBoostFamily
 from dwn_mcu.synthetic import adversarial_inputs, random_model
 
@@ -27,9 +28,10 @@ def families():
 
 def test_each_family_lowers_with_the_shared_accounting(families):
     for family in families[:2]:
-        plan = family.lower("nano")
-        assert isinstance(getattr(plan, "plan", plan), Sizes), family.name
-        sizes = getattr(plan, "plan", plan)
+        program = family.lower("nano")
+        assert isinstance(program, Lowered) and isinstance(program.plan, Sizes), family.name
+        assert program.budget is None
+        sizes = program.plan
         assert 0 < sizes.model_flash < sizes.flash_total and sizes.problems() == []
         with pytest.raises(BudgetError, match=r"model flash \d+ > budget 100 bytes"):
             family.lower("nano", Budget(100, 1000))

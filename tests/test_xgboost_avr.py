@@ -8,7 +8,7 @@ xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-m
 pytest.importorskip("dwn_mcu.targets.simavr", reason="needs the targets package (simavr runner)")
 
 from dwn_mcu.baselines.xgb_export import pack, parse_booster, render_sources  # noqa: E402
-from dwn_mcu.baselines.xgb_plan import plan_xgboost  # noqa: E402
+from dwn_mcu.baselines.xgb_plan import lower_xgboost  # noqa: E402
 from dwn_mcu.baselines.xgb_target import verify_on_avr  # noqa: E402
 from target_tools import require_target  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
@@ -42,4 +42,4 @@ def test_whole_test_split_in_simavr(dataset, rounds, depth):
     assert tables.table_bytes < result.model_size.flash < tables.table_bytes + 2500  # tables + code + float routines
     assert len(result.latency) == Xt.shape[0] and min(result.latency) > 0 and result.latency_unit == "cycles"
     # the planner's figure is what budgets are held to: the chip never needs more
-    assert result.model_size.flash <= plan_xgboost(tables, "nano").model_flash
+    assert result.model_size.flash <= lower_xgboost(tables, "nano").plan.model_flash

@@ -1,4 +1,5 @@
-"""XGBoost's flash and RAM by the planner's rules (same boards, same sketch allowance, same BudgetError)."""
+"""XGBoost lowered by the planner's rules (same boards, same sketch allowance, same BudgetError): an
+`XGBProgram`, a `Lowered` like the DWN's `Program`."""
 
 import numpy as np
 import pytest
@@ -7,8 +8,8 @@ xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-m
 
 from dwn_mcu.baselines import BaselineError  # noqa: E402
 from dwn_mcu.baselines.xgb_export import pack, parse_booster  # noqa: E402
-from dwn_mcu.baselines.xgb_plan import plan_xgboost, planned_flash  # noqa: E402
-from dwn_mcu.compiler import BudgetError, get_board  # noqa: E402
+from dwn_mcu.baselines.xgb_plan import lower_xgboost, planned_flash  # noqa: E402
+from dwn_mcu.compiler import Budget, BudgetError, Lowered, get_board  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,9 @@ def tables():
 
 def test_plan_counts_tables_exactly_plus_code_and_the_boards_sketch(tables):
     board = get_board("nano")
-    plan = plan_xgboost(tables, board)
+    program = lower_xgboost(tables, board)
+    assert isinstance(program, Lowered) and program.model is tables and program.budget is None
+    plan = program.plan
     assert plan.flash["sketch"] == board.sketch_flash
     assert plan.model_flash == tables.table_bytes + plan.flash["code"]
     assert plan.flash["leaves"] == tables.leaves.nbytes and plan.flash["thr_keys"] == 4 * tables.thr_keys.size
@@ -31,13 +34,17 @@ def test_plan_counts_tables_exactly_plus_code_and_the_boards_sketch(tables):
 
 
 def test_over_budget_is_the_compilers_budget_error_with_a_breakdown(tables):
-    small = plan_xgboost(tables, "nano").model_flash - 1
-    with pytest.raises(BudgetError, match=f"model flash {small + 1} > budget {small} bytes"):
-        plan_xgboost(tables, "nano", flash_budget=small)
+    nano = get_board("nano")
+    small = lower_xgboost(tables, nano).plan.model_flash - 1
+    with pytest.raises(BudgetError, match=f"XGBoost model does not fit a budget of {small} bytes .* model flash "
+                                          f"{small + 1} > budget {small} bytes"):
+        lower_xgboost(tables, nano, Budget(small, nano.ram))
     with pytest.raises(BudgetError, match="RAM"):
-        plan_xgboost(tables, "nano", ram_budget=10)
+        lower_xgboost(tables, nano, Budget(nano.flash, 10))
+    unchecked = lower_xgboost(tables, nano, Budget(small, 10), check_budget=False)
+    assert unchecked.plan.problems(unchecked.budget) and unchecked.budget == Budget(small, 10)
 
 
 def test_unmeasured_architecture_is_refused(tables):
     with pytest.raises(BaselineError, match="not been measured"):
-        plan_xgboost(tables, "bluepill_f103c8")
+        lower_xgboost(tables, "bluepill_f103c8")

@@ -1,6 +1,8 @@
-"""An XGBoost model's flash and RAM on a board, by the same rules as the DWN's planner
-(`dwn_mcu.compiler.plan`): the same board files, the same sketch allowance, the model's share counted
-apart from the sketch, and the compiler's `BudgetError` (with a breakdown) when it does not fit.
+"""Lower an XGBoost model for a board: an `XGBProgram` (the tables, their flash and RAM by part, the
+budget), by the same rules as the DWN's lowering (`dwn_mcu.compiler.lower`): the same board files, the
+same sketch allowance, the model's share counted apart from the sketch (`compiler.budget.Footprint`,
+the shared accounting), and the compiler's `BudgetError` with a breakdown (`compiler.budget.check_fits`)
+when it does not fit.
 
 Flash = the packed tables (exact) + the code of `NAME_predict` and the soft-float add it pulls in
 (measured per architecture: the model's share of a linked ELF minus its tables; see
@@ -9,25 +11,26 @@ Flash = the packed tables (exact) + the code of `NAME_predict` and the soft-floa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..architectures import ARCHITECTURES, architecture
 from ..compiler.boards import Board, get_board
-from ..compiler.budget import Budget, BudgetError, Sizes
+from ..compiler.budget import Budget, Footprint, check_fits
 from . import BaselineError
 from .xgb_export import XGBTables
 
-@dataclass(frozen=True)
-class XGBPlan(Sizes):
-    """Flash and RAM by part, the sketch's included; totals, the model's share and what is over budget are
-    the DWN plan's own accounting (`compiler.budget.Sizes`)."""
 
-    board: Board
-    flash: dict = field(default_factory=dict)  # bytes by part, the sketch included
-    ram: dict = field(default_factory=dict)
+@dataclass(frozen=True, eq=False)
+class XGBProgram:
+    """An XGBoost model lowered for a board (a `compiler.program.Lowered`, like the DWN's `Program`)."""
+
+    model: XGBTables  # the tables as exported and rendered
+    plan: Footprint  # flash and RAM by part, the sketch's included
+    budget: Budget | None = None  # the budget it was priced against (None: the whole board)
 
 
-def _parts(tables: XGBTables, board: Board) -> tuple:
+def footprint(tables: XGBTables, board: Board) -> Footprint:
+    """Flash and RAM of `tables` on `board`, by part."""
     arch = architecture(board.arch)  # code and stack: measured per architecture (`dwn_mcu/architectures.py`)
     cost = arch.xgb_code
     if cost is None:
@@ -44,26 +47,19 @@ def _parts(tables: XGBTables, board: Board) -> tuple:
         "sketch input buffer": 4 * tables.num_features,
         "sketch": board.sketch_ram,
     }
-    return flash, ram
+    return Footprint(board, flash, ram)
 
 
-def plan_xgboost(tables: XGBTables, board, flash_budget: int | None = None,
-                 ram_budget: int | None = None) -> XGBPlan:
-    """Flash and RAM of `tables` on `board`. The model must fit the board with its sketch, and, when
-    given, its own share must fit `flash_budget` / `ram_budget` bytes; otherwise `BudgetError`."""
-    board = get_board(board)
-    plan = XGBPlan(board, *_parts(tables, board))
-    budget = None
-    if flash_budget is not None or ram_budget is not None:  # each unset share: no limit beyond the board's
-        budget = Budget(board.flash if flash_budget is None else flash_budget,
-                        board.ram if ram_budget is None else ram_budget)
-    problems = plan.problems(budget)
-    if problems:
-        raise BudgetError(f"XGBoost model does not fit {board.name}: " + "; ".join(problems))
-    return plan
+def lower_xgboost(tables: XGBTables, board, budget: Budget | None = None, check_budget: bool = True) -> XGBProgram:
+    """`tables` on `board`: the model must fit the board with its sketch and, under `budget`, its own share
+    must fit the budget; otherwise `BudgetError` (not raised with `check_budget=False`)."""
+    program = XGBProgram(tables, footprint(tables, get_board(board)), budget)
+    if check_budget:
+        check_fits(program.plan, budget, "XGBoost model")
+    return program
 
 
 def planned_flash(board):
     """A `size_fn` for `train_xgboost`: the model's planned flash share on `board`."""
     board = get_board(board)
-    return lambda tables: XGBPlan(board, *_parts(tables, board)).model_flash
+    return lambda tables: footprint(tables, board).model_flash

@@ -10,11 +10,11 @@ Public API:
 """
 
 from .boards import Board, BoardError, get_board, load_boards
-from .budget import Budget, budget_for
+from .budget import Budget, BudgetError, budget_for
 from .host import HostBuildError, HostModel
 from .lower import lower
-from .plan import LAYOUTS, BudgetError, PlanError, make_plan
-from .program import Program
+from .plan import LAYOUTS, PlanError, make_plan
+from .program import Lowered, Program
 from .project import build_project, render_model_sources, summary
 from .write import OutputExistsError
 
@@ -25,6 +25,6 @@ def compile_host(model, board="nano", layout=None, name="dwn_model", build="stri
     return HostModel(sources, name, model.num_classes, build, model.input_type)
 
 
-__all__ = ["LAYOUTS", "Board", "BoardError", "Budget", "BudgetError", "HostBuildError", "HostModel",
+__all__ = ["LAYOUTS", "Board", "BoardError", "Budget", "BudgetError", "HostBuildError", "HostModel", "Lowered",
            "OutputExistsError", "PlanError", "Program", "budget_for", "build_project", "compile_host", "get_board",
            "load_boards", "lower", "make_plan", "render_model_sources", "summary"]

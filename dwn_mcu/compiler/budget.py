@@ -5,7 +5,7 @@ budget search; the board itself is never edited to express one. (The next issue 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import DWNError
 
@@ -61,6 +61,26 @@ class Sizes:
         if budget is not None and self.model_ram > budget.ram:
             out.append(f"model RAM {self.model_ram} > budget {budget.ram} bytes ({breakdown(self.ram)})")
         return out
+
+
+@dataclass(frozen=True)
+class Footprint(Sizes):
+    """Flash and RAM by part (the sketch's included) of a family whose plan is nothing more (XGBoost)."""
+
+    board: object  # a `compiler.boards.Board`
+    flash: dict = field(default_factory=dict)
+    ram: dict = field(default_factory=dict)
+
+
+def check_fits(sizes: Sizes, budget: Budget | None = None, what: str = "model", how: str = "") -> None:
+    """BudgetError naming `what`, the board (and the budget), `how` it was planned and what takes the
+    space, when `sizes` does not fit. Every family's lowering raises it here."""
+    problems = sizes.problems(budget)
+    if problems:
+        board = sizes.board
+        where = board.name if budget is None else (f"a budget of {budget.flash} bytes of flash and {budget.ram} "
+                                                   f"bytes of RAM on {board.name}")
+        raise BudgetError(f"{what} does not fit {where}{how}: " + "; ".join(problems))
 
 
 def breakdown(parts: dict) -> str:

@@ -55,15 +55,6 @@ def unpack_bits(data, count: int) -> np.ndarray:
     return np.unpackbits(np.asarray(data, dtype=np.uint8), bitorder="little", count=count)
 
 
-def mapping_format(prev_bits: int) -> str:
-    """How the table-driven layout stores indices into a vector of `prev_bits` bits."""
-    if prev_bits <= 1 << 8:
-        return "uint8"
-    if prev_bits <= 1 << 12:
-        return "packed12"
-    return "uint16" if prev_bits <= 1 << 16 else "uint32"
-
-
 def mapping_bytes(entries: int, fmt: str) -> int:
     return (3 * entries + 1) // 2 if fmt == "packed12" else entries * np.dtype(fmt).itemsize
 
@@ -110,7 +101,7 @@ class PackedTableLayer:
     """A layer for the table-driven loop."""
 
     n_inputs: np.ndarray  # (L,) uint8; the C reads it only when the layer is not uniform
-    mapping_format: str  # uint8 | packed12 | uint16 | uint32 (see `mapping_format`)
+    mapping_format: str  # uint8 | packed12 | uint16 | uint32 (the planner's `LayerPlan.map_format`)
     mapping: np.ndarray  # (sum n,) entries, or uint8 bytes when packed12
     tables: np.ndarray  # uint8, the layer's table bits back to back, LSB first
     table_bits: int

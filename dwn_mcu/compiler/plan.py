@@ -14,9 +14,10 @@ from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
 from ..threshold_grid import fits_float16_grid
 from .boards import Board
-from .budget import Budget, BudgetError, Sizes
+from .budget import Budget, Sizes
+from .budget import check_fits as check_budget_fits
 from .cgen import c_identifier
-from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, mapping_format, narrowest_uint
+from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, narrowest_uint
 
 LAYOUTS = ("table", "unrolled")
 
@@ -139,6 +140,16 @@ def score_type(model: FrozenDWN) -> str:
 
 def check_name(name: str) -> str:
     return c_identifier(name, "name", PlanError)
+
+
+def mapping_format(prev_bits: int) -> str:
+    """How the table-driven layout stores indices into a vector of `prev_bits` bits: decided here only
+    (`LayerPlan.map_format`), which `pack` and the templates read."""
+    if prev_bits <= 1 << 8:
+        return "uint8"
+    if prev_bits <= 1 << 12:
+        return "packed12"
+    return "uint16" if prev_bits <= 1 << 16 else "uint32"
 
 
 def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
@@ -311,9 +322,12 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=by_layout[chosen], ram=ram,
         flash_by_layout=totals, **_counter_ctypes(model),
     )
-    problems = plan.problems(budget)
-    if problems and check_budget:
-        where = board.name if budget is None else (f"a budget of {budget.flash} bytes of flash and {budget.ram} "
-                                                   f"bytes of RAM on {board.name}")
-        raise BudgetError(f"model does not fit {where} with the {chosen} layout: " + "; ".join(problems))
+    if check_budget:
+        check_fits(plan, budget)
     return plan
+
+
+def check_fits(plan: Plan, budget: Budget | None = None) -> None:
+    """BudgetError, naming the board, the budget, the layout and what takes the space, when `plan` does
+    not fit (`budget.check_fits`, every family's check)."""
+    check_budget_fits(plan, budget, "model", f" with the {plan.layout} layout")

@@ -5,11 +5,24 @@ serialises it (`project.report_dict`), and the planner's price is a function of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from ..frozen import FrozenDWN
-from .budget import Budget
+from .budget import Budget, Sizes
 from .pack import PackedEncoder, pack_encoder, pack_table_layer, pack_unrolled_layer
 from .plan import Plan
+
+
+@runtime_checkable
+class Lowered(Protocol):
+    """What every model family's `lower` returns (`families.ModelFamily`): the model as compiled, its
+    flash and RAM by part (`Sizes`: totals, the model's share, what is over budget) and the budget it
+    was priced against. DWN's is a `Program`, XGBoost's a `baselines.xgb_plan.XGBProgram`; reports and
+    budget checks read only these."""
+
+    model: object
+    plan: Sizes
+    budget: Budget | None
 
 
 @dataclass(frozen=True, eq=False)

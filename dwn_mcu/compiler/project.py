@@ -119,7 +119,7 @@ def build_project(model: FrozenDWN, board, out_dir, name: str = "dwn_model", lay
     `optimize` first runs the exact netlist passes (`dwn_mcu.optimize`; the report's `optimizer` entry
     says what each removed). `budget` (default: the one the model was trained for on this board, in its
     metadata; else the whole board) is the model's share of flash and RAM; under a budget the layout is
-    chosen as the budget search chooses it (`lower.fit_budget`). `selftest_vectors` (N, F) are embedded in
+    chosen as the budget search chooses it (`lower.choose`). `selftest_vectors` (N, F) are embedded in
     the sketch with the reference's answers; `verify_vectors` (default: adversarial inputs) are stored for
     `dwn-mcu verify` together with the self-test vectors."""
     model = model.validate()

@@ -11,11 +11,11 @@ from .dont_care import remove_dont_care_inputs
 from .duplicates import merge_duplicate_luts
 from .pipeline import PASSES, OptimizeReport, census, optimize
 from .renumber import renumber
-from .uniform import make_layers_uniform
+from .uniform import input_count_forms, make_layers_uniform
 from .unused_thresholds import drop_unused_thresholds, ignored_features
 
 __all__ = [
     "PASSES", "OptimizeReport", "census", "drop_unused_thresholds", "fold_constant_luts",
-    "ignored_features", "make_layers_uniform", "merge_duplicate_luts", "optimize", "remove_dead_luts",
+    "ignored_features", "input_count_forms", "make_layers_uniform", "merge_duplicate_luts", "optimize", "remove_dead_luts",
     "remove_dont_care_inputs", "renumber",
 ]

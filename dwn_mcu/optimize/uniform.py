@@ -42,3 +42,9 @@ def make_layers_uniform(model: FrozenDWN, per_lut_bits: int = MIXED_LAYER_LUT_BI
                 layers[l] = join_layer([_pad(i, t, N, fill) for i, t in split_layer(layer)])
         prev = layer.num_luts
     return replace(model, layers=tuple(layers))
+
+
+def input_count_forms(mixed: FrozenDWN) -> tuple[FrozenDWN, ...]:
+    """The input-count forms a build chooses among (`compiler.lower.choose`), in order of preference on a
+    tie: layers padded where it pays by bits (`make_layers_uniform`), every layer padded, mixed counts."""
+    return (make_layers_uniform(mixed), make_layers_uniform(mixed, per_layer_bits=float("inf")), mixed)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..architectures import ARCHITECTURES
 from ..compiler.plan import CTYPE_BYTES
-from ..model_file import write_atomic
+from ..atomic_write import write_file
 from .arduino import build_sketch, run_sketch
 from .sketch_protocol import expected, parse_answer, row_line
 from .toolchains import TARGETS, TargetError, arduino_core_missing, get_target
@@ -228,4 +228,4 @@ def write_report(root, rows: list[dict], extra: dict | None = None) -> None:
     for row in rows:
         targets[row["result"].target] = row_dict(row)
     targets.update(extra or {})
-    write_atomic(path, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    write_file(path, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8"))
