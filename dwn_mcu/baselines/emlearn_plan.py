@@ -92,3 +92,9 @@ def plan_emlearn(model: EmlearnModel, board, flash_budget: int | None = None, ra
     if problems:
         raise BudgetError(f"emlearn {model.kind} does not fit {board.name}: " + "; ".join(problems))
     return plan
+
+
+def planned_flash(board, name: str = "eml_model"):
+    """A `size_fn` for `train_emlearn`: the model's planned flash share on `board` (priced by building)."""
+    board = get_board(board)
+    return lambda model: EmlearnPlan(board, {"code": measure(model, board, name)[0]}, {}).model_flash
