@@ -216,7 +216,7 @@ def select_families(names=None) -> tuple[list, list]:
     if names and missing:
         n = next(iter(missing))
         raise DWNError(f"family {n} is not installed: pip install 'dwn-mcu[{missing[n]}]'")
-    chosen = [n for n in FAMILIES if n not in missing]
+    chosen = [n for n in FAMILIES if n in (names or FAMILIES) and n not in missing]
     if not chosen:
         raise DWNError("no model family is installed: pip install 'dwn-mcu[train,baselines,emlearn]'")
     return chosen, [f"{n} skipped: not installed (pip install 'dwn-mcu[{x}]')" for n, x in missing.items()]
