@@ -369,7 +369,7 @@ def _write(report: dict, out: Path, force: bool) -> None:
     place; an existing `out` is replaced only then, and only when `compare` wrote it or it is empty)."""
     files = {"report.json": json.dumps(report, indent=1, default=_json_default) + "\n",
              "report.md": _markdown(report), "accuracy_vs_flash.png": _plot(report)}
-    if report["emulated"]:
+    if report.get("emulated"):
         files.update({latency_plot_name(b): latency_plot(report, b) for b in report["budgets"]})
     write_tree(out, files, force, REPORT_MARKER, allow_empty=True)
 

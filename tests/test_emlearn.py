@@ -49,8 +49,9 @@ def _models(seg):
             convert("extra", ExtraTreesClassifier(4, max_depth=6, random_state=0).fit(Xtr, ytr), F, C)]
 
 
-def test_host_c_computes_emlearns_predict_on_every_row(segment):
+def test_host_c_computes_emlearns_predict_on_every_row(segment, tmp_path, monkeypatch):
     Xt = segment[4]
+    monkeypatch.chdir(tmp_path)
     for model in _models(segment):
         sources = render_sources(model, NAME)
         ref = model.predict(Xt)
@@ -58,6 +59,7 @@ def test_host_c_computes_emlearns_predict_on_every_row(segment):
             classes, scores = host_predict(sources, Xt, NAME, model.num_classes, build)
             assert np.array_equal(classes, ref), (model.kind, build)
             assert np.array_equal(scores, np.eye(model.num_classes, dtype=np.int64)[ref])  # one-hot
+    assert list(tmp_path.iterdir()) == []  # emlearn's predict builds its C in a private folder, not here
     # emlearn's forest votes one class per tree; scikit-learn averages: they may differ, the C is emlearn's
     forest = _models(segment)[1]
     assert set(forest.predict(Xt)) <= set(range(forest.num_classes))

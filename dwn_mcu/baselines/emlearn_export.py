@@ -14,6 +14,8 @@ scikit-learn's: they differ where a threshold falls between integers and, for fo
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,8 +70,17 @@ class EmlearnModel:
     num_classes: int
 
     def predict(self, Xq) -> np.ndarray:
-        """emlearn's own host predict: what the C computes (int16 rows)."""
-        return np.asarray(self.converted.predict(_int16(Xq)), dtype=np.int64)
+        """emlearn's own host predict: what the C computes (int16 rows). emlearn compiles its C with the
+        host compiler into `tmp/` under the current folder and calls it by that relative path, so it runs
+        in a private folder of this model's (removed with it), never in the user's."""
+        X = _int16(Xq)
+        with contextlib.chdir(self._workdir()):
+            return np.asarray(self.converted.predict(X), dtype=np.int64).reshape(X.shape[0])
+
+    def _workdir(self) -> str:
+        if getattr(self, "_tmp", None) is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="eml_predict_")
+        return self._tmp.name
 
     def sklearn_predict(self, Xq) -> np.ndarray:
         return np.asarray(self.estimator.predict(_int16(Xq)), dtype=np.int64)
