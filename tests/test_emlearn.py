@@ -2,12 +2,14 @@
 host predict on every row, on the host (strict and sanitizer builds), in simavr and on a QEMU Cortex-M;
 its price, its budget-fitted search, compare with --families, and one-line errors."""
 
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-pytest.importorskip("emlearn", reason="emlearn is the optional extra dwn-mcu[emlearn]")
+if importlib.util.find_spec("emlearn") is None:  # not importorskip: importing emlearn alters numpy's state
+    pytest.skip("emlearn is the optional extra dwn-mcu[emlearn]", allow_module_level=True)
 pytest.importorskip("sklearn", reason="emlearn's models come from scikit-learn")
 
 from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier  # noqa: E402
@@ -121,6 +123,15 @@ def test_bad_models_are_one_line_errors(segment):
     for hostile in ("x; system(1)", "a\nb", "int", "9lives"):
         with pytest.raises(BaselineError, match="not a C identifier"):
             render_sources(model, hostile)
+
+
+def test_importing_emlearn_leaves_numpys_error_state_alone():
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; before = np.geterr(); from dwn_mcu.baselines.emlearn_export import _emlearn; "
+            "_emlearn(); assert np.geterr() == before, np.geterr()")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_a_single_leaf_tree_builds_and_runs(segment):

@@ -103,12 +103,22 @@ def _int16(Xq) -> np.ndarray:
     return X.astype(np.int16)
 
 
-def convert(kind: str, estimator, num_features: int, num_classes: int) -> EmlearnModel:
-    """emlearn's inline conversion of a fitted estimator; BaselineError (one line) when it cannot."""
+def _emlearn():
+    """The emlearn module. Importing it runs `numpy.seterr(all='raise')` (emlearn/bayes.py), which would
+    turn every later underflow in the process into an exception: numpy's error state is restored."""
+    state = np.geterr()
     try:
         import emlearn
     except ImportError:
         raise BaselineError("emlearn is not installed: pip install 'dwn-mcu[emlearn]'") from None
+    finally:
+        np.seterr(**state)
+    return emlearn
+
+
+def convert(kind: str, estimator, num_features: int, num_classes: int) -> EmlearnModel:
+    """emlearn's inline conversion of a fitted estimator; BaselineError (one line) when it cannot."""
+    emlearn = _emlearn()
     if kind not in KINDS:
         raise BaselineError(f"unknown emlearn model kind {kind!r} (one of {', '.join(KINDS)})")
     classes = getattr(estimator, "classes_", None)
@@ -123,9 +133,7 @@ def convert(kind: str, estimator, num_features: int, num_classes: int) -> Emlear
 
 
 def emlearn_version() -> str:
-    import emlearn
-
-    return str(getattr(emlearn, "__version__", "unknown"))
+    return str(getattr(_emlearn(), "__version__", "unknown"))
 
 
 def render_sources(model: EmlearnModel, name: str) -> dict:
