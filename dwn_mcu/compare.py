@@ -327,6 +327,8 @@ def _markdown(report: dict) -> str:
           f"own predict {100 * e['sklearn_test_accuracy']:.2f}% (selected by what the C computes)"
           for row in report["rows"] for e in row["entries"] if "sklearn_test_accuracy" in e
           and e["sklearn_test_accuracy"] != e["test_accuracy"]]
+    sk += [f"- {e['family']} at {row['budget']} B: also proven on {', '.join(e['proofs'])} (every test row)"
+           for row in report["rows"] for e in row["entries"] if e.get("proofs")]
     plots = [f"![accuracy vs latency, {b_} B]({latency_plot_name(b_)})" for b_ in report["budgets"]] \
         if report["emulated"] else []
     return "\n".join(head + table_lines(report) + [""] + (sk + [""] if sk else []) + ["## Verdict", ""] +

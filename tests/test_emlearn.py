@@ -184,6 +184,11 @@ def test_compare_emlearn_only_reports_rows_verdict_and_plots(tmp_path, capsys):
         em = e["emulator"]
         assert em["agree"] == em["vectors"] == report["test_rows"] and em["flash"] <= row["budget"]
         assert em["ram"] == 0 and 0 <= e["sklearn_test_accuracy"] <= 1
+        from dwn_mcu.targets.toolchains import get_target, missing_tools
+
+        assert {"host strict", "host sanitize"} <= set(e["proofs"])
+        assert "cortex-m3" in e["proofs"] or missing_tools(get_target("cortex-m3"))
+        assert all(p["agree"] == p["vectors"] == report["test_rows"] for p in e["proofs"].values())
         assert f"| {row['budget']} | emlearn | {e['shape']} | {100 * e['test_accuracy']:.2f}% |" in printed
     v = report["verdict"][1]  # at 2048 B the pool holds both budgets' picks
     best = max((r["entries"][0] for r in report["rows"]), key=lambda e: (e["test_accuracy"],
@@ -191,4 +196,5 @@ def test_compare_emlearn_only_reports_rows_verdict_and_plots(tmp_path, capsys):
     assert v["best"]["test_accuracy"] == best["test_accuracy"] and v["at_latency"][0]["baseline"] == "emlearn"
     for b in (1024, 2048):
         assert (out / f"accuracy_vs_latency_{b}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "## Verdict" in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert "## Verdict" in md and "also proven on host strict, host sanitize" in md

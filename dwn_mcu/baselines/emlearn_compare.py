@@ -1,11 +1,13 @@
 """The emlearn family in `compare`: the budget-fitted search on the int16 rows, the chosen model built
 for the board and run on its emulator (the targets' `verify_program`, as every family), searched again
-with a lowered planning budget while the ELF overshoots the budget, and the report's entry."""
+with a lowered planning budget while the ELF overshoots the budget, and the report's entry. With
+emulation the chosen model's C is also proven on the host and on a QEMU Cortex-M (`proofs`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import BaselineError
 from .emlearn_plan import plan_emlearn, planned_flash
 from .emlearn_train import train_emlearn
 
@@ -21,6 +23,32 @@ def emulate(model, Xq, target: str = "avr") -> dict:
     r = verify_program(fam.test_program(fam.render(EML_NAME), EML_NAME, Xq), target, Xq)
     return {"agree": r.agree, "vectors": r.vectors, "flash": r.model_size.flash, "ram": r.model_size.ram,
             "stack": r.stack_measured, "cycles": r.latency_summary(), "first_mismatch": r.first_mismatch}
+
+
+def other_proofs(model, Xq, cortex_m: str = "cortex-m3") -> dict:
+    """The chosen model's C on the host (strict and sanitizer builds) and on one QEMU Cortex-M, against
+    emlearn's predict on every row: {proof: {"agree", "vectors"}} (a target whose tools are missing: absent).
+    BaselineError when any disagrees."""
+    from ..targets.toolchains import get_target, missing_tools
+    from ..targets.verify import verify_program
+    from ..families import EmlearnFamily
+    from .emlearn_host import host_predict
+
+    fam = EmlearnFamily(model)
+    sources, ref = fam.render(EML_NAME), model.predict(Xq)
+    out = {}
+    for build in ("strict", "sanitize"):
+        got = host_predict(sources, Xq, EML_NAME, model.num_classes, build)[0]
+        out[f"host {build}"] = {"agree": int((got == ref).sum()), "vectors": int(len(ref))}
+    if not missing_tools(get_target(cortex_m)):
+        r = verify_program(fam.test_program(sources, EML_NAME, Xq), cortex_m, Xq)
+        out[cortex_m] = {"agree": r.agree, "vectors": r.vectors, "model_flash": r.model_size.flash,
+                         "instructions": r.latency_summary()}
+    bad = [k for k, v in out.items() if v["agree"] != v["vectors"]]
+    if bad:
+        raise BaselineError(f"emlearn {model.kind}: the C disagrees with emlearn's predict on {bad[0]} "
+                            f"({out[bad[0]]['vectors'] - out[bad[0]]['agree']} of {out[bad[0]]['vectors']} rows)")
+    return out
 
 
 def _fit(job: dict, budget: int):
@@ -53,6 +81,7 @@ def emlearn_entry(job: dict, budget: int) -> tuple[dict, list]:
              "planned_flash": plan.model_flash, "planned_ram": plan.model_ram, "planning_budget": plan_budget}
     if em is not None:
         entry["emulator"] = em
+        entry["proofs"] = other_proofs(res.model, Xt)
     cands = [{"budget": budget, "family": "emlearn", "chosen": c == res.best, "flash": c.size_bytes,
               "val_accuracy": c.val_accuracy} for c in res.candidates if c.fits]
     return entry, cands
