@@ -1,8 +1,9 @@
 """DWN against the baselines (XGBoost, emlearn) on one board at one or more flash budgets, side by side.
 
-For each budget both families are fitted to the same training rows (minus the same stratified 20%
-validation split), held to the same budget by the same rules (the planner's flash and RAM accounting,
-`dwn_mcu.compiler.make_plan` and `dwn_mcu.baselines.xgb_plan`), scored on the test split, then built for
+For each budget every family (`select_families`: DWN, XGBoost, emlearn) is fitted to the same training
+rows (minus the same stratified 20% validation split, every family on the same int16 scaling), held to
+the same budget by the same rules (the planner's flash and RAM accounting, `dwn_mcu.compiler.make_plan`,
+`dwn_mcu.baselines.xgb_plan`, `dwn_mcu.baselines.emlearn_plan`), scored on the test split, then built for
 the board and run on its emulator where there is one (simavr for AVR boards): agreement with the
 reference on the test split, the model's measured share of flash and RAM, and cycles per inference.
 Budgets are fitted smallest first, and the DWNs chosen at smaller budgets are candidates at the larger
@@ -10,7 +11,8 @@ ones (priced again, possibly in a faster layout), as XGBoost's smaller models ar
 
     report = compare(load_data(dataset="phoneme"), "nano", budgets=[2048, 8192], out_dir="compare")
 
-writes `report.json`, `report.md` and `accuracy_vs_flash.png` in `out_dir` (all or nothing).
+writes `report.json`, `report.md`, `accuracy_vs_flash.png` and, emulated, `accuracy_vs_latency_<budget>.png`
+in `out_dir` (all or nothing).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -193,13 +195,17 @@ def _emlearn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, lis
     return (*emlearn_entry(job, budget), None)
 
 
-#: compare's families: the name `--families` takes, how to fit one at a budget, the module it needs and
-#: the extra that installs it.
-FAMILIES = {"dwn": (_dwn_entry, "torch", "train"), "xgboost": (_xgb_entry, "xgboost", "baselines"),
-            "emlearn": (_emlearn_entry, "emlearn", "emlearn")}
+class Family(NamedTuple):
+    label: str  # as reports say it
+    entry: Callable  # (job, budget, chosen DWNs) -> (report entry, candidates, chosen DWN or None)
+    module: str  # the package it needs
+    extra: str  # the dwn-mcu extra that installs it
 
 
-FAMILY_LABELS = {"dwn": "DWN", "xgboost": "XGBoost", "emlearn": "emlearn"}
+#: compare's families, by the name `--families` takes.
+FAMILIES = {"dwn": Family("DWN", _dwn_entry, "torch", "train"),
+            "xgboost": Family("XGBoost", _xgb_entry, "xgboost", "baselines"),
+            "emlearn": Family("emlearn", _emlearn_entry, "emlearn", "emlearn")}
 
 
 def select_families(names=None) -> tuple[list, list]:
@@ -212,7 +218,7 @@ def select_families(names=None) -> tuple[list, list]:
         unknown = [n for n in names if n not in FAMILIES]
         if unknown:
             raise DWNError(f"unknown family {unknown[0]!r} (families: {', '.join(FAMILIES)})")
-    missing = {n: FAMILIES[n][2] for n in (names or FAMILIES) if find_spec(FAMILIES[n][1]) is None}
+    missing = {n: FAMILIES[n].extra for n in (names or FAMILIES) if find_spec(FAMILIES[n].module) is None}
     if names and missing:
         n = next(iter(missing))
         raise DWNError(f"family {n} is not installed: pip install 'dwn-mcu[{missing[n]}]'")
@@ -226,7 +232,7 @@ def _budget_row(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, 
     """Every family at one budget: (report row, their candidates, the chosen DWN as an incumbent)."""
     entries, candidates, chosen = [], [], None
     for family in job["families"]:
-        entry, cands, extra = FAMILIES[family][0](job, budget, chosen_dwns)
+        entry, cands, extra = FAMILIES[family].entry(job, budget, chosen_dwns)
         entries.append(entry)
         candidates += cands
         chosen = extra if family == "dwn" else chosen
@@ -285,7 +291,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
         candidates += cands
         chosen_dwns = chosen_dwns + ([chosen] if chosen else [])
     report = {"dataset": data.name, "board": board.as_dict(), "budgets": budgets, "ram_budget": ram_budget,
-              "families": [FAMILY_LABELS[f] for f in families], "skipped_families": notes,
+              "families": [FAMILIES[f].label for f in families], "skipped_families": notes,
               "input_scaling": inputs["rule"],
               "train_rows": int((~val).sum()), "validation_rows": int(val.sum()), "test_rows": int(Xt.shape[0]),
               "seed": seed, "emulated": emulate, "rows": rows, "candidates": candidates}
