@@ -66,14 +66,10 @@ def measure(model: EmlearnModel, board, name: str = "eml_model") -> tuple[int, i
         secs = _sections(work / f"{name}.o")
         frames = [int(line.split("\t")[1]) for line in (work / f"{name}.su").read_text().splitlines()
                   if "\t" in line and not line.split("\t")[0].endswith("_predict_proba")]
+    ram_prefixes = RAM_SECTION_PREFIXES if get_board(board).arch == "avr" else (".data", ".bss")
     flash = sum(v for k, v in secs.items() if _kept(k, FLASH_SECTION_PREFIXES, name))
-    ram = sum(v for k, v in secs.items() if _kept(k, RAM_SECTION_PREFIXES, name)) if board_is_avr(board) else \
-        sum(v for k, v in secs.items() if k.startswith((".data", ".bss")))
+    ram = sum(v for k, v in secs.items() if _kept(k, ram_prefixes, name))
     return flash, ram, sum(frames)
-
-
-def board_is_avr(board) -> bool:
-    return get_board(board).arch == "avr"
 
 
 def plan_emlearn(model: EmlearnModel, board, flash_budget: int | None = None, ram_budget: int | None = None,
