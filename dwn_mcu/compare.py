@@ -1,8 +1,9 @@
-"""DWN against XGBoost on one board at one or more flash budgets, side by side.
+"""DWN against the baselines (XGBoost, emlearn) on one board at one or more flash budgets, side by side.
 
-For each budget both families are fitted to the same training rows (minus the same stratified 20%
-validation split), held to the same budget by the same rules (the planner's flash and RAM accounting,
-`dwn_mcu.compiler.make_plan` and `dwn_mcu.baselines.xgb_plan`), scored on the test split, then built for
+For each budget every family (`select_families`: DWN, XGBoost, emlearn) is fitted to the same training
+rows (minus the same stratified 20% validation split, every family on the same int16 scaling), held to
+the same budget by the same rules (the planner's flash and RAM accounting, `dwn_mcu.compiler.make_plan`,
+`dwn_mcu.baselines.xgb_plan`, `dwn_mcu.baselines.emlearn_plan`), scored on the test split, then built for
 the board and run on its emulator where there is one (simavr for AVR boards): agreement with the
 reference on the test split, the model's measured share of flash and RAM, and cycles per inference.
 Budgets are fitted smallest first, and the DWNs chosen at smaller budgets are candidates at the larger
@@ -10,7 +11,8 @@ ones (priced again, possibly in a faster layout), as XGBoost's smaller models ar
 
     report = compare(load_data(dataset="phoneme"), "nano", budgets=[2048, 8192], out_dir="compare")
 
-writes `report.json`, `report.md` and `accuracy_vs_flash.png` in `out_dir` (all or nothing).
+writes `report.json`, `report.md`, `accuracy_vs_flash.png` and, emulated, `accuracy_vs_latency_<budget>.png`
+in `out_dir` (all or nothing).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -30,6 +32,7 @@ from .budget_search import budgets as model_budgets
 from .budget_search import search_dwn
 from .compiler import Budget, get_board, render_model_sources
 from .compiler.write import check_destination, write_tree
+from .compare_verdict import COLORS, latency_plot, verdict, verdict_lines
 from .data import Dataset, stratified_split
 from .errors import DWNError
 
@@ -150,69 +153,150 @@ def _check_emulated(entries: list, budget: int) -> None:
 
 
 def _winner(entries: list, emulate: bool) -> str:
-    a, b = entries
-    if a["test_accuracy"] != b["test_accuracy"]:
-        return max(entries, key=lambda e: e["test_accuracy"])["family"]
+    """The most accurate family on the test split; on a tie, the fastest (emulated) or "tie"."""
+    best = max(e["test_accuracy"] for e in entries)
+    top = [e for e in entries if e["test_accuracy"] == best]
+    if len(top) == 1:
+        return top[0]["family"]
     if emulate:
-        return min(entries, key=lambda e: e["emulator"]["cycles"]["median"])["family"] + " (faster)"
+        return min(top, key=lambda e: e["emulator"]["cycles"]["median"])["family"] + " (faster)"
     return "tie"
 
 
-def _budget_row(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, tuple]:
-    """Both families at one budget: (report row, their candidates, the chosen DWN as an incumbent)."""
+def _dwn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, tuple]:
     dwn, dwn_em, dwn_plan = _fit_dwn(job, budget, chosen_dwns)
+    entry = {"family": "DWN", "shape": dwn.best.shape + f" ({dwn.layout} layout)",
+             "val_accuracy": dwn.best.val_accuracy,
+             "test_accuracy": float(np.mean(dwn.model.predict(job["Xt"]) == job["yt"])),
+             "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "planning_budget": dwn_plan}
+    if job["emulate"]:
+        entry["emulator"] = dwn_em
+    cands = [{"budget": budget, "family": "DWN", "chosen": c.shape == dwn.best.shape and c.trained,
+              "flash": c.flash, "val_accuracy": c.val_accuracy} for c in dwn.candidates if c.trained]
+    return entry, cands, (dwn.shape, dwn.model)
+
+
+def _xgb_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
     xgb, xgb_pred, xgb_em, xgb_plan = _fit_xgb(job, budget)
     board = get_board(job["board"])
     xplan = lower_xgboost(xgb.tables, board, Budget(board.flash, job["ram_budget"])).plan
-    yt = job["yt"]
-    entries = [
-        {"family": "DWN", "shape": dwn.best.shape + f" ({dwn.layout} layout)",
-         "val_accuracy": dwn.best.val_accuracy, "test_accuracy": float(np.mean(dwn.model.predict(job["Xt"]) == yt)),
-         "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "planning_budget": dwn_plan},
-        {"family": "XGBoost", "shape": xgb.best.shape(), "val_accuracy": xgb.best.val_accuracy,
-         "test_accuracy": float(np.mean(xgb_pred[0] == yt)), "planned_flash": xplan.model_flash,
-         "planned_ram": xplan.model_ram, "planning_budget": xgb_plan},
-    ]
+    entry = {"family": "XGBoost", "shape": xgb.best.shape(), "val_accuracy": xgb.best.val_accuracy,
+             "test_accuracy": float(np.mean(xgb_pred[0] == job["yt"])), "planned_flash": xplan.model_flash,
+             "planned_ram": xplan.model_ram, "planning_budget": xgb_plan}
     if job["emulate"]:
-        entries[0]["emulator"], entries[1]["emulator"] = dwn_em, xgb_em
+        entry["emulator"] = xgb_em
+    cands = [{"budget": budget, "family": "XGBoost", "chosen": c == xgb.best, "flash": c.size_bytes,
+              "val_accuracy": c.val_accuracy} for c in xgb.candidates if c.fits]
+    return entry, cands, None
+
+
+def _emlearn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
+    from .baselines.emlearn_compare import emlearn_entry
+
+    return (*emlearn_entry(job, budget), None)
+
+
+class Family(NamedTuple):
+    label: str  # as reports say it
+    entry: Callable  # (job, budget, chosen DWNs) -> (report entry, candidates, chosen DWN or None)
+    module: str  # the package it needs
+    extra: str  # the dwn-mcu extra that installs it
+
+
+#: compare's families, by the name `--families` takes.
+FAMILIES = {"dwn": Family("DWN", _dwn_entry, "torch", "train"),
+            "xgboost": Family("XGBoost", _xgb_entry, "xgboost", "baselines"),
+            "emlearn": Family("emlearn", _emlearn_entry, "emlearn", "emlearn")}
+
+
+def select_families(names=None) -> tuple[list, list]:
+    """(family names to run, a note per default family skipped as not installed). Named families must
+    exist and be installed (DWNError, one line, naming the extra); by default every installed one runs."""
+    from importlib.util import find_spec
+
+    if names:
+        names = list(dict.fromkeys(n.strip().lower() for n in names))
+        unknown = [n for n in names if n not in FAMILIES]
+        if unknown:
+            raise DWNError(f"unknown family {unknown[0]!r} (families: {', '.join(FAMILIES)})")
+    missing = {n: FAMILIES[n].extra for n in (names or FAMILIES) if find_spec(FAMILIES[n].module) is None}
+    if names and missing:
+        n = next(iter(missing))
+        raise DWNError(f"family {n} is not installed: pip install 'dwn-mcu[{missing[n]}]'")
+    chosen = [n for n in FAMILIES if n in (names or FAMILIES) and n not in missing]
+    if not chosen:
+        raise DWNError("no model family is installed: pip install 'dwn-mcu[train,baselines,emlearn]'")
+    return chosen, [f"{n} skipped: not installed (pip install 'dwn-mcu[{x}]')" for n, x in missing.items()]
+
+
+def _budget_row(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, tuple | None]:
+    """Every family at one budget: (report row, their candidates, the chosen DWN as an incumbent)."""
+    entries, candidates, chosen = [], [], None
+    for family in job["families"]:
+        entry, cands, extra = FAMILIES[family].entry(job, budget, chosen_dwns)
+        entries.append(entry)
+        candidates += cands
+        chosen = extra if family == "dwn" else chosen
+    if job["emulate"]:
         _check_emulated(entries, budget)
-    candidates = [{"budget": budget, "family": "DWN", "chosen": c.shape == dwn.best.shape and c.trained,
-                   "flash": c.flash, "val_accuracy": c.val_accuracy} for c in dwn.candidates if c.trained]
-    candidates += [{"budget": budget, "family": "XGBoost", "chosen": c == xgb.best, "flash": c.size_bytes,
-                    "val_accuracy": c.val_accuracy} for c in xgb.candidates if c.fits]
-    row = {"budget": budget, "entries": entries, "winner": _winner(entries, job["emulate"])}
-    return row, candidates, (dwn.shape, dwn.model)
+    return {"budget": budget, "entries": entries, "winner": _winner(entries, job["emulate"])}, candidates, chosen
+
+
+def _scaled_inputs(X, Xt, val) -> dict:
+    """The one input scaling of every family: an int16 quantization fitted on the training rows
+    (`integer_inputs.fit_quantization`). emlearn takes the integers; the float families take the float32
+    values those integers stand for (`dequantize`), so every family sees exactly the same information."""
+    from .integer_inputs import dequantize, fit_quantization, quantize
+
+    scale, offset = fit_quantization(X[~val], "int16")
+    q = {"train": quantize(X, "int16", scale, offset), "test": quantize(Xt, "int16", scale, offset)}
+    return {"int16": q, "float": {k: dequantize(v, scale, offset) for k, v in q.items()},
+            "rule": "int16 = round((x - offset) / scale), fitted on the training rows; float families get "
+                    "float32(k * scale + offset)"}
 
 
 def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int = 0, dwn_trials: int = 24,
             dwn_time_limit: float | None = 300.0, epochs: int = 40, xgb_trials: int | None = None,
-            xgb_time_limit: float | None = 60.0, emulate: bool = True, force: bool = False,
+            xgb_time_limit: float | None = 60.0, emlearn_trials: int | None = None,
+            emlearn_time_limit: float | None = 60.0, families=None, emulate: bool = True, force: bool = False,
             progress: Callable[[str], None] | None = None) -> dict:
-    """Fit, score, build and measure both families at each budget; write the report; return it."""
+    """Fit, score, build and measure every family (`select_families`) at each budget; write the report;
+    return it."""
     board = get_board(board)
     out = Path(out_dir)
+    families, notes = select_families(families)
     budgets, ram_budget = _check_request(board, out, budgets, emulate, force)
     say = progress or (lambda msg: None)
+    for note in notes:
+        say(note)
     X, y = data.train_split()
     Xt, yt = data.test_split()
     if Xt.shape[0] == 0:
         raise DWNError(f"{data.name}: the test split is empty")
     val = stratified_split(y, 0.2, seed=seed)
-    job = {"board": board, "ram_budget": ram_budget, "emulate": emulate, "say": say, "Xt": Xt, "yt": yt,
-           "classes": data.num_classes, "split": (X[~val], y[~val], X[val], y[val]),
+    inputs = _scaled_inputs(X, Xt, val)
+    Xf, Xi = inputs["float"]["train"], inputs["int16"]["train"]
+    job = {"board": board, "ram_budget": ram_budget, "emulate": emulate, "say": say, "families": families,
+           "Xt": inputs["float"]["test"], "Xt_int16": inputs["int16"]["test"], "yt": yt, "classes": data.num_classes,
+           "split": (Xf[~val], y[~val], Xf[val], y[val]), "int16_split": (Xi[~val], y[~val], Xi[val], y[val]),
            "dwn_kwargs": {"max_trials": dwn_trials, "time_limit": dwn_time_limit, "seed": seed, "epochs": epochs,
                           "progress": say},
-           "xgb_kwargs": {"max_trials": xgb_trials, "time_limit": xgb_time_limit, "seed": seed}}
+           "xgb_kwargs": {"max_trials": xgb_trials, "time_limit": xgb_time_limit, "seed": seed},
+           "emlearn_kwargs": {"max_trials": emlearn_trials, "time_limit": emlearn_time_limit, "seed": seed,
+                              "progress": say}}
     rows, candidates = [], []
     chosen_dwns = []  # a model that fits a smaller budget fits the larger ones: a candidate there too
     for budget in budgets:
         row, cands, chosen = _budget_row(job, budget, chosen_dwns)
         rows.append(row)
         candidates += cands
-        chosen_dwns = chosen_dwns + [chosen]
+        chosen_dwns = chosen_dwns + ([chosen] if chosen else [])
     report = {"dataset": data.name, "board": board.as_dict(), "budgets": budgets, "ram_budget": ram_budget,
+              "families": [FAMILIES[f].label for f in families], "skipped_families": notes,
+              "input_scaling": inputs["rule"],
               "train_rows": int((~val).sum()), "validation_rows": int(val.sum()), "test_rows": int(Xt.shape[0]),
               "seed": seed, "emulated": emulate, "rows": rows, "candidates": candidates}
+    report["verdict"] = verdict(report)
     _write(report, out, force)
     return report
 
@@ -236,16 +320,27 @@ def table_lines(report: dict) -> list:
 
 def _markdown(report: dict) -> str:
     b = report["board"]
-    head = [f"# DWN vs XGBoost: {report['dataset']} on {b['name']}", "",
+    head = [f"# {' vs '.join(report['families'])}: {report['dataset']} on {b['name']}", "",
             f"Training rows {report['train_rows']}, validation rows {report['validation_rows']}, test rows "
-            f"{report['test_rows']}; seed {report['seed']}; RAM budget {report['ram_budget']} bytes. Flash and "
-            "RAM are the model's share of the firmware" +
+            f"{report['test_rows']}; seed {report['seed']}; RAM budget {report['ram_budget']} bytes. Inputs: "
+            f"{report['input_scaling']}. Flash and RAM are the model's share of the firmware" +
             (" measured from the ELF (with the model minus without it); cycles are exact (simavr), median over "
-             "the test split; both firmwares agree with their reference on every test row. A family whose "
+             "the test split; every firmware agrees with its reference on every test row. A family whose "
              "built model exceeded the budget was searched again with a planning budget lowered by "
              "the overshoot or the estimate's error (`planning_budget` in report.json)."
              if report["emulated"] else " as planned (not emulated)."), ""]
-    return "\n".join(head + table_lines(report) + ["", "![accuracy vs flash](accuracy_vs_flash.png)", ""])
+    head += [f"{note}." for note in report["skipped_families"]] + ([""] if report["skipped_families"] else [])
+    sk = [f"- {e['family']} at {row['budget']} B: the C computes {100 * e['test_accuracy']:.2f}%, scikit-learn's "
+          f"own predict {100 * e['sklearn_test_accuracy']:.2f}% (selected by what the C computes)"
+          for row in report["rows"] for e in row["entries"] if "sklearn_test_accuracy" in e
+          and e["sklearn_test_accuracy"] != e["test_accuracy"]]
+    sk += [f"- {e['family']} at {row['budget']} B: also proven on {', '.join(e['proofs'])} (every test row)"
+           for row in report["rows"] for e in row["entries"] if e.get("proofs")]
+    plots = [f"![accuracy vs latency, {b_} B]({latency_plot_name(b_)})" for b_ in report["budgets"]] \
+        if report["emulated"] else []
+    return "\n".join(head + table_lines(report) + [""] + (sk + [""] if sk else []) + ["## Verdict", ""] +
+                     verdict_lines(report) + ["", "![accuracy vs flash](accuracy_vs_flash.png)", ""] +
+                     [p + "\n" for p in plots])
 
 
 def _plot(report: dict) -> bytes:
@@ -255,7 +350,8 @@ def _plot(report: dict) -> bytes:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for family, color in (("DWN", "tab:blue"), ("XGBoost", "tab:orange")):
+    for family in report.get("families", ("DWN", "XGBoost")):
+        color = COLORS.get(family, "tab:gray")
         pts = [c for c in report["candidates"] if c["family"] == family]
         ax.scatter([c["flash"] for c in pts], [c["val_accuracy"] for c in pts], s=10, alpha=0.35, color=color,
                    label=f"{family} candidates (planned flash, validation accuracy)")
@@ -280,9 +376,15 @@ def _plot(report: dict) -> bytes:
 def _write(report: dict, out: Path, force: bool) -> None:
     """Everything written at once, atomically (`compiler.write.write_tree`: a complete folder moved into
     place; an existing `out` is replaced only then, and only when `compare` wrote it or it is empty)."""
-    write_tree(out, {"report.json": json.dumps(report, indent=1, default=_json_default) + "\n",
-                     "report.md": _markdown(report), "accuracy_vs_flash.png": _plot(report)},
-               force, REPORT_MARKER, allow_empty=True)
+    files = {"report.json": json.dumps(report, indent=1, default=_json_default) + "\n",
+             "report.md": _markdown(report), "accuracy_vs_flash.png": _plot(report)}
+    if report.get("emulated"):
+        files.update({latency_plot_name(b): latency_plot(report, b) for b in report["budgets"]})
+    write_tree(out, files, force, REPORT_MARKER, allow_empty=True)
+
+
+def latency_plot_name(budget: int) -> str:
+    return f"accuracy_vs_latency_{budget}.png"
 
 
 def _json_default(v):

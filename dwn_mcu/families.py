@@ -3,7 +3,7 @@ accounting, atomic writing and reports exist once. A family gives its reference 
 itself for a board and budget (a `compiler.program.Lowered`: the model, its flash and RAM by part in the
 shared accounting `compiler.budget.Sizes`, the budget),
 renders its C library, and describes its test firmware for the target proofs (`targets.testbench.
-TestProgram`, run by `targets.verify.verify_program`). DWN and XGBoost implement it; a third family is
+TestProgram`, run by `targets.verify.verify_program`). DWN, XGBoost and emlearn implement it; another family is
 one module like these plus its templates.
 """
 
@@ -103,3 +103,39 @@ class XGBoostFamily:
             name=name, sources=sources,
             testbench=lambda target, rows, with_model: render_testbench(name, rows, M, with_model=with_model),
             parse=lambda text: _parse(text, M), expected=self.reference(X))
+
+
+class EmlearnFamily:
+    """A scikit-learn tree or forest as emlearn's inline C (`baselines.emlearn_export.EmlearnModel`): int16
+    inputs, the class one-hot as scores; the reference is emlearn's own host predict."""
+
+    name = "emlearn"
+
+    def __init__(self, model):
+        self.model = model
+
+    def reference(self, X) -> list:
+        return self.model.reference(X)
+
+    def lower(self, board, budget: Budget | None = None, name: str = "eml_model"):
+        from .baselines.emlearn_plan import plan_emlearn
+
+        return plan_emlearn(self.model, board, *((budget.flash, budget.ram) if budget else ()), name=name)
+
+    def render(self, name: str, board=None, layout: str | None = None) -> dict:
+        from .baselines.emlearn_export import render_sources
+
+        return render_sources(self.model, name)
+
+    def test_program(self, sources: dict, name: str, X) -> TestProgram:
+        from .baselines.emlearn_export import INPUT_TYPE
+        from .targets.testbench import render_testbench
+        from .targets.verify import parse_results
+
+        C = self.model.num_classes
+        return TestProgram(
+            name=name, sources=sources,
+            testbench=lambda target, rows, with_model: render_testbench(target, name, rows, C, with_model=with_model,
+                                                                        input_type=INPUT_TYPE),
+            parse=lambda text: parse_results(text, C), expected=self.reference(X),
+            show=lambda v: {"class": v[0], "scores": list(v[1])})

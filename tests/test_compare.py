@@ -70,7 +70,7 @@ def test_compare_cli_writes_the_report_it_prints(tmp_path, capsys):
     md = (out / "report.md").read_text()
     assert (out / "accuracy_vs_flash.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     (row,) = report["rows"]
-    assert row["budget"] == 2048 and {e["family"] for e in row["entries"]} == {"DWN", "XGBoost"}
+    assert row["budget"] == 2048 and {"DWN", "XGBoost"} <= {e["family"] for e in row["entries"]}  # + emlearn
     for e in row["entries"]:
         em = e["emulator"]
         assert em["agree"] == em["vectors"] == report["test_rows"]
@@ -81,7 +81,7 @@ def test_compare_cli_writes_the_report_it_prints(tmp_path, capsys):
         assert line in md  # the report holds the printed table
     accs = {e["family"]: e["test_accuracy"] for e in row["entries"]}
     assert row["winner"].split()[0] in accs
-    if accs["DWN"] != accs["XGBoost"]:
+    if sorted(accs.values())[-1] != sorted(accs.values())[-2]:
         assert row["winner"] == max(accs, key=accs.get)
 
 

@@ -1,4 +1,4 @@
-"""`dwn-mcu compare`: DWN against XGBoost on one board at one or more flash budgets (dwn_mcu.compare)."""
+"""`dwn-mcu compare`: DWN against the baselines on one board at one or more flash budgets (dwn_mcu.compare)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _budget(text):
 
 
 def register(sub):
-    p = sub.add_parser("compare", help="fit DWN and XGBoost to a board's budgets and measure both")
+    p = sub.add_parser("compare", help="fit DWN and the baselines (XGBoost, emlearn) to a board's budgets and measure them")
     add_data_arguments(p)
     p.add_argument("--board", required=True, help="board name (see `dwn-mcu boards`)")
     p.add_argument("--budgets", nargs="+", type=_budget, metavar="BYTES",
@@ -32,6 +32,10 @@ def register(sub):
     p.add_argument("--epochs", type=int, default=40, help="DWN epochs at most (default 40)")
     p.add_argument("--xgb-trials", type=int, default=None, help="XGBoost trials per budget (default: all)")
     p.add_argument("--xgb-time-limit", type=float, default=60.0, help="seconds of XGBoost search per budget")
+    p.add_argument("--emlearn-trials", type=int, default=None, help="emlearn trials per budget (default: all)")
+    p.add_argument("--emlearn-time-limit", type=float, default=60.0, help="seconds of emlearn search per budget")
+    p.add_argument("--families", type=lambda t: [n for n in t.split(",") if n.strip()], default=None,
+                   metavar="LIST", help="comma-separated: dwn,xgboost,emlearn (default: every installed one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-emulate", action="store_true", help="skip building and running on the emulator")
     p.add_argument("--force", action="store_true", help="overwrite the report folder")
@@ -40,18 +44,20 @@ def register(sub):
 
 
 def run(args):
-    from ..compare import REPORT_MARKER, compare, table_lines
+    from ..compare import REPORT_MARKER, compare, select_families, table_lines
     from ..compiler.write import check_destination
     from ..data import load_data
 
-    check_destination(args.output, args.force, REPORT_MARKER, allow_empty=True)  # cheap checks first
+    select_families(args.families)  # cheap checks first
+    check_destination(args.output, args.force, REPORT_MARKER, allow_empty=True)
     data = load_data(args.data, args.target, args.dataset)
     report = compare(
         data, args.board, args.budgets, args.output, seed=args.seed, dwn_trials=args.dwn_trials,
         dwn_time_limit=args.dwn_time_limit, epochs=args.epochs, xgb_trials=args.xgb_trials,
-        xgb_time_limit=args.xgb_time_limit, emulate=not args.no_emulate, force=args.force,
+        xgb_time_limit=args.xgb_time_limit, emlearn_trials=args.emlearn_trials,
+        emlearn_time_limit=args.emlearn_time_limit, families=args.families, emulate=not args.no_emulate, force=args.force,
         progress=None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True)),
     )
     print("\n".join(table_lines(report)))
-    print(f"wrote {args.output}/report.md, report.json, accuracy_vs_flash.png")
+    print(f"wrote {args.output}/report.md, report.json and its plots")
     return 0
