@@ -89,6 +89,8 @@ class LayerPlan:
     # table layout on AVR: the input bits spread into one byte each and an assembly loop per LUT
     # (`avr_fast_eligible`); the planner turns it off when the byte array would not fit the RAM budget
     avr_fast: bool = False
+    # table layout on 32-bit machines: one byte per input, 32-bit table words (`word_path_eligible`)
+    word_path: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class Plan(Sizes):
     layers: tuple[LayerPlan, ...]
     buffers: tuple[int, ...]  # bytes of the two activation buffers (layer k's bits live in buffer k % 2)
     avr_bytes: int = 0  # bytes of the AVR table layout's input byte array (0: no layer takes that path)
+    # table layout off AVR: the two activation buffers with one byte per bit, in whole 32-bit words
+    byte_buffers: tuple[int, ...] = ()
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
     ram: dict = field(default_factory=dict)
     flash_by_layout: dict = field(default_factory=dict)  # total estimate of each layout
@@ -164,9 +168,16 @@ def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
             map_size=mapping_bytes(int(layer.mapping.size), fmt) if fmt == "packed12" else int(layer.mapping.size),
             table_byte_ctype="uint8_t" if n_max <= 11 else "uint16_t",
             unrolled_asm=ns.size == 1 and 4 <= int(ns[0]) <= 8,
+            word_path=word_path_eligible(ns, fmt, int(layer.mapping.size)),
         ))
         prev = layer.num_luts
     return tuple(plans)
+
+
+def word_path_eligible(ns, map_format: str, mapping_entries: int) -> bool:
+    """Whether a table-layout layer takes the word path off AVR (layout_table.c.j2): every LUT has the
+    same 5..8 inputs (a table of whole 32-bit words) and its mapping entries are whole integers."""
+    return ns.size == 1 and 5 <= int(ns[0]) <= 8 and mapping_entries > 0 and map_format != "packed12"
 
 
 def avr_fast_eligible(lp: LayerPlan, board: Board) -> bool:
@@ -212,6 +223,13 @@ def _buffers(model: FrozenDWN, layers) -> tuple[int, ...]:
     """Layer k's bits (k = 0 is the encoder) live in buffer k % 2; the last layer feeds the scores directly."""
     widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
     return tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
+                 for parity in (0, 1)[: min(2, len(widths))])
+
+
+def _byte_buffers(model: FrozenDWN, layers) -> tuple[int, ...]:
+    """The activation buffers of the table layout off AVR: one byte per bit, rounded up to 32-bit words."""
+    widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
+    return tuple(4 * max([(w + 3) // 4 for k, w in enumerate(widths) if k % 2 == parity] + [1])
                  for parity in (0, 1)[: min(2, len(widths))])
 
 
@@ -303,12 +321,15 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         ram["stack"] = fast_stack
     else:
         avr_bytes = 0
+    byte_buffers = _byte_buffers(model, layers) if chosen == "table" else ()
+    if byte_buffers and board.arch != "avr":
+        ram["activation buffers"] = sum(byte_buffers)
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
         input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
         count_ctype=count,
-        layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=by_layout[chosen], ram=ram,
+        layers=layers, buffers=buffers, avr_bytes=avr_bytes, byte_buffers=byte_buffers, flash=by_layout[chosen], ram=ram,
         flash_by_layout=totals, **_counter_ctypes(model),
     )
     problems = plan.problems(budget)
