@@ -8,7 +8,9 @@ arm-none-eabi-gcc 12.2, riscv64-unknown-elf-gcc 12.2 for rv32imc; xtensa: assume
 random models; bench/flash_per_lut.py prints the estimate next to the measured size. table: `fixed`
 (encoder, predict, argmax) + `layer` per layer loop. unrolled: `u_fixed`, plus the code of one LUT with
 n inputs, `u_lut[n]` for n = 0..8 (measured per n: gcc's code is not linear in n), extended by `u_input`
-per input beyond 8. `key16`: the float32 -> 16-bit key function that float16-grid thresholds need
+per input beyond 8. Off AVR the table layout's layers of 5..8 inputs take the word path (byte
+activations, `plan.word_path_eligible`): `layer_word` + `layer_word_input` per input instead of `layer`
+(fitted with bench's object sizes over 1..3 layers of n = 3..8, gcc 12.2 -Os, at most 20 bytes off). `key16`: the float32 -> 16-bit key function that float16-grid thresholds need
 (measured on avr, cortex-m0plus and cortex-m3 objects; riscv32/xtensa assumed).
 
 Code cost of the XGBoost baseline (`xgboost`: predict + libgcc's float add), measured with avr-gcc 5.4
@@ -70,17 +72,22 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
             layer_fast=180, layer_fast_input=14, layer_fast_input12=8),
         dwn_stack=30, target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
         fast_frame=32),
-    Architecture("cortex-m0plus", _dwn_code(106, 308, 152, 200, 10.5,
-                                            (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)),
+    Architecture("cortex-m0plus", _dwn_code(106, 310, 100, 200, 10.5,
+                                            (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4),
+                                            layer_word=48, layer_word_input=8),
                  dwn_stack=76, target="cortex-m0plus"),
-    Architecture("cortex-m3", _dwn_code(116, 300, 144, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0)),
+    Architecture("cortex-m3", _dwn_code(116, 280, 104, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0),
+                                        layer_word=48, layer_word_input=11),
                  dwn_stack=52, target="cortex-m3"),
-    Architecture("cortex-m4f", _dwn_code(116, 300, 144, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6)),
+    Architecture("cortex-m4f", _dwn_code(116, 276, 102, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6),
+                                         layer_word=50, layer_word_input=10),
                  dwn_stack=52, target="cortex-m4f"),
-    Architecture("riscv32", _dwn_code(140, 364, 166, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0)),
+    Architecture("riscv32", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0),
+                                      layer_word=49, layer_word_input=16),
                  dwn_stack=40, target="rv32"),
     # No Xtensa toolchain or emulator in Debian: projects are generated and parsed, not run.
-    Architecture("xtensa", _dwn_code(140, 364, 166, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0)),
+    Architecture("xtensa", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0),
+                                     layer_word=49, layer_word_input=16),
                  dwn_stack=64),
 )}
 

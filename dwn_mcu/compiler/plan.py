@@ -188,6 +188,16 @@ def avr_fast_eligible(lp: LayerPlan, board: Board) -> bool:
             and (lp.map_format == "uint8" or (lp.map_format == "packed12" and lp.uniform_n % 2 == 0)))
 
 
+def _table_layer_code(lp: LayerPlan, cost) -> int:
+    """Code bytes of one table-layout layer: the AVR fast path, the word path off AVR, or the plain loop."""
+    if lp.avr_fast:
+        return (cost["layer_fast"] + cost["layer_fast_input"] * lp.uniform_n
+                + (cost["layer_fast_input12"] * lp.uniform_n if lp.map_format == "packed12" else 0))
+    if lp.word_path and "layer_word" in cost:
+        return cost["layer_word"] + cost["layer_word_input"] * lp.uniform_n
+    return cost["layer"]
+
+
 def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count: str) -> dict:
     cost = architecture(board.arch).dwn_code
     out = {"thresholds": CTYPE_BYTES[key] * model.num_input_bits + CTYPE_BYTES[count] * model.num_features}
@@ -195,11 +205,7 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count:
         out["lut tables"] = sum((lp.table_bits + 7) // 8 for lp in layers)
         out["mappings"] = sum(mapping_bytes(lp.mapping_entries, lp.map_format) for lp in layers)
         out["input counts"] = sum(lp.num_luts for lp in layers if lp.uniform_n is None)
-        out["code"] = cost["fixed"] + sum(cost["layer"] if not lp.avr_fast
-                                          else cost["layer_fast"] + cost["layer_fast_input"] * lp.uniform_n
-                                          + (cost["layer_fast_input12"] * lp.uniform_n
-                                             if lp.map_format == "packed12" else 0)
-                                          for lp in layers)
+        out["code"] = cost["fixed"] + sum(_table_layer_code(lp, cost) for lp in layers)
     else:
         ns = np.concatenate([layer.n_inputs for layer in model.layers])
         big = ns[ns > UNROLLED_IMMEDIATE_MAX_N]
@@ -329,7 +335,8 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         score_ctype=score_ctype,
         input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
         count_ctype=count,
-        layers=layers, buffers=buffers, avr_bytes=avr_bytes, byte_buffers=byte_buffers, flash=by_layout[chosen], ram=ram,
+        layers=layers, buffers=buffers, avr_bytes=avr_bytes, byte_buffers=byte_buffers, flash=by_layout[chosen],
+        ram=ram,
         flash_by_layout=totals, **_counter_ctypes(model),
     )
     problems = plan.problems(budget)

@@ -203,8 +203,10 @@ def verify_program(program: TestProgram, target_name: str, X, workdir=None, meas
         model_size, data_syms = _model_share(target, build, fw, size, first) if measure_model_share else (None, {})
         spans = [(0, first)] + [(lo, min(n, lo + chunk)) for lo in range(first, n, chunk)]
         got, latency, stacks = _run_spans(target, program, build, fw, spans, timeout)
-        profile = (profile_phases(target, program, build, latency[:min(first, PROFILE_VECTORS)], timeout)
-                   if program.phases else {})
+        rows = min(first, PROFILE_VECTORS)
+        # profiled only where the plain firmware agrees (a wrong firmware is reported, not profiled)
+        agrees = all(got.get(i) == program.expected[i] for i in range(rows))
+        profile = profile_phases(target, program, build, latency[:rows], timeout) if program.phases and agrees else {}
     agree, mismatch = _compare(program, X, got)
     return TargetResult(
         target=target.name, latency_unit=target.latency_unit, vectors=n, agree=agree, first_mismatch=mismatch,
