@@ -110,6 +110,9 @@ class Plan(Sizes):
     avr_bytes: int = 0  # bytes of the AVR table layout's input byte array (0: no layer takes that path)
     # table layout off AVR: the two activation buffers with one byte per bit, in whole 32-bit words
     byte_buffers: tuple[int, ...] = ()
+    # AVR table layout with layer 1 on the fast path: the encoder writes one byte per bit straight into
+    # the fast path's byte array (layer 1 spreads nothing; buffer 0 holds no encoder bits)
+    avr_encoder_bytes: bool = False
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
     ram: dict = field(default_factory=dict)
     flash_by_layout: dict = field(default_factory=dict)  # total estimate of each layout
@@ -225,9 +228,10 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count:
     return out
 
 
-def _buffers(model: FrozenDWN, layers) -> tuple[int, ...]:
-    """Layer k's bits (k = 0 is the encoder) live in buffer k % 2; the last layer feeds the scores directly."""
-    widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
+def _buffers(model: FrozenDWN, layers, encoder_bits: bool = True) -> tuple[int, ...]:
+    """Layer k's bits (k = 0 is the encoder) live in buffer k % 2; the last layer feeds the scores directly.
+    `encoder_bits=False`: the encoder writes elsewhere (`avr_encoder_bytes`), buffer 0 holds layers 2, 4..."""
+    widths = [model.num_input_bits if encoder_bits else 0] + [lp.num_luts for lp in layers[:-1]]
     return tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
                  for parity in (0, 1)[: min(2, len(widths))])
 
@@ -321,10 +325,16 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
                                                           + 4 * model.num_classes + 1)
     totals = {lay: sum(v.values()) for lay, v in by_layout.items()}
     chosen, reason = _choose_layout(layout, totals, board)
+    encoder_bytes = False
     if chosen == "table" and avr_bytes:
         layers = fast_layers
         ram["layer input bytes"] = avr_bytes
         ram["stack"] = fast_stack
+        encoder_bytes = layers[0].avr_fast and model.num_input_bits > 0
+        if encoder_bytes:
+            buffers = _buffers(model, layers, encoder_bits=False)
+            ram["activation buffers"] = sum(buffers)
+            by_layout["table"]["code"] += architecture(board.arch).dwn_code["encoder_bytes"]
     else:
         avr_bytes = 0
     byte_buffers = _byte_buffers(model, layers) if chosen == "table" else ()
@@ -336,7 +346,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
         count_ctype=count,
         layers=layers, buffers=buffers, avr_bytes=avr_bytes, byte_buffers=byte_buffers, flash=by_layout[chosen],
-        ram=ram,
+        ram=ram, avr_encoder_bytes=encoder_bytes,
         flash_by_layout=totals, **_counter_ctypes(model),
     )
     problems = plan.problems(budget)
