@@ -325,6 +325,9 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
                                                           + 4 * model.num_classes + 1)
     totals = {lay: sum(v.values()) for lay, v in by_layout.items()}
     chosen, reason = _choose_layout(layout, totals, board)
+    unrolled_stack = architecture(board.arch).dwn_stack_unrolled
+    if chosen == "unrolled" and unrolled_stack is not None:
+        ram["stack"] = unrolled_stack
     encoder_bytes = False
     if chosen == "table" and avr_bytes:
         layers = fast_layers
