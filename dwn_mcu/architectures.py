@@ -45,8 +45,8 @@ class Architecture:
     #: AVR table layout's fast path: predict()'s deepest frame measured in simavr without its score array
     #: (30 bytes: seven layers, 10 classes; 25 to 27 on smaller models) with 2 bytes to spare.
     fast_frame: int | None = None
-    #: the unrolled layout's stack where it differs from `dwn_stack` (None: the same)
-    dwn_stack_unrolled: int | None = None
+    #: the unrolled layout's stack where it differs from `dwn_stack`: (bytes, more bytes per layer)
+    dwn_stack_unrolled: tuple[int, int] | None = None
 
     @property
     def toolchain(self) -> Target | None:
@@ -61,11 +61,11 @@ def _dwn_code(key16: int, fixed: int, layer: int, u_fixed: int, u_input: float, 
                              "u_input": u_input, "u_lut": u_lut, **avr_paths})
 
 
-# Stack: the deepest measured on the emulators (tests/test_targets_verify.py), so the estimate errs on the
-# safe side; AVR: 27, between the 23 bytes measured on the phoneme 50-LUT unrolled model and 28 to 30 on
-# the tests' models, so that the planner stays within 10% of both (RAM shares of 40 to 60 bytes).
-# Cortex-M0+ unrolled: 52 (48 measured on the tests' 3-class models since the encoder's masks, 68 on the
-# phoneme 50-LUT model, 84 on a 10-class one: the stack grows with the model, the estimate does not).
+# Stack: about the deepest measured on the emulators (tests/test_targets_verify.py). It grows with the
+# model (layers, classes), the estimate does not, except per layer for AVR's unrolled layout. AVR table:
+# 27 (24 to 30 measured on the tests' models); unrolled 12 + 8 per layer (18 on the phoneme 50-LUT
+# model's one layer, 28 on the tests' two-layer model, 45 on a three-layer 10-class one). Cortex-M0+
+# unrolled: 52 (48 on the tests' models, 68 on the phoneme model, 84 on the 10-class one).
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     Architecture(
         "avr", _dwn_code(
@@ -79,12 +79,12 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
             # writes and no spread in layer 1, the stores unrolled by four (gcc 5.4 -Os objects of 12
             # shapes: the estimate 0 to 68 bytes above, at most 8 below)
             encoder_bytes=-100),
-        dwn_stack=27, target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
+        dwn_stack=27, dwn_stack_unrolled=(12, 8), target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
         fast_frame=32),
     Architecture("cortex-m0plus", _dwn_code(106, 310, 100, 200, 10.5,
                                             (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4),
                                             layer_word=48, layer_word_input=8),
-                 dwn_stack=76, target="cortex-m0plus", dwn_stack_unrolled=52),
+                 dwn_stack=76, target="cortex-m0plus", dwn_stack_unrolled=(52, 0)),
     Architecture("cortex-m3", _dwn_code(116, 280, 104, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0),
                                         layer_word=48, layer_word_input=11),
                  dwn_stack=52, target="cortex-m3"),

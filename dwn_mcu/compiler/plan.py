@@ -327,7 +327,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     chosen, reason = _choose_layout(layout, totals, board)
     unrolled_stack = architecture(board.arch).dwn_stack_unrolled
     if chosen == "unrolled" and unrolled_stack is not None:
-        ram["stack"] = unrolled_stack
+        ram["stack"] = unrolled_stack[0] + unrolled_stack[1] * len(layers)
     encoder_bytes = False
     if chosen == "table" and avr_bytes:
         layers = fast_layers
