@@ -209,6 +209,8 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count:
         out["mappings"] = sum(mapping_bytes(lp.mapping_entries, lp.map_format) for lp in layers)
         out["input counts"] = sum(lp.num_luts for lp in layers if lp.uniform_n is None)
         out["code"] = cost["fixed"] + sum(_table_layer_code(lp, cost) for lp in layers)
+        if avr_encoder_bytes(model, layers):
+            out["code"] += cost["encoder_bytes"]
     else:
         ns = np.concatenate([layer.n_inputs for layer in model.layers])
         big = ns[ns > UNROLLED_IMMEDIATE_MAX_N]
@@ -264,6 +266,33 @@ def _fast_layers(layers, board: Board, ram: dict, fast_stack: int, ram_limit: in
             break
         fast = [f and 8 * ((lp.prev_bits + 7) // 8) < avr_bytes for lp, f in zip(layers, fast)]
     return tuple(replace(lp, avr_fast=f) for lp, f in zip(layers, fast)), avr_bytes
+
+
+def avr_encoder_bytes(model: FrozenDWN, layers) -> bool:
+    """Whether the encoder writes its bytes into the AVR fast path's byte array (layer 1 on that path)."""
+    return bool(layers) and layers[0].avr_fast and model.num_input_bits > 0
+
+
+def _layout_memory(model: FrozenDWN, board: Board, chosen: str, layers, fast_layers, avr_bytes: int, buffers,
+                   ram: dict, fast_stack: int):
+    """The chosen layout's layers and memory: (layers, bit buffers, AVR byte array, byte buffers off AVR),
+    with `ram` (the RAM breakdown) updated to match."""
+    unrolled_stack = architecture(board.arch).dwn_stack_unrolled
+    if chosen == "unrolled" and unrolled_stack is not None:
+        ram["stack"] = unrolled_stack[0] + unrolled_stack[1] * len(layers)
+    if chosen == "table" and avr_bytes:
+        layers = fast_layers
+        ram["layer input bytes"] = avr_bytes
+        ram["stack"] = fast_stack
+        if avr_encoder_bytes(model, layers):
+            buffers = _buffers(model, layers, encoder_bits=False)
+            ram["activation buffers"] = sum(buffers)
+    else:
+        avr_bytes = 0
+    byte_buffers = _byte_buffers(model, layers) if chosen == "table" else ()
+    if byte_buffers and board.arch != "avr":
+        ram["activation buffers"] = sum(byte_buffers)
+    return layers, buffers, avr_bytes, byte_buffers
 
 
 def _choose_layout(layout: str | None, totals: dict, board: Board) -> tuple[str, str]:
@@ -325,31 +354,15 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
                                                           + 4 * model.num_classes + 1)
     totals = {lay: sum(v.values()) for lay, v in by_layout.items()}
     chosen, reason = _choose_layout(layout, totals, board)
-    unrolled_stack = architecture(board.arch).dwn_stack_unrolled
-    if chosen == "unrolled" and unrolled_stack is not None:
-        ram["stack"] = unrolled_stack[0] + unrolled_stack[1] * len(layers)
-    encoder_bytes = False
-    if chosen == "table" and avr_bytes:
-        layers = fast_layers
-        ram["layer input bytes"] = avr_bytes
-        ram["stack"] = fast_stack
-        encoder_bytes = layers[0].avr_fast and model.num_input_bits > 0
-        if encoder_bytes:
-            buffers = _buffers(model, layers, encoder_bits=False)
-            ram["activation buffers"] = sum(buffers)
-            by_layout["table"]["code"] += architecture(board.arch).dwn_code["encoder_bytes"]
-    else:
-        avr_bytes = 0
-    byte_buffers = _byte_buffers(model, layers) if chosen == "table" else ()
-    if byte_buffers and board.arch != "avr":
-        ram["activation buffers"] = sum(byte_buffers)
+    layers, buffers, avr_bytes, byte_buffers = _layout_memory(model, board, chosen, layers, fast_layers, avr_bytes,
+                                                              buffers, ram, fast_stack)
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
         input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
         count_ctype=count,
         layers=layers, buffers=buffers, avr_bytes=avr_bytes, byte_buffers=byte_buffers, flash=by_layout[chosen],
-        ram=ram, avr_encoder_bytes=encoder_bytes,
+        ram=ram, avr_encoder_bytes=avr_encoder_bytes(model, layers),
         flash_by_layout=totals, **_counter_ctypes(model),
     )
     problems = plan.problems(budget)
