@@ -8,7 +8,9 @@ arm-none-eabi-gcc 12.2, riscv64-unknown-elf-gcc 12.2 for rv32imc; xtensa: assume
 random models; bench/flash_per_lut.py prints the estimate next to the measured size. table: `fixed`
 (encoder, predict, argmax) + `layer` per layer loop. unrolled: `u_fixed`, plus the code of one LUT with
 n inputs, `u_lut[n]` for n = 0..8 (measured per n: gcc's code is not linear in n), extended by `u_input`
-per input beyond 8. `key16`: the float32 -> 16-bit key function that float16-grid thresholds need
+per input beyond 8. Off AVR the table layout's layers of 5..8 inputs take the word path (byte
+activations, `plan.word_path_eligible`): `layer_word` + `layer_word_input` per input instead of `layer`
+(fitted with bench's object sizes over 1..3 layers of n = 3..8, gcc 12.2 -Os, at most 20 bytes off). `key16`: the float32 -> 16-bit key function that float16-grid thresholds need
 (measured on avr, cortex-m0plus and cortex-m3 objects; riscv32/xtensa assumed).
 
 Code cost of the XGBoost baseline (`xgboost`: predict + libgcc's float add), measured with avr-gcc 5.4
@@ -43,6 +45,8 @@ class Architecture:
     #: AVR table layout's fast path: predict()'s deepest frame measured in simavr without its score array
     #: (30 bytes: seven layers, 10 classes; 25 to 27 on smaller models) with 2 bytes to spare.
     fast_frame: int | None = None
+    #: the unrolled layout's stack where it differs from `dwn_stack`: (bytes, more bytes per layer)
+    dwn_stack_unrolled: tuple[int, int] | None = None
 
     @property
     def toolchain(self) -> Target | None:
@@ -57,8 +61,11 @@ def _dwn_code(key16: int, fixed: int, layer: int, u_fixed: int, u_input: float, 
                              "u_input": u_input, "u_lut": u_lut, **avr_paths})
 
 
-# Stack: the deepest measured on the emulators (tests/test_targets_verify.py), so the estimate errs on the
-# safe side.
+# Stack: about the deepest measured on the emulators (tests/test_targets_verify.py). It grows with the
+# model (layers, classes), the estimate does not, except per layer for AVR's unrolled layout. AVR table:
+# 27 (24 to 30 measured on the tests' models); unrolled 12 + 8 per layer (18 on the phoneme 50-LUT
+# model's one layer, 28 on the tests' two-layer model, 45 on a three-layer 10-class one). Cortex-M0+
+# unrolled: 52 (48 on the tests' models, 68 on the phoneme model, 84 on the 10-class one).
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     Architecture(
         "avr", _dwn_code(
@@ -67,20 +74,29 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
             u_lut_asm={4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
             # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per
             # input, + `layer_fast_input12` per input with 12-bit mapping entries (the unpacking)
-            layer_fast=180, layer_fast_input=14, layer_fast_input12=8),
-        dwn_stack=30, target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
+            layer_fast=180, layer_fast_input=14, layer_fast_input12=8,
+            # layer 1 on the fast path: the encoder writes its bytes (`plan.avr_encoder_bytes`): no bit
+            # writes and no spread in layer 1, the stores unrolled by four (gcc 5.4 -Os objects of 12
+            # shapes: the estimate 0 to 68 bytes above, at most 8 below)
+            encoder_bytes=-100),
+        dwn_stack=27, dwn_stack_unrolled=(12, 8), target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
         fast_frame=32),
-    Architecture("cortex-m0plus", _dwn_code(106, 308, 152, 200, 10.5,
-                                            (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4)),
-                 dwn_stack=76, target="cortex-m0plus"),
-    Architecture("cortex-m3", _dwn_code(116, 300, 144, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0)),
+    Architecture("cortex-m0plus", _dwn_code(106, 310, 100, 200, 10.5,
+                                            (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4),
+                                            layer_word=48, layer_word_input=8),
+                 dwn_stack=76, target="cortex-m0plus", dwn_stack_unrolled=(52, 0)),
+    Architecture("cortex-m3", _dwn_code(116, 280, 104, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0),
+                                        layer_word=48, layer_word_input=11),
                  dwn_stack=52, target="cortex-m3"),
-    Architecture("cortex-m4f", _dwn_code(116, 300, 144, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6)),
+    Architecture("cortex-m4f", _dwn_code(116, 276, 102, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6),
+                                         layer_word=50, layer_word_input=10),
                  dwn_stack=52, target="cortex-m4f"),
-    Architecture("riscv32", _dwn_code(140, 364, 166, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0)),
+    Architecture("riscv32", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0),
+                                      layer_word=49, layer_word_input=16),
                  dwn_stack=40, target="rv32"),
     # No Xtensa toolchain or emulator in Debian: projects are generated and parsed, not run.
-    Architecture("xtensa", _dwn_code(140, 364, 166, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0)),
+    Architecture("xtensa", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0),
+                                     layer_word=49, layer_word_input=16),
                  dwn_stack=64),
 )}
 

@@ -60,12 +60,13 @@ class DWNFamily:
         from .targets.verify import parse_results
 
         C, input_type = self.model.num_classes, self.model.input_type
+        phases = ("encoder", *(f"layer {i + 1}" for i in range(len(self.model.layers))), "scores and argmax")
         return TestProgram(
             name=name, sources=sources,
-            testbench=lambda target, rows, with_model: render_testbench(target, name, rows, C, with_model=with_model,
-                                                                        input_type=input_type),
+            testbench=lambda target, rows, with_model, marks=0: render_testbench(
+                target, name, rows, C, with_model=with_model, input_type=input_type, marks=marks),
             parse=lambda text: parse_results(text, C), expected=self.reference(X),
-            show=lambda v: {"class": v[0], "scores": list(v[1])})
+            show=lambda v: {"class": v[0], "scores": list(v[1])}, phases=phases)
 
 
 class XGBoostFamily:

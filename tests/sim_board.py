@@ -30,6 +30,6 @@ def simulated_board(elf):
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-    _, regions, _, end = split_markers(out)
+    _, regions, _, end, _ = split_markers(out)
     assert end is not None and end.group(1) == "idle", out[-500:]
     board.cycles = regions

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -105,6 +105,9 @@ class PackedTableLayer:
     mapping: np.ndarray  # (sum n,) entries, or uint8 bytes when packed12
     tables: np.ndarray  # uint8, the layer's table bits back to back, LSB first
     table_bits: int
+    # the same stream as 32-bit words (bit i is `word[i >> 5] >> (i & 31) & 1`), for the word path of
+    # 32-bit machines (`plan.word_path_eligible`); the last word zero-padded
+    table_words: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,7 +145,15 @@ def pack_table_layer(layer: LutLayer, fmt: str) -> PackedTableLayer:
         mapping=pack12(layer.mapping) if fmt == "packed12" else layer.mapping.astype(fmt),
         tables=pack_bits(layer.tables),
         table_bits=int(layer.tables.size),
+        table_words=pack_words(layer.tables),
     )
+
+
+def pack_words(bits) -> np.ndarray:
+    """0/1 values to uint32 words, least significant bit first (word values, so no byte order enters)."""
+    data = pack_bits(bits)
+    data = np.concatenate([data, np.zeros(-data.size % 4, np.uint8)]).astype(np.uint32).reshape(-1, 4)
+    return (data << np.array([0, 8, 16, 24], dtype=np.uint32)).sum(axis=1, dtype=np.uint32)
 
 
 def pack_unrolled_layer(layer: LutLayer) -> PackedUnrolledLayer:

@@ -90,6 +90,8 @@ class LayerPlan:
     # table layout on AVR: the input bits spread into one byte each and an assembly loop per LUT
     # (`avr_fast_eligible`); the planner turns it off when the byte array would not fit the RAM budget
     avr_fast: bool = False
+    # table layout on 32-bit machines: one byte per input, 32-bit table words (`word_path_eligible`)
+    word_path: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,11 @@ class Plan(Sizes):
     layers: tuple[LayerPlan, ...]
     buffers: tuple[int, ...]  # bytes of the two activation buffers (layer k's bits live in buffer k % 2)
     avr_bytes: int = 0  # bytes of the AVR table layout's input byte array (0: no layer takes that path)
+    # table layout off AVR: the two activation buffers with one byte per bit, in whole 32-bit words
+    byte_buffers: tuple[int, ...] = ()
+    # AVR table layout with layer 1 on the fast path: the encoder writes one byte per bit straight into
+    # the fast path's byte array (layer 1 spreads nothing; buffer 0 holds no encoder bits)
+    avr_encoder_bytes: bool = False
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
     ram: dict = field(default_factory=dict)
     flash_by_layout: dict = field(default_factory=dict)  # total estimate of each layout
@@ -175,9 +182,16 @@ def _layer_plans(model: FrozenDWN) -> tuple[LayerPlan, ...]:
             map_size=mapping_bytes(int(layer.mapping.size), fmt) if fmt == "packed12" else int(layer.mapping.size),
             table_byte_ctype="uint8_t" if n_max <= 11 else "uint16_t",
             unrolled_asm=ns.size == 1 and 4 <= int(ns[0]) <= 8,
+            word_path=word_path_eligible(ns, fmt, int(layer.mapping.size)),
         ))
         prev = layer.num_luts
     return tuple(plans)
+
+
+def word_path_eligible(ns, map_format: str, mapping_entries: int) -> bool:
+    """Whether a table-layout layer takes the word path off AVR (layout_table.c.j2): every LUT has the
+    same 5..8 inputs (a table of whole 32-bit words) and its mapping entries are whole integers."""
+    return ns.size == 1 and 5 <= int(ns[0]) <= 8 and mapping_entries > 0 and map_format != "packed12"
 
 
 def avr_fast_eligible(lp: LayerPlan, board: Board) -> bool:
@@ -188,6 +202,16 @@ def avr_fast_eligible(lp: LayerPlan, board: Board) -> bool:
             and (lp.map_format == "uint8" or (lp.map_format == "packed12" and lp.uniform_n % 2 == 0)))
 
 
+def _table_layer_code(lp: LayerPlan, cost) -> int:
+    """Code bytes of one table-layout layer: the AVR fast path, the word path off AVR, or the plain loop."""
+    if lp.avr_fast:
+        return (cost["layer_fast"] + cost["layer_fast_input"] * lp.uniform_n
+                + (cost["layer_fast_input12"] * lp.uniform_n if lp.map_format == "packed12" else 0))
+    if lp.word_path and "layer_word" in cost:
+        return cost["layer_word"] + cost["layer_word_input"] * lp.uniform_n
+    return cost["layer"]
+
+
 def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count: str) -> dict:
     cost = architecture(board.arch).dwn_code
     out = {"thresholds": CTYPE_BYTES[key] * model.num_input_bits + CTYPE_BYTES[count] * model.num_features}
@@ -195,11 +219,9 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count:
         out["lut tables"] = sum((lp.table_bits + 7) // 8 for lp in layers)
         out["mappings"] = sum(mapping_bytes(lp.mapping_entries, lp.map_format) for lp in layers)
         out["input counts"] = sum(lp.num_luts for lp in layers if lp.uniform_n is None)
-        out["code"] = cost["fixed"] + sum(cost["layer"] if not lp.avr_fast
-                                          else cost["layer_fast"] + cost["layer_fast_input"] * lp.uniform_n
-                                          + (cost["layer_fast_input12"] * lp.uniform_n
-                                             if lp.map_format == "packed12" else 0)
-                                          for lp in layers)
+        out["code"] = cost["fixed"] + sum(_table_layer_code(lp, cost) for lp in layers)
+        if avr_encoder_bytes(model, layers):
+            out["code"] += cost["encoder_bytes"]
     else:
         ns = np.concatenate([layer.n_inputs for layer in model.layers])
         big = ns[ns > UNROLLED_IMMEDIATE_MAX_N]
@@ -219,10 +241,18 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count:
     return out
 
 
-def _buffers(model: FrozenDWN, layers) -> tuple[int, ...]:
-    """Layer k's bits (k = 0 is the encoder) live in buffer k % 2; the last layer feeds the scores directly."""
-    widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
+def _buffers(model: FrozenDWN, layers, encoder_bits: bool = True) -> tuple[int, ...]:
+    """Layer k's bits (k = 0 is the encoder) live in buffer k % 2; the last layer feeds the scores directly.
+    `encoder_bits=False`: the encoder writes elsewhere (`avr_encoder_bytes`), buffer 0 holds layers 2, 4..."""
+    widths = [model.num_input_bits if encoder_bits else 0] + [lp.num_luts for lp in layers[:-1]]
     return tuple(max([(w + 7) // 8 for k, w in enumerate(widths) if k % 2 == parity] + [1])
+                 for parity in (0, 1)[: min(2, len(widths))])
+
+
+def _byte_buffers(model: FrozenDWN, layers) -> tuple[int, ...]:
+    """The activation buffers of the table layout off AVR: one byte per bit, rounded up to 32-bit words."""
+    widths = [model.num_input_bits] + [lp.num_luts for lp in layers[:-1]]
+    return tuple(4 * max([(w + 3) // 4 for k, w in enumerate(widths) if k % 2 == parity] + [1])
                  for parity in (0, 1)[: min(2, len(widths))])
 
 
@@ -247,6 +277,33 @@ def _fast_layers(layers, board: Board, ram: dict, fast_stack: int, ram_limit: in
             break
         fast = [f and 8 * ((lp.prev_bits + 7) // 8) < avr_bytes for lp, f in zip(layers, fast)]
     return tuple(replace(lp, avr_fast=f) for lp, f in zip(layers, fast)), avr_bytes
+
+
+def avr_encoder_bytes(model: FrozenDWN, layers) -> bool:
+    """Whether the encoder writes its bytes into the AVR fast path's byte array (layer 1 on that path)."""
+    return bool(layers) and layers[0].avr_fast and model.num_input_bits > 0
+
+
+def _layout_memory(model: FrozenDWN, board: Board, chosen: str, layers, fast_layers, avr_bytes: int, buffers,
+                   ram: dict, fast_stack: int):
+    """The chosen layout's layers and memory: (layers, bit buffers, AVR byte array, byte buffers off AVR),
+    with `ram` (the RAM breakdown) updated to match."""
+    unrolled_stack = architecture(board.arch).dwn_stack_unrolled
+    if chosen == "unrolled" and unrolled_stack is not None:
+        ram["stack"] = unrolled_stack[0] + unrolled_stack[1] * len(layers)
+    if chosen == "table" and avr_bytes:
+        layers = fast_layers
+        ram["layer input bytes"] = avr_bytes
+        ram["stack"] = fast_stack
+        if avr_encoder_bytes(model, layers):
+            buffers = _buffers(model, layers, encoder_bits=False)
+            ram["activation buffers"] = sum(buffers)
+    else:
+        avr_bytes = 0
+    byte_buffers = _byte_buffers(model, layers) if chosen == "table" else ()
+    if byte_buffers and board.arch != "avr":
+        ram["activation buffers"] = sum(byte_buffers)
+    return layers, buffers, avr_bytes, byte_buffers
 
 
 def _choose_layout(layout: str | None, totals: dict, board: Board) -> tuple[str, str]:
@@ -308,18 +365,15 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
                                                           + 4 * model.num_classes + 1)
     totals = {lay: sum(v.values()) for lay, v in by_layout.items()}
     chosen, reason = _choose_layout(layout, totals, board)
-    if chosen == "table" and avr_bytes:
-        layers = fast_layers
-        ram["layer input bytes"] = avr_bytes
-        ram["stack"] = fast_stack
-    else:
-        avr_bytes = 0
+    layers, buffers, avr_bytes, byte_buffers = _layout_memory(model, board, chosen, layers, fast_layers, avr_bytes,
+                                                              buffers, ram, fast_stack)
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
         input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
         count_ctype=count,
-        layers=layers, buffers=buffers, avr_bytes=avr_bytes, flash=by_layout[chosen], ram=ram,
+        layers=layers, buffers=buffers, avr_bytes=avr_bytes, byte_buffers=byte_buffers, flash=by_layout[chosen],
+        ram=ram, avr_encoder_bytes=avr_encoder_bytes(model, layers),
         flash_by_layout=totals, **_counter_ctypes(model),
     )
     if check_budget:

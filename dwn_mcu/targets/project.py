@@ -192,6 +192,13 @@ def row_dict(row: dict) -> dict:
     return out
 
 
+def format_phases(profile: dict) -> str:
+    """One line: the profile firmware's median per phase (`verify.profile_phases`)."""
+    parts = ", ".join(f"{name} {count:g}" for name, count in profile["median"].items())
+    return (f"per phase (median {profile['unit']}, {profile['vectors']} vectors, marks included): {parts}; "
+            f"{profile['total_median']:g} in all (the marks: {profile['marks_cost_median']:g})")
+
+
 def format_table(rows: list[dict]) -> str:
     """target, vectors, agreement, flash, RAM, stack, latency per inference (median, min..max)."""
     head = f"{'target':<14} {'vectors':>7} {'agreement':>9} {'flash':>7} {'RAM':>6} {'stack':>5}  latency per inference"
@@ -205,6 +212,8 @@ def format_table(rows: list[dict]) -> str:
                      f"{stack:>5}  {latency}")
         if r.model_size is not None:
             lines.append(f"{'':<14} model's share: flash {r.model_size.flash} B, RAM {r.model_size.ram} B")
+        if r.profile:
+            lines.append(f"{'':<14} {format_phases(r.profile)}")
         if r.model_data_symbols:
             lines.append(f"{'':<14} DEFECT: model tables in AVR .data (RAM): {r.model_data_symbols}")
         p = row.get("plan")

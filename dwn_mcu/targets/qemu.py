@@ -16,7 +16,9 @@ Measured on QEMU 7.2 with N `nop`s between two counter reads, the raw difference
 the instructions executed strictly between the two reads. Checked against a single-step execution trace
 (`-singlestep -d exec,nochain`) of one Cortex-M3 inference: 7309 instructions from the first read to the
 second one included, 7308 here. The very first read after SysTick starts is one instruction late; the
-test firmware's first region is an empty one, so that this never touches an inference.
+test firmware's first region is an empty one, so that this never touches an inference. A phase mark
+("@MARK k ticks", printed by a profile firmware before its region's line) is a third read of the same
+counter, converted the same way: the instructions from the region's first read to the mark's read.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def _run(cmd, elf, timeout: float, scale: Fraction) -> RunOutput:
         raise TargetError(f"{cmd[0]}: {elf} ran longer than {timeout:.0f} s") from None
     # Semihosting console output arrives on stderr; QEMU's own errors too, so keep both.
     raw = proc.stderr.decode("latin-1") + proc.stdout.decode("latin-1")
-    text, regions, stacks, _ = split_markers(raw)
+    text, regions, stacks, _, marks = split_markers(raw)
     if proc.returncode:
         tail = text.strip().splitlines()[-1:] or [""]
         raise TargetError(f"{cmd[0]}: {elf} exited with status {proc.returncode} {tail[0][:200]}".rstrip())
@@ -51,7 +53,9 @@ def _run(cmd, elf, timeout: float, scale: Fraction) -> RunOutput:
     if "@WRAPPED" in text:
         raise TargetError(f"{cmd[0]}: an inference ran past the counter's range ({MAX_REGION_INSTRUCTIONS} "
                           "instructions on Cortex-M): no latency figure")
-    return RunOutput(text, tuple(int(round(r * scale)) - 1 for r in regions), tuple(stacks), "done", 0)
+    count = lambda raw: int(round(raw * scale)) - 1  # noqa: E731  (a phase mark counts like a region)
+    return RunOutput(text, tuple(count(r) for r in regions), tuple(stacks), "done", 0,
+                     region_marks=tuple(tuple((k, count(v)) for k, v in region) for region in marks))
 
 
 def run_cortex_m(elf, machine: str = "mps2-an385", timeout: float = 120.0) -> RunOutput:

@@ -1,6 +1,6 @@
 """Run AVR firmware in simavr through the harness in `host_tests/simavr/` (never the bare `simavr`
 command, which waits for a debugger when a program crashes): a cycle limit, the exit status, the
-console output, and exact cycle counts between the GPIOR1 markers."""
+console output, and exact cycle counts between the GPIOR1 markers (and at the phase marks inside them)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .toolchains import HARNESS_BIN, HARNESS_SRC, TargetError
 
 _END = re.compile(r"@END state=(\S+) exit=(\d+) cycles=(\d+) max_stack=(\d+)")
 _REGION = re.compile(r"@REGION (\d+)(?: (\d+))?")
+_MARK = re.compile(r"@MARK (\d+) (\d+)")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class RunOutput:
     state: str  # done | idle
     total: int  # total cycles or instructions, when known
     max_stack: int | None = None
+    # per region, the phase marks inside it: ((mark, count from the region's start), ...) in order
+    region_marks: tuple[tuple[tuple[int, int], ...], ...] = ()
 
 
 def harness_path() -> Path:
@@ -37,12 +40,19 @@ def harness_path() -> Path:
 
 
 def split_markers(raw: str):
-    """Separate marker lines ("@REGION ...", "@END ...") from the firmware's own output."""
-    text, regions, stacks, end = [], [], [], None
+    """Separate marker lines ("@MARK ...", "@REGION ...", "@END ...") from the firmware's own output. Phase
+    marks come before the line of the region they belong to. Returns (text, regions, stacks, end, marks)."""
+    text, regions, stacks, end, marks, pending = [], [], [], None, [], []
     for line in raw.splitlines(keepends=True):
+        m = _MARK.match(line)
+        if m:
+            pending.append((int(m.group(1)), int(m.group(2))))
+            continue
         m = _REGION.match(line)
         if m:
             regions.append(int(m.group(1)))
+            marks.append(tuple(pending))
+            pending = []
             if m.group(2) is not None:
                 stacks.append(int(m.group(2)))
             continue
@@ -51,7 +61,7 @@ def split_markers(raw: str):
             end = m
             continue
         text.append(line)
-    return "".join(text), regions, stacks, end
+    return "".join(text), regions, stacks, end, marks
 
 
 def run_avr(elf, mcu: str = "atmega328p", freq: int = 16_000_000, max_cycles: int = 2_000_000_000,
@@ -71,7 +81,7 @@ def run_avr(elf, mcu: str = "atmega328p", freq: int = 16_000_000, max_cycles: in
     except subprocess.TimeoutExpired:
         raise TargetError(f"simavr: {elf} ran longer than {timeout:.0f} s") from None
     raw = proc.stdout.decode("latin-1")
-    text, regions, stacks, end = split_markers(raw)
+    text, regions, stacks, end, marks = split_markers(raw)
     if end is None:
         raise TargetError(f"simavr harness failed on {elf}: {proc.stderr.decode(errors='replace').strip()[:300]}")
     state, status, cycles, max_stack = end.group(1), int(end.group(2)), int(end.group(3)), int(end.group(4))
@@ -79,4 +89,4 @@ def run_avr(elf, mcu: str = "atmega328p", freq: int = 16_000_000, max_cycles: in
         raise TargetError(f"simavr: {elf} stopped with state {state} after {cycles} cycles")
     if status:
         raise TargetError(f"simavr: {elf} exited with status {status}")
-    return RunOutput(text, tuple(regions), tuple(stacks), state, cycles, max_stack)
+    return RunOutput(text, tuple(regions), tuple(stacks), state, cycles, max_stack, tuple(marks))

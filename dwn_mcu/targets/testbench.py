@@ -19,9 +19,10 @@ WARNINGS = ("-Wall", "-Wextra", "-Werror")
 
 
 def render_testbench(target: Target, name: str, X: np.ndarray, num_classes: int, with_model: bool = True,
-                     input_type: str = "float32") -> str:
+                     input_type: str = "float32", marks: int = 0) -> str:
     """The test firmware's `main.c` for `target`, running model `name` on the rows of `X`: float32, or the
-    integers of an integer-input model (`input_type`), each kept in flash as a 32-bit word."""
+    integers of an integer-input model (`input_type`), each kept in flash as a 32-bit word. `marks` > 0:
+    a profile firmware, whose model marks the end of its first `marks` phases (`render_profile_header`)."""
     c_identifier(name, "model name", TargetError)
     floats = input_type == "float32"
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float32) if floats else np.asarray(X, dtype=np.int64).astype(np.int32))
@@ -34,8 +35,15 @@ def render_testbench(target: Target, name: str, X: np.ndarray, num_classes: int,
     return environment(TEMPLATE_DIR).get_template("main.c.j2").render(
         name=name, P=name.upper(), arch=target.arch, with_model=with_model, vectors=rows, floats=floats,
         input_ctype="float" if floats else f"{input_type}_t",
-        num_vectors=X.shape[0], num_features=X.shape[1], num_classes=num_classes,
+        num_vectors=X.shape[0], num_features=X.shape[1], num_classes=num_classes, marks=marks,
     )
+
+
+def render_profile_header(target: Target, name: str) -> str:
+    """`tb_profile.h`, force-included into model `name`'s sources in a profile firmware: it defines the
+    model's phase-mark hook (`NAME_PROFILE_MARK`) for `target`'s counter."""
+    c_identifier(name, "model name", TargetError)
+    return environment(TEMPLATE_DIR).get_template("profile.h.j2").render(name=name, P=name.upper(), arch=target.arch)
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +61,9 @@ class TestProgram:
     parse: Callable  # firmware text -> {row index: output}
     expected: list  # per row, the reference's output (compared with ==)
     show: Callable = staticmethod(lambda v: v)  # an output as the mismatch report writes it
+    # names of the inference's phases, in order, for a profile firmware (`testbench(..., marks=len - 1)`
+    # and `render_profile_header`); empty: the family has no phase marks
+    phases: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -71,9 +82,12 @@ def _run(cmd, cwd) -> None:
         raise TargetError(f"{Path(str(cmd[0])).name} failed in {cwd}: {first}")
 
 
-def build_firmware(target: Target, model_sources: dict, main_c: str, workdir, with_model: bool = True) -> Firmware:
+def build_firmware(target: Target, model_sources: dict, main_c: str, workdir, with_model: bool = True,
+                   profile_header: str | None = None) -> Firmware:
     """Compile and link the test firmware in `workdir` (a fresh folder) and return the ELF.
-    `model_sources` maps file names to text (`render_model_sources`); only base names are kept."""
+    `model_sources` maps file names to text (`render_model_sources`); only base names are kept.
+    `profile_header`: the text of `tb_profile.h`, force-included into the model's sources (a profile
+    firmware; `render_profile_header`)."""
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     model_c = []
@@ -94,10 +108,15 @@ def build_firmware(target: Target, model_sources: dict, main_c: str, workdir, wi
         sources.append(str(tb / "rv32_start.S"))
         extra = [f"-T{tb / 'rv32.ld'}"]
         includes.append(f"-I{tb / 'rv32_include'}")
+    profile = []
+    if profile_header is not None:
+        (work / "tb_profile.h").write_text(profile_header)
+        profile = ["-include", "tb_profile.h"]
     objs = []
     for src in sources:
         obj = Path(src).name.rsplit(".", 1)[0] + ".o"
-        _run([target.cc, *target.cflags, *WARNINGS, *includes, "-c", src, "-o", obj], work)
+        _run([target.cc, *target.cflags, *WARNINGS, *includes, *(profile if src in model_c else []), "-c", src,
+              "-o", obj], work)
         objs.append(obj)
     _run([target.cc, *target.ldflags, *extra, *objs, *target.libs, "-o", "firmware.elf"], work)
 

@@ -17,11 +17,13 @@ import numpy as np
 from .elf_size import ElfSize, elf_size, stack_bound, stack_usage, symbols_in_section
 from .qemu import run_cortex_m, run_rv32
 from .simavr import RunOutput, run_avr
-from .testbench import TestProgram, build_firmware
+from .testbench import TestProgram, build_firmware, render_profile_header
 from .toolchains import Target, TargetError, get_target, install_hint, missing_tools
 
 #: Vectors in a firmware on the larger targets (their emulated flash is 4 MiB; this keeps builds quick).
 MAX_VECTORS_PER_FIRMWARE = 4000
+#: Vectors in the profile firmware (the first rows): its medians per phase.
+PROFILE_VECTORS = 256
 
 
 @dataclass
@@ -37,6 +39,7 @@ class TargetResult:
     stack_measured: int | None  # bytes: deepest stack during an inference, measured in the emulator
     latency: list = field(default_factory=list)  # per vector, calibrated
     model_data_symbols: dict = field(default_factory=dict)  # model symbols in AVR .data (RAM)
+    profile: dict = field(default_factory=dict)  # per-phase latency from a profile firmware (`profile_phases`)
 
     @property
     def agreement(self) -> float:
@@ -60,7 +63,7 @@ class TargetResult:
             "model_ram": self.model_size.ram if self.model_size else None,
             "stack_static": self.stack_static, "stack_measured": self.stack_measured,
             "latency_unit": self.latency_unit, "latency": self.latency_summary(),
-            "model_data_symbols": self.model_data_symbols,
+            "model_data_symbols": self.model_data_symbols, "phases": self.profile,
         }
 
 
@@ -90,9 +93,14 @@ def parse_results(text: str, num_classes: int) -> dict:
 
 
 def _firmware_builder(target: Target, program: TestProgram, X, root: Path):
-    def build(lo, hi, with_model=True, tag=""):
-        main_c = program.testbench(target, X[lo:hi], with_model)
-        fw = build_firmware(target, program.sources, main_c, root / f"fw{tag}_{lo}", with_model=with_model)
+    def build(lo, hi, with_model=True, tag="", profile=False):
+        if profile:
+            main_c = program.testbench(target, X[lo:hi], with_model, marks=len(program.phases) - 1)
+            header = render_profile_header(target, program.name)
+        else:
+            main_c, header = program.testbench(target, X[lo:hi], with_model), None
+        fw = build_firmware(target, program.sources, main_c, root / f"fw{tag}_{lo}", with_model=with_model,
+                            profile_header=header)
         size = elf_size(fw.elf, target.flash_sections, target.ram_sections)
         if target.flash and size.flash > target.flash:
             raise TargetError(f"{target.name}: firmware with {hi - lo} vectors needs {size.flash} bytes of flash, "
@@ -131,6 +139,39 @@ def _run_spans(target: Target, program: TestProgram, build, fw, spans, timeout: 
     return got, latency, stacks
 
 
+def phase_counts(total: int, marks, empty: int = 0) -> list[int]:
+    """One region's count per phase: from the region's start to the first mark less the markers' own
+    cost (`empty`, the empty region's count), from mark to mark, and from the last mark to the stop
+    marker; they sum to the region's calibrated count. Each phase includes its own end mark."""
+    ends = [count for _, count in marks] + [total]
+    return [ends[0] - empty] + [b - a for a, b in zip(ends, ends[1:])]
+
+
+def profile_phases(target: Target, program: TestProgram, build, plain: list, timeout: float) -> dict:
+    """Build and run a profile firmware (the first len(plain) rows, phase marks in the model) and
+    summarise: {"unit", "vectors", "median": {phase: median count}, "total_median": the profile's own
+    median per inference, marks included, "marks_cost_median": the median over rows of its count less
+    `plain`'s, the same rows' counts without marks}. It is checked against the reference too."""
+    first = len(plain)
+    fw, _ = build(0, first, tag="_profile", profile=True)
+    out = run_firmware(target, fw.elf, timeout=timeout)
+    res = program.parse(out.text)
+    want = len(program.phases) - 1
+    regions = list(zip(out.regions[1:], out.region_marks[1:]))
+    if len(res) != first or len(regions) != first or any(len(m) != want for _, m in regions):
+        raise TargetError(f"{target.name}: the profile firmware printed {len(res)} results and {len(regions)} "
+                          f"regions with marks for {first} vectors and {want} marks each")
+    if any(res.get(i) != program.expected[i] for i in range(first)):
+        raise TargetError(f"{target.name}: the profile firmware disagrees with the reference")
+    empty = out.regions[0] if target.runner == "simavr" else 0
+    per_phase = list(zip(*(phase_counts(total, marks, empty) for total, marks in regions)))
+    totals = [total - empty for total, _ in regions]
+    return {"unit": target.latency_unit, "vectors": first,
+            "median": {name: statistics.median(c) for name, c in zip(program.phases, per_phase)},
+            "total_median": statistics.median(totals),
+            "marks_cost_median": statistics.median(t - p for t, p in zip(totals, plain))}
+
+
 def _compare(program: TestProgram, X, got: dict) -> tuple[int, dict | None]:
     agree, mismatch = 0, None
     for i, exp in enumerate(program.expected):
@@ -162,11 +203,16 @@ def verify_program(program: TestProgram, target_name: str, X, workdir=None, meas
         model_size, data_syms = _model_share(target, build, fw, size, first) if measure_model_share else (None, {})
         spans = [(0, first)] + [(lo, min(n, lo + chunk)) for lo in range(first, n, chunk)]
         got, latency, stacks = _run_spans(target, program, build, fw, spans, timeout)
+        rows = min(first, PROFILE_VECTORS)
+        # profiled only where the plain firmware agrees (a wrong firmware is reported, not profiled)
+        agrees = all(got.get(i) == program.expected[i] for i in range(rows))
+        profile = profile_phases(target, program, build, latency[:rows], timeout) if program.phases and agrees else {}
     agree, mismatch = _compare(program, X, got)
     return TargetResult(
         target=target.name, latency_unit=target.latency_unit, vectors=n, agree=agree, first_mismatch=mismatch,
         size=size, model_size=model_size, stack_static=stack_static,
         stack_measured=max(stacks) if stacks else None, latency=latency, model_data_symbols=data_syms,
+        profile=profile,
     )
 
 

@@ -8,6 +8,8 @@
  *   "@REGION <cycles> <stack>\n" on stdout: the exact cycles between the two writes (they include the
  *   one-cycle `out` of the first marker; a firmware subtracts an empty region to calibrate), and the
  *   deepest stack below the stack pointer the region started with, in bytes.
+ * - Inside a region, a write of k >= 3 to GPIOR1 is a phase mark: the harness prints
+ *   "@MARK <k> <cycles>\n", the cycles from the region's start to that write (counted like a region's).
  * - The byte last written to GPIOR2 is the firmware's exit status.
  * - --uart-in feeds a file to UART0's receiver at the simulated baud rate (flow control from simavr's
  *   receive FIFO); with --idle-cycles the run ends, successfully, once all input is consumed and the
@@ -165,6 +167,10 @@ static void mark_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *p) {
            (unsigned)(region_sp - region_min_sp));
     if (pty_fd >= 0) fflush(stdout);
     in_region = 0;
+  } else if (v >= 3 && in_region) {
+    if (last_char != '\n') putchar('\n');
+    last_char = '\n';
+    printf("@MARK %u %llu\n", (unsigned)v, (unsigned long long)(avr->cycle - region_start));
   }
 }
 
