@@ -16,6 +16,9 @@ Code cost of the XGBoost baseline (`xgboost`: predict + libgcc's float add), mea
 binary models and 1034 to 1061 for the 7-class ones of bench/compare_nano.py --xgboost-only. The
 constants sit just above every measurement, so a planned model is never bigger on the chip.
 Architectures without a measurement are refused rather than guessed.
+
+Latency (`latency`: cycles or instructions per unit of work, per family; see `dwn_mcu/latency.py`): fitted
+to simavr and QEMU by bench/calibrate_latency.py, which rewrites `dwn_mcu/latency_constants.py`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ class Architecture:
     #: AVR table layout's fast path: predict()'s deepest frame measured in simavr without its score array
     #: (30 bytes: seven layers, 10 classes; 25 to 27 on smaller models) with 2 bytes to spare.
     fast_frame: int | None = None
+
+    @property
+    def latency(self) -> MappingProxyType | None:
+        """The latency price's cost per feature, by family ({"dwn": {...}, "xgboost": {...}}; see
+        `dwn_mcu/latency.py`): fitted to this architecture's emulator by bench/calibrate_latency.py, which
+        writes them to `dwn_mcu/latency_constants.py`; None where none were fitted."""
+        from .latency_constants import LATENCY
+
+        table = LATENCY.get(self.name)
+        return MappingProxyType({k: MappingProxyType(v) for k, v in table.items()}) if table else None
 
     @property
     def toolchain(self) -> Target | None:

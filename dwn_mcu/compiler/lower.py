@@ -35,7 +35,12 @@ def lower(model: FrozenDWN, board, budget: Budget | None = None, name: str = "dw
     plan = make_plan(model, board, name, chosen, selftest_count, check_budget, budget)
     if budget is not None and layout is None:
         plan = replace(plan, layout_reason=_budget_reason(plan, budget))
-    return pack_program(model, plan, optimizer, budget)
+    program = pack_program(model, plan, optimizer, budget)
+    if check_budget:
+        from ..latency import check_latency
+
+        check_latency(program)  # the priced latency, where the budget sets one
+    return program
 
 
 def optimize_for_board(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
