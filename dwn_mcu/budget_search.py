@@ -319,12 +319,14 @@ def _cand(s, layout, flash, ram, acc, trained, fits, seconds, latency=None) -> D
 
 def candidate_lines(result: DWNSearchResult) -> list:
     """Every candidate as a Markdown table, the chosen one marked."""
-    lines = ["| shape | layout | flash B | RAM B | val acc | trained | fits |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| shape | layout | flash B | RAM B | cycles | val acc | trained | fits |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c in result.candidates:
-        mark = " (chosen)" if c == result.best else ""
+        mark = " (chosen)" if c == result.best else " (most accurate)" if c == result.most_accurate else ""
         acc = f"{c.val_accuracy:.4f}" if c.trained else "-"
-        lines.append(f"| {c.shape}{mark} | {c.layout} | {c.flash} | {c.ram} | {acc} | {'yes' if c.trained else 'no'} "
-                     f"| {'yes' if c.fits else 'no'} |")
+        lat = "-" if c.latency is None else str(c.latency)
+        lines.append(f"| {c.shape}{mark} | {c.layout} | {c.flash} | {c.ram} | {lat} | {acc} "
+                     f"| {'yes' if c.trained else 'no'} | {'yes' if c.fits else 'no'} |")
     return lines
 
 
@@ -339,18 +341,24 @@ def fit_to_board(data, args, out) -> int:
     Xt, yt = data.test_split()
     val = stratified_split(y, 0.2, seed=args.seed)
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    r = search_dwn(X[~val], y[~val], X[val], y[val], data.num_classes, args.board, args.flash_budget,
+    board = get_board(args.board)
+    latency = budget_for(board, args.flash_budget, args.ram_budget, args.latency_budget).latency
+    r = search_dwn(X[~val], y[~val], X[val], y[val], data.num_classes, board, args.flash_budget,
                    args.ram_budget, max_trials=args.trials, time_limit=args.time_limit, seed=args.seed,
-                   epochs=args.epochs, patience=args.patience, progress=say)
+                   epochs=args.epochs, patience=args.patience, progress=say, latency_budget=latency)
     model = r.model
     test_acc = float(np.mean(model.predict(Xt) == yt)) if yt.size else float("nan")
-    model.metadata.update(dataset=data.name, test_accuracy=test_acc, board=get_board(args.board).key,
+    model.metadata.update(dataset=data.name, test_accuracy=test_acc, board=board.key,
                           layout=r.layout, flash_budget=r.flash_budget, ram_budget=r.ram_budget)
+    if latency is not None:
+        model.metadata["latency_budget"] = latency
     out.parent.mkdir(parents=True, exist_ok=True)
     save(model, out)
     print("\n".join(candidate_lines(r)))
-    print(f"chosen         {r.best.shape}, {r.layout} layout: {r.best.flash} of {r.flash_budget} bytes of flash, "
-          f"{r.best.ram} of {r.ram_budget} bytes of RAM (planned); validation {r.best.val_accuracy:.4f}")
+    for label, c in (("most accurate", r.most_accurate), ("chosen", r.best)):
+        lat = "" if c.latency is None else f", {c.latency} cycles (priced)"
+        print(f"{label:<14} {c.shape}, {c.layout} layout: {c.flash} of {r.flash_budget} bytes of flash, "
+              f"{c.ram} of {r.ram_budget} bytes of RAM (planned){lat}; validation {c.val_accuracy:.4f}")
     print(f"test accuracy  {test_acc:.4f} (NumPy reference on the test split)")
     print(f"wrote          {out}")
     return 0

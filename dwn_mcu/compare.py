@@ -7,6 +7,11 @@ the board and run on its emulator where there is one (simavr for AVR boards): ag
 reference on the test split, the model's measured share of flash and RAM, and cycles per inference.
 Budgets are fitted smallest first, and the DWNs chosen at smaller budgets are candidates at the larger
 ones (priced again, possibly in a faster layout), as XGBoost's smaller models are in its search.
+With a latency budget (`latency_budget`: the planner's price, `dwn_mcu.latency`) both searches reject
+candidates priced over it. Both choose by one rule (`dwn_mcu.selection`: the fastest within one standard
+error of the most accurate on the validation rows); the report shows the most accurate and the chosen.
+The emulator is the board's architecture's target: simavr on AVR (cycles), QEMU on Cortex-M and RV32
+(instructions, said so in the report).
 
     report = compare(load_data(dataset="phoneme"), "nano", budgets=[2048, 8192], out_dir="compare")
 
@@ -58,14 +63,16 @@ def _xgb_classes(booster, X, num_classes):
 def _emulate_dwn(model, board, layout, X):
     from .targets.verify import verify_on_target
 
-    r = verify_on_target(model, "avr", X, render_model_sources(model, board, DWN_NAME, layout), DWN_NAME)
+    target = architecture(board.arch).target
+    r = verify_on_target(model, target, X, render_model_sources(model, board, DWN_NAME, layout), DWN_NAME)
     return _emulated(r)
 
 
 def _emulated(r) -> dict:
     """What the comparison keeps of a family's `TargetResult` on the emulated chip."""
     return {"agree": r.agree, "vectors": r.vectors, "flash": r.model_size.flash, "ram": r.model_size.ram,
-            "stack": r.stack_measured, "cycles": r.latency_summary(), "first_mismatch": r.first_mismatch}
+            "stack": r.stack_measured, "cycles": r.latency_summary(), "unit": r.latency_unit,
+            "first_mismatch": r.first_mismatch}
 
 
 def _emulate_xgb(tables, X, expected):
@@ -76,7 +83,8 @@ def _emulate_xgb(tables, X, expected):
 
 
 def _check_request(board, out: Path, budgets, emulate: bool, force: bool) -> tuple[list, int]:
-    """The budgets (sorted) and the model's RAM share; DWNError for a request that cannot be met."""
+    """The budgets (sorted) and the model's RAM share; DWNError for a request that cannot be met
+    (XGBoost is measured, and so emulated, where its code size is: `architectures`' `xgb_code`)."""
     check_destination(out, force, REPORT_MARKER, allow_empty=True)  # before the search, not after it
     whole_flash, ram_budget = model_budgets(board)
     budgets = default_budgets(board) if not budgets else sorted({int(b) for b in budgets})
@@ -85,8 +93,8 @@ def _check_request(board, out: Path, budgets, emulate: bool, force: bool) -> tup
     if budgets[-1] > whole_flash:
         raise DWNError(f"budget {budgets[-1]} bytes exceeds what {board.name} leaves a model "
                        f"({whole_flash} bytes: {board.flash} flash minus {board.sketch_flash} for the sketch)")
-    if emulate and architecture(board.arch).target != "avr":  # simavr: the one cycle-exact emulator
-        raise DWNError(f"{board.name}: no cycle-exact emulator for {board.arch} here (use --no-emulate)")
+    if emulate and architecture(board.arch).target is None:
+        raise DWNError(f"{board.name}: no emulator for {board.arch} here (use --no-emulate)")
     if emulate:
         try:
             from .targets import verify  # noqa: F401
@@ -108,10 +116,11 @@ def _fit_dwn(job: dict, budget: int, chosen_dwns: list):
     for attempt in range(3):
         job["say"](f"budget {budget} bytes: DWN search (planning to {plan} bytes)")
         dwn = search_dwn(*job["split"], job["classes"], job["board"], flash_budget=plan,
-                         ram_budget=job["ram_budget"], incumbents=chosen_dwns, **job["dwn_kwargs"])
+                         ram_budget=job["ram_budget"], incumbents=chosen_dwns, latency_budget=job["latency"],
+                         **job["dwn_kwargs"])
         if not job["emulate"]:
             break
-        job["say"](f"budget {budget} bytes: DWN in simavr, {job['Xt'].shape[0]} test rows")
+        job["say"](f"budget {budget} bytes: DWN emulated, {job['Xt'].shape[0]} test rows")
         em = _emulate_dwn(dwn.model, job["board"], dwn.layout, job["Xt"])
         if em["flash"] <= budget or attempt == 2:
             break
@@ -126,7 +135,8 @@ def _fit_xgb(job: dict, budget: int):
     for attempt in range(3):
         job["say"](f"budget {budget} bytes: XGBoost search (planning to {plan} bytes)")
         xgb = train_xgboost(*job["split"], job["classes"], plan, size_fn=planned_flash(job["board"]),
-                            progress=job["say"], **job["xgb_kwargs"])
+                            progress=job["say"], latency_fn=_xgb_price(job["board"]), latency_budget=job["latency"],
+                            **job["xgb_kwargs"])
         pred = _xgb_classes(xgb.booster, job["Xt"], job["classes"])
         if not job["emulate"]:
             break
@@ -136,6 +146,30 @@ def _fit_xgb(job: dict, budget: int):
             break
         plan = _replan(plan, budget, em["flash"], xgb.best.size_bytes)
     return xgb, pred, em, plan
+
+
+def _xgb_price(board):
+    """XGBoost's latency price on the board (`dwn_mcu.latency`), or None where it is not calibrated."""
+    from .latency import can_price, xgb_latency
+
+    return (lambda tables: xgb_latency(tables, board.arch)) if can_price(board.arch, "xgboost") else None
+
+
+def _check_latency(board, latency_budget):
+    """The latency budget in cycles (None: none), refused where a family cannot be priced on the board."""
+    from .compiler.budget import latency_cycles
+    from .latency import check_calibrated
+
+    if latency_budget is None:
+        return None
+    for family in ("dwn", "xgboost"):
+        check_calibrated(board.arch, family)
+    return latency_cycles(latency_budget, board)
+
+
+def _leader(c, shape: str) -> dict:
+    """The most accurate candidate of a family, as the report lists it beside the chosen one."""
+    return {"shape": shape, "val_accuracy": c.val_accuracy, "priced_latency": c.latency}
 
 
 def _check_emulated(entries: list, budget: int) -> None:
@@ -167,10 +201,13 @@ def _budget_row(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, 
     entries = [
         {"family": "DWN", "shape": dwn.best.shape + f" ({dwn.layout} layout)",
          "val_accuracy": dwn.best.val_accuracy, "test_accuracy": float(np.mean(dwn.model.predict(job["Xt"]) == yt)),
-         "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "planning_budget": dwn_plan},
+         "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "planning_budget": dwn_plan,
+         "priced_latency": dwn.best.latency,
+         "most_accurate": _leader(dwn.most_accurate, f"{dwn.most_accurate.shape} ({dwn.most_accurate.layout} layout)")},
         {"family": "XGBoost", "shape": xgb.best.shape(), "val_accuracy": xgb.best.val_accuracy,
          "test_accuracy": float(np.mean(xgb_pred[0] == yt)), "planned_flash": xplan.model_flash,
-         "planned_ram": xplan.model_ram, "planning_budget": xgb_plan},
+         "planned_ram": xplan.model_ram, "planning_budget": xgb_plan, "priced_latency": xgb.best.latency,
+         "most_accurate": _leader(xgb.most_accurate, xgb.most_accurate.shape())},
     ]
     if job["emulate"]:
         entries[0]["emulator"], entries[1]["emulator"] = dwn_em, xgb_em
@@ -186,18 +223,21 @@ def _budget_row(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, 
 def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int = 0, dwn_trials: int = 24,
             dwn_time_limit: float | None = 300.0, epochs: int = 40, xgb_trials: int | None = None,
             xgb_time_limit: float | None = 60.0, emulate: bool = True, force: bool = False,
-            progress: Callable[[str], None] | None = None) -> dict:
-    """Fit, score, build and measure both families at each budget; write the report; return it."""
+            progress: Callable[[str], None] | None = None, latency_budget=None) -> dict:
+    """Fit, score, build and measure both families at each budget (under `latency_budget` too: cycles, or
+    "150us" at the board's clock); write the report; return it."""
     board = get_board(board)
     out = Path(out_dir)
     budgets, ram_budget = _check_request(board, out, budgets, emulate, force)
+    latency = _check_latency(board, latency_budget)
     say = progress or (lambda msg: None)
     X, y = data.train_split()
     Xt, yt = data.test_split()
     if Xt.shape[0] == 0:
         raise DWNError(f"{data.name}: the test split is empty")
     val = stratified_split(y, 0.2, seed=seed)
-    job = {"board": board, "ram_budget": ram_budget, "emulate": emulate, "say": say, "Xt": Xt, "yt": yt,
+    job = {"board": board, "ram_budget": ram_budget, "latency": latency, "emulate": emulate, "say": say, "Xt": Xt,
+           "yt": yt,
            "classes": data.num_classes, "split": (X[~val], y[~val], X[val], y[val]),
            "dwn_kwargs": {"max_trials": dwn_trials, "time_limit": dwn_time_limit, "seed": seed, "epochs": epochs,
                           "progress": say},
@@ -211,16 +251,23 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
         chosen_dwns = chosen_dwns + [chosen]
     report = {"dataset": data.name, "board": board.as_dict(), "budgets": budgets, "ram_budget": ram_budget,
               "train_rows": int((~val).sum()), "validation_rows": int(val.sum()), "test_rows": int(Xt.shape[0]),
-              "seed": seed, "emulated": emulate, "rows": rows, "candidates": candidates}
+              "seed": seed, "emulated": emulate, "rows": rows, "candidates": candidates,
+              "latency_budget": latency, "latency_unit": _unit(board)}
     _write(report, out, force)
     return report
 
 
+def _unit(board) -> str:
+    from .latency import unit
+
+    return unit(board.arch)
+
+
 def table_lines(report: dict) -> list:
-    """The printed table (Markdown): one line per family and budget, and the winner."""
-    emu = report["emulated"]
-    lines = ["| budget B | family | shape | test acc | flash B | RAM B | cycles/inference | winner |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    """The printed table (Markdown): one line per family and budget (the chosen models), and the winner."""
+    emu, unit = report["emulated"], report.get("latency_unit", "cycles")
+    lines = [f"| budget B | family | shape | test acc | flash B | RAM B | {unit}/inference | priced | winner |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in report["rows"]:
         for e in row["entries"]:
             em = e.get("emulator")
@@ -228,8 +275,23 @@ def table_lines(report: dict) -> list:
             ram = f"{em['ram']} + {em['stack']} stack" if emu else f"{e['planned_ram']} (planned)"
             cycles = f"{em['cycles']['median']:,.0f}" if emu else "not emulated"
             win = row["winner"] if e is row["entries"][0] else ""
+            priced = "-" if e.get("priced_latency") is None else f"{e['priced_latency']:,}"
             lines.append(f"| {row['budget']} | {e['family']} | {e['shape']} | {100 * e['test_accuracy']:.2f}% "
-                         f"| {flash} | {ram} | {cycles} | {win} |")
+                         f"| {flash} | {ram} | {cycles} | {priced} | {win} |")
+    return lines
+
+
+def leader_lines(report: dict) -> list:
+    """The most accurate candidate of each family and budget beside the chosen one (Markdown)."""
+    lines = ["| budget B | family | most accurate | val acc | priced | chosen | val acc | priced |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    show = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
+    for row in report["rows"]:
+        for e in row["entries"]:
+            m = e["most_accurate"]
+            lines.append(f"| {row['budget']} | {e['family']} | {m['shape']} | {m['val_accuracy']:.4f} | "
+                         f"{show(m['priced_latency'])} | {e['shape']} | {e['val_accuracy']:.4f} | "
+                         f"{show(e['priced_latency'])} |")
     return lines
 
 
@@ -239,12 +301,27 @@ def _markdown(report: dict) -> str:
             f"Training rows {report['train_rows']}, validation rows {report['validation_rows']}, test rows "
             f"{report['test_rows']}; seed {report['seed']}; RAM budget {report['ram_budget']} bytes. Flash and "
             "RAM are the model's share of the firmware" +
-            (" measured from the ELF (with the model minus without it); cycles are exact (simavr), median over "
+            (f" measured from the ELF (with the model minus without it); {_measured(report)}, median over "
              "the test split; both firmwares agree with their reference on every test row. A family whose "
              "built model exceeded the budget was searched again with a planning budget lowered by "
              "the overshoot or the estimate's error (`planning_budget` in report.json)."
-             if report["emulated"] else " as planned (not emulated)."), ""]
-    return "\n".join(head + table_lines(report) + ["", "![accuracy vs flash](accuracy_vs_flash.png)", ""])
+             if report["emulated"] else " as planned (not emulated)."),
+            f"Latency budget: {_latency_text(report)}; `priced` is the planner's price (`dwn_mcu.latency`). "
+            "Each family's chosen model is the fastest (priced) within one binomial standard error of its most "
+            "accurate on the validation rows:", ""]
+    return "\n".join(head + leader_lines(report) + [""] + table_lines(report)
+                     + ["", "![accuracy vs flash](accuracy_vs_flash.png)", ""])
+
+
+def _measured(report: dict) -> str:
+    if report.get("latency_unit", "cycles") == "cycles":
+        return "cycles are exact (simavr)"
+    return "latency is instructions executed, counted by QEMU (not cycles)"
+
+
+def _latency_text(report: dict) -> str:
+    lat = report.get("latency_budget")
+    return "none" if lat is None else f"{lat:,} {report.get('latency_unit', 'cycles')} per inference (priced)"
 
 
 def _plot(report: dict) -> bytes:
