@@ -8,7 +8,7 @@ exactly as `build` lowers it, run in simavr (exact cycles) and QEMU (exact instr
 error (each row divided by its measurement) to the features `dwn_mcu.latency` counts. Deterministic: the
 same firmware gives the same constants. Rerun after any change to the templates:
 
-    PYTHONPATH=$PWD python bench/calibrate_latency.py            # every emulated architecture
+    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_latency.py   # every architecture
     PYTHONPATH=$PWD python bench/calibrate_latency.py --arches avr cortex-m0plus --dry-run
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import pprint
 import sys
 import time
@@ -46,6 +47,12 @@ DWN_SHAPES = [
     (6, 10, (48,), 8, 4, "f16"), (12, 6, (20, 10), 7, 2, "float32"), (5, 16, (40,), 6, 2, "int16"),
     (8, 12, (36, 12), [6, 3], 3, "uint8"), (3, 24, (28,), 4, 2, "int8"), (16, 4, (90,), 6, 10, "f16"),
 ]
+#: (dataset, thresholds per feature at most, LUTs per class per layer, n, float16 grid): random LUTs over
+#: thresholds at the quantiles of a real dataset's features (as a thermometer fit puts them: uneven
+#: counts, real magnitudes), run on its test rows. Datasets not found (DWN_MCU_DATA) are left out.
+DATA_SHAPES = [("phoneme", 24, (10,), 6, True), ("phoneme", 32, (12, 6), 4, False), ("wisconsin", 64, (20,), 6, True),
+               ("segment", 24, (8,), 6, True), ("segment", 12, (4,), 5, False), ("australian", 32, (25,), 6, True),
+               ("pima", 16, (30,), 4, False), ("banana", 48, (15,), 6, True)]
 #: (features, classes, depth, rounds)
 XGB_SHAPES = [(4, 2, 2, 5), (4, 2, 4, 20), (12, 2, 6, 10), (8, 3, 3, 8), (6, 4, 5, 4), (16, 2, 1, 30),
               (10, 2, 3, 40), (5, 3, 2, 15)]
@@ -66,6 +73,27 @@ def dwn_model(seed: int, F, bits, luts, n, classes, inputs):
         model = to_integer_model(model, inputs, scale, -4.0 - lo * scale)
         X = np.clip(np.round((X + 4.0) / scale + lo), lo, hi).astype(np.int64)
     return model, X
+
+
+def data_model(seed: int, dataset, bits, luts_per_class, n, f16):
+    """A random model over quantile thresholds of `dataset` (see DATA_SHAPES) and `ROWS` of its test rows;
+    None when the dataset is not found."""
+    from dwn_mcu.data import load_dataset
+    from dwn_mcu.errors import DWNError
+
+    try:
+        ds = load_dataset(dataset)
+    except DWNError:
+        return None
+    X, Xt = ds.train_split()[0], ds.test_split()[0][:ROWS]
+    grid = []
+    for f in range(X.shape[1]):
+        q = np.quantile(X[:, f], np.linspace(0.02, 0.98, bits)).astype(np.float32)
+        grid.append(np.unique(q.astype(np.float16).astype(np.float32) if f16 else q))
+    luts = tuple(k * ds.num_classes for k in luts_per_class)
+    model = random_model(seed=seed, num_features=X.shape[1], bits_per_feature=[len(g) for g in grid], luts=luts,
+                         n=n, num_classes=ds.num_classes)
+    return dataclasses.replace(model, thresholds=np.concatenate(grid)).validate(), Xt
 
 
 def measure_dwn(model, X, arch: str, layout: str, name: str = "lat"):
@@ -123,8 +151,13 @@ def fit(rows: list) -> tuple[dict, float]:
 def corpus(arch: str, say) -> dict:
     """{family: [(features, median)]} measured on `arch`'s emulator."""
     out = {"dwn": []}
-    for i, shape in enumerate(DWN_SHAPES):
-        model, X = dwn_model(100 + i, *shape)
+    models = [(shape, dwn_model(100 + i, *shape)) for i, shape in enumerate(DWN_SHAPES)]
+    models += [(shape, data_model(300 + i, *shape)) for i, shape in enumerate(DATA_SHAPES)]
+    for shape, made in models:
+        if made is None:
+            say(f"{shape}: dataset not found, left out")
+            continue
+        model, X = made
         for layout in ("table", "unrolled"):
             out["dwn"].append(measure_dwn(model, X, arch, layout))
             say(f"{arch} DWN {shape} {layout}: {out['dwn'][-1][1]:.0f}")
@@ -161,7 +194,9 @@ def main(argv=None) -> int:
         for family, rows in corpus(arch, say).items():
             latency.setdefault(arch, {})[family], errors.setdefault(arch, {})[family] = fit(rows)
             say(f"{arch} {family}: {len(rows)} models, worst fit error {errors[arch][family]:.1%}")
-    command = " ".join(["PYTHONPATH=$PWD python bench/calibrate_latency.py", *(sys.argv[1:] if argv is None else argv)])
+    data = f"DWN_MCU_DATA={os.environ['DWN_MCU_DATA']} " if os.environ.get("DWN_MCU_DATA") else ""
+    command = " ".join([f"{data}PYTHONPATH=$PWD python bench/calibrate_latency.py",
+                        *(sys.argv[1:] if argv is None else argv)])
     text = render_constants(latency, errors, command)
     if args.dry_run:
         print(text)

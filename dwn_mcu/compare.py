@@ -140,7 +140,7 @@ def _fit_xgb(job: dict, budget: int):
         pred = _xgb_classes(xgb.booster, job["Xt"], job["classes"])
         if not job["emulate"]:
             break
-        job["say"](f"budget {budget} bytes: XGBoost in simavr, {job['Xt'].shape[0]} test rows")
+        job["say"](f"budget {budget} bytes: XGBoost emulated, {job['Xt'].shape[0]} test rows")
         em = _emulate_xgb(xgb.tables, job["Xt"], pred)
         if em["flash"] <= budget or attempt == 2:
             break
