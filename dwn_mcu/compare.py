@@ -29,7 +29,7 @@ import numpy as np
 
 from .architectures import architecture
 from .baselines.xgb_export import render_sources
-from .baselines.xgb_plan import plan_xgboost, planned_flash
+from .baselines.xgb_plan import plan_xgboost, planned_flash, require_measured
 from .baselines.xgb_train import train_xgboost
 from .budget_search import budgets as model_budgets
 from .budget_search import search_dwn
@@ -93,6 +93,7 @@ def _check_request(board, out: Path, budgets, emulate: bool, force: bool) -> tup
     if budgets[-1] > whole_flash:
         raise DWNError(f"budget {budgets[-1]} bytes exceeds what {board.name} leaves a model "
                        f"({whole_flash} bytes: {board.flash} flash minus {board.sketch_flash} for the sketch)")
+    require_measured(board)  # before the DWN search: XGBoost must be priceable on this board
     if emulate and architecture(board.arch).target is None:
         raise DWNError(f"{board.name}: no emulator for {board.arch} here (use --no-emulate)")
     if emulate:

@@ -36,6 +36,8 @@ def dwn_features(program) -> dict:
     out = {"feature": F, "float_feature": F if model.input_type == "float32" else 0,
            "key16": F if model.input_type == "float32" and plan.key_ctype == "uint16_t" else 0,
            "search": _search_steps(model.bits_per_feature), "bit": model.num_input_bits,
+           # ones before a feature's first whole byte are written one by one (a shift per bit on AVR)
+           "bit_small": int(np.minimum(model.bits_per_feature, 8).sum()),
            "class": model.num_classes, "out_lut": model.layers[-1].num_luts if model.layers else 0}
     if plan.layout == "table":
         out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_fast_layer=0, t_fast_byte=0, t_fast_lut=0,

@@ -27,13 +27,19 @@ class XGBPlan(Sizes):
     ram: dict = field(default_factory=dict)
 
 
-def _parts(tables: XGBTables, board: Board) -> tuple:
+def require_measured(board: Board):
+    """The architecture record of `board`, or BaselineError where XGBoost's code size is not measured."""
     arch = architecture(board.arch)  # code and stack: measured per architecture (`dwn_mcu/architectures.py`)
-    cost = arch.xgb_code
-    if cost is None:
+    if arch.xgb_code is None:
         measured = sorted(a.name for a in ARCHITECTURES.values() if a.xgb_code is not None)
         raise BaselineError(f"XGBoost's code size on {board.arch} ({board.key}) has not been measured; "
                             f"supported: {', '.join(measured)}")
+    return arch
+
+
+def _parts(tables: XGBTables, board: Board) -> tuple:
+    arch = require_measured(board)
+    cost = arch.xgb_code
     flash = {name: int(a.nbytes) for name, a in tables.arrays().items()}
     flash["code"] = cost["fixed"] + cost["per_margin"] * tables.num_margins
     flash["sketch"] = board.sketch_flash
