@@ -136,20 +136,20 @@ def measure_xgb(tables, X, name: str = "latx"):
 
 def fit(rows: list) -> tuple[dict, float]:
     """Non-negative costs per feature minimising the relative error over `rows` of (features, measured);
-    returns (costs, worst relative error of the fit on its corpus)."""
+    returns (costs, worst relative error of the fit on its corpus, each row's relative error)."""
     from scipy.optimize import nnls
 
-    keys = sorted({k for f, _ in rows for k in f})
-    A = np.array([[f.get(k, 0) for k in keys] for f, _ in rows], dtype=float)
-    b = np.array([m for _, m in rows], dtype=float)
+    keys = sorted({k for f, *_ in rows for k in f})
+    A = np.array([[f.get(k, 0) for k in keys] for f, *_ in rows], dtype=float)
+    b = np.array([m for _, m, *_ in rows], dtype=float)
     coef, _ = nnls(A / b[:, None], np.ones_like(b))
     costs = {k: round(float(c), 3) for k, c in zip(keys, coef) if c > 0}
-    pred = np.array([sum(costs.get(k, 0) * v for k, v in f.items()) for f, _ in rows])
-    return costs, float(np.max(np.abs(pred - b) / b))
+    pred = np.array([sum(costs.get(k, 0) * v for k, v in f.items()) for f, *_ in rows])
+    return costs, float(np.max(np.abs(pred - b) / b)), (pred - b) / b
 
 
 def corpus(arch: str, say) -> dict:
-    """{family: [(features, median)]} measured on `arch`'s emulator."""
+    """{family: [(features, median, label)]} measured on `arch`'s emulator."""
     out = {"dwn": []}
     models = [(shape, dwn_model(100 + i, *shape)) for i, shape in enumerate(DWN_SHAPES)]
     models += [(shape, data_model(300 + i, *shape)) for i, shape in enumerate(DATA_SHAPES)]
@@ -159,12 +159,12 @@ def corpus(arch: str, say) -> dict:
             continue
         model, X = made
         for layout in ("table", "unrolled"):
-            out["dwn"].append(measure_dwn(model, X, arch, layout))
+            out["dwn"].append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
             say(f"{arch} DWN {shape} {layout}: {out['dwn'][-1][1]:.0f}")
     if arch == "avr":  # XGBoost's testbench runs on the AVR alone
         out["xgboost"] = []
         for i, shape in enumerate(XGB_SHAPES):
-            out["xgboost"].append(measure_xgb(*xgb_model(200 + i, *shape)))
+            out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape)), str(shape)))
             say(f"{arch} XGBoost {shape}: {out['xgboost'][-1][1]:.0f}")
     return out
 
@@ -192,8 +192,11 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     for arch in args.arches:
         for family, rows in corpus(arch, say).items():
-            latency.setdefault(arch, {})[family], errors.setdefault(arch, {})[family] = fit(rows)
+            latency.setdefault(arch, {})[family], errors.setdefault(arch, {})[family], each = fit(rows)
             say(f"{arch} {family}: {len(rows)} models, worst fit error {errors[arch][family]:.1%}")
+            for (_, measured, label), e in zip(rows, each):
+                if abs(e) > 0.10:
+                    say(f"  over 10%: {label}: measured {measured:.0f}, priced {e:+.1%}")
     data = f"DWN_MCU_DATA={os.environ['DWN_MCU_DATA']} " if os.environ.get("DWN_MCU_DATA") else ""
     command = " ".join([f"{data}PYTHONPATH=$PWD python bench/calibrate_latency.py",
                         *(sys.argv[1:] if argv is None else argv)])

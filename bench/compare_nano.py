@@ -74,7 +74,7 @@ def fit(ds, budget, overhead, time_limit, seed):
     raise SystemExit(f"{ds.name} @ {budget}: could not fit the measured flash")
 
 
-def main(argv=None):
+def _parser():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="*", default=DATASETS)
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per XGBoost search")
@@ -92,7 +92,11 @@ def main(argv=None):
     ap.add_argument("--dwn-trials", type=int, default=24, help="DWN shapes trained per budget at most")
     ap.add_argument("--dwn-time-limit", type=float, default=240.0, help="seconds of DWN search per budget")
     ap.add_argument("--epochs", type=int, default=40)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
     if args.representation:
         return run_representation()
     if args.summary:
@@ -102,6 +106,11 @@ def main(argv=None):
         return run_latency_matched(args)
     if not args.xgboost_only:
         return run_compare(args)
+    return run_xgboost_only(args)
+
+
+def run_xgboost_only(args):
+    """`--xgboost-only` (see the module docstring): one row per dataset and budget, printed and written."""
     rows = []
     for name in args.datasets:
         ds = load_dataset(name)
