@@ -1,8 +1,9 @@
 """Fit the planner's latency constants (`dwn_mcu/latency.py`) to the emulators and rewrite
 `dwn_mcu/latency_constants.py`, the one place they live.
 
-A corpus of models (DWN: several shapes, both layouts, float, float16-grid and integer inputs; XGBoost:
-several depths, rounds, features and classes, on AVR, the one target its testbench runs on) is lowered
+A corpus of models (DWN: several shapes, both layouts, float, float16-grid and integer inputs, random
+thresholds and thresholds at a dataset's quantiles; XGBoost: several depths, rounds, features and classes;
+on the QEMU targets through its test shim, whose memcpy of the margins is counted) is lowered
 exactly as `build` lowers it, run in simavr (exact cycles) and QEMU (exact instructions) through
 `dwn_mcu.targets.verify`, and the median per model is fitted by non-negative least squares on relative
 error (each row divided by its measurement) to the features `dwn_mcu.latency` counts. Deterministic: the
@@ -124,13 +125,14 @@ def xgb_model(seed: int, F, classes, depth, rounds):
     return pack(parse_booster(booster)), rng.normal(size=(ROWS, F)).astype(np.float32)
 
 
-def measure_xgb(tables, X, name: str = "latx"):
+def measure_xgb(tables, X, arch: str, name: str = "latx"):
     from dwn_mcu.baselines.xgb_export import render_sources
-    from dwn_mcu.baselines.xgb_target import verify_on_avr
+    from dwn_mcu.baselines.xgb_target import verify_on_target
 
-    r = verify_on_avr(tables, render_sources(tables, name), name, X, measure_model_share=False)
+    r = verify_on_target(tables, ARCHITECTURES[arch].target, render_sources(tables, name), name, X,
+                         measure_model_share=False)
     if not r.ok:
-        raise SystemExit(f"XGBoost on avr: the firmware disagrees with the reference: {r.first_mismatch}")
+        raise SystemExit(f"XGBoost on {arch}: the firmware disagrees with the reference: {r.first_mismatch}")
     return xgb_features(tables), float(np.median(r.latency))
 
 
@@ -161,10 +163,9 @@ def corpus(arch: str, say) -> dict:
         for layout in ("table", "unrolled"):
             out["dwn"].append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
             say(f"{arch} DWN {shape} {layout}: {out['dwn'][-1][1]:.0f}")
-    if arch == "avr":  # XGBoost's testbench runs on the AVR alone
-        out["xgboost"] = []
-        for i, shape in enumerate(XGB_SHAPES):
-            out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape)), str(shape)))
+    out["xgboost"] = []
+    for i, shape in enumerate(XGB_SHAPES):
+        out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape), arch), str(shape)))
             say(f"{arch} XGBoost {shape}: {out['xgboost'][-1][1]:.0f}")
     return out
 

@@ -75,10 +75,11 @@ def _emulated(r) -> dict:
             "first_mismatch": r.first_mismatch}
 
 
-def _emulate_xgb(tables, X, expected):
-    from .baselines.xgb_target import verify_on_avr
+def _emulate_xgb(tables, board, X, expected):
+    from .baselines.xgb_target import verify_on_target
 
-    r = verify_on_avr(tables, render_sources(tables, XGB_NAME), XGB_NAME, X, expected=expected)
+    r = verify_on_target(tables, architecture(board.arch).target, render_sources(tables, XGB_NAME), XGB_NAME, X,
+                         expected=expected)
     return _emulated(r)
 
 
@@ -142,7 +143,7 @@ def _fit_xgb(job: dict, budget: int):
         if not job["emulate"]:
             break
         job["say"](f"budget {budget} bytes: XGBoost emulated, {job['Xt'].shape[0]} test rows")
-        em = _emulate_xgb(xgb.tables, job["Xt"], pred)
+        em = _emulate_xgb(xgb.tables, job["board"], job["Xt"], pred)
         if em["flash"] <= budget or attempt == 2:
             break
         plan = _replan(plan, budget, em["flash"], xgb.best.size_bytes)
