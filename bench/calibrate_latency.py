@@ -166,7 +166,7 @@ def corpus(arch: str, say) -> dict:
     out["xgboost"] = []
     for i, shape in enumerate(XGB_SHAPES):
         out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape), arch), str(shape)))
-            say(f"{arch} XGBoost {shape}: {out['xgboost'][-1][1]:.0f}")
+        say(f"{arch} XGBoost {shape}: {out['xgboost'][-1][1]:.0f}")
     return out
 
 
