@@ -213,25 +213,39 @@ def run_latency_matched(args):
                 plain = compare(ds, "nano", [budget], out / name / f"seed{seed}" / f"flash{budget}", seed=seed, **kw)
                 e = {x["family"]: x for x in plain["rows"][0]["entries"]}
                 xgb_cycles = int(e["XGBoost"]["emulator"]["cycles"]["median"])
-                timed = compare(ds, "nano", [budget], out / name / f"seed{seed}" / f"latency{budget}", seed=seed,
-                                latency_budget=xgb_cycles, **kw)
-                t = {x["family"]: x for x in timed["rows"][0]["entries"]}
                 row = {"dataset": name, "seed": seed, "budget": budget, "xgb_acc": e["XGBoost"]["test_accuracy"],
                        "xgb_cycles": xgb_cycles, "dwn_acc": e["DWN"]["test_accuracy"],
                        "ratio": e["DWN"]["emulator"]["cycles"]["median"] / xgb_cycles,
-                       "dwn_timed_acc": t["DWN"]["test_accuracy"],
-                       "dwn_timed_cycles": t["DWN"]["emulator"]["cycles"]["median"],
-                       "dwn_timed_priced": t["DWN"]["priced_latency"], "xgb_timed_acc": t["XGBoost"]["test_accuracy"],
+                       **_timed(ds, budget, out / name / f"seed{seed}" / f"latency{budget}", seed, xgb_cycles, kw),
                        "seconds": round(time.monotonic() - t0)}
                 rows.append(row)
-                print(f"| {name} | {seed} | {budget} | {100 * row['xgb_acc']:.2f}% | {xgb_cycles:,} "
-                      f"| {100 * row['dwn_acc']:.2f}% | {row['ratio']:.2f} | {100 * row['dwn_timed_acc']:.2f}% "
-                      f"| {row['dwn_timed_cycles']:,.0f} | {row['dwn_timed_priced']:,} "
-                      f"| {'yes' if row['dwn_timed_acc'] >= row['xgb_acc'] else 'no'} "
-                      f"| {100 * row['xgb_timed_acc']:.2f}% |", flush=True)
+                print(_latency_row(row), flush=True)
                 out.mkdir(parents=True, exist_ok=True)
                 (out / "latency_matched.json").write_text(json.dumps(rows, indent=1) + "\n")
     return 0
+
+
+def _timed(ds, budget, out, seed, xgb_cycles, kw) -> dict:
+    """`compare` under the flash budget and XGBoost's cycles; no DWN fitting both is a result too."""
+    from dwn_mcu.compare import compare
+    from dwn_mcu.errors import DWNError
+
+    try:
+        t = {x["family"]: x for x in compare(ds, "nano", [budget], out, seed=seed, latency_budget=xgb_cycles,
+                                             **kw)["rows"][0]["entries"]}
+    except DWNError as exc:  # e.g. no DWN shape fits within the cycles
+        return {"dwn_timed_acc": None, "timed_error": str(exc)}
+    return {"dwn_timed_acc": t["DWN"]["test_accuracy"], "dwn_timed_cycles": t["DWN"]["emulator"]["cycles"]["median"],
+            "dwn_timed_priced": t["DWN"]["priced_latency"], "xgb_timed_acc": t["XGBoost"]["test_accuracy"]}
+
+
+def _latency_row(row: dict) -> str:
+    head = (f"| {row['dataset']} | {row['seed']} | {row['budget']} | {100 * row['xgb_acc']:.2f}% | {row['xgb_cycles']:,} "
+            f"| {100 * row['dwn_acc']:.2f}% | {row['ratio']:.2f} ")
+    if row["dwn_timed_acc"] is None:
+        return head + f"| none fits: {row['timed_error']} | - | - | no | - |"
+    return head + (f"| {100 * row['dwn_timed_acc']:.2f}% | {row['dwn_timed_cycles']:,.0f} | {row['dwn_timed_priced']:,} "
+                   f"| {'yes' if row['dwn_timed_acc'] >= row['xgb_acc'] else 'no'} | {100 * row['xgb_timed_acc']:.2f}% |")
 
 
 def summary(out_dir) -> str:
