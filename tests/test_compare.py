@@ -14,6 +14,7 @@ from dwn_mcu.cli import main  # noqa: E402
 from dwn_mcu.compiler import BudgetError  # noqa: E402
 from dwn_mcu.data import stratified_split  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
+from target_tools import require_target  # noqa: E402
 
 
 def _split(name):
@@ -180,8 +181,25 @@ def test_compare_holds_both_families_to_the_latency_budget_and_shows_both_choice
 
 def test_compare_on_a_board_without_xgboost_measurements_is_refused_before_the_search(tmp_path, capsys):
     shared_dataset("wisconsin")
-    code = main(["compare", "--dataset", "wisconsin", "--board", "pico", "--budgets", "8kb", "--quiet",
+    code = main(["compare", "--dataset", "wisconsin", "--board", "esp32", "--budgets", "8kb", "--quiet",
                  "-o", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert code == 2 and "XGBoost's code size on cortex-m0plus" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "XGBoost's code size on xtensa" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_compare_on_a_cortex_m0plus_board_counts_qemu_instructions(tmp_path):
+    pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
+    require_target("cortex-m0plus")
+    shared_dataset("wisconsin")
+    out = tmp_path / "pico"
+    assert main(["compare", "--dataset", "wisconsin", "--board", "pico", "--budgets", "4kb", "--dwn-trials", "1",
+                 "--epochs", "2", "--xgb-trials", "2", "-o", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["latency_unit"] == "instructions"
+    for e in report["rows"][0]["entries"]:
+        em = e["emulator"]
+        assert em["unit"] == "instructions" and em["agree"] == em["vectors"] == report["test_rows"]
+        assert em["flash"] <= 4096 and em["cycles"]["median"] > 0
+    md = (out / "report.md").read_text()
+    assert "instructions executed, counted by QEMU (not cycles)" in md and "| instructions/inference |" in md
