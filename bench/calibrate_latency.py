@@ -46,6 +46,10 @@ DWN_SHAPES = [
     (10, 12, (40,), 4, 4, "float32"), (19, 8, (70,), 6, 7, "f16"), (8, 20, (24, 12), 5, 2, "float32"),
     (4, [9, 3, 12, 6], (36, 12), [6, 3], 3, "float32"), (3, 64, (30,), 2, 3, "float32"),
     (6, 10, (48,), 8, 4, "f16"), (12, 6, (20, 10), 7, 2, "float32"), (5, 16, (40,), 6, 2, "int16"),
+    # features without thresholds (what the optimizer leaves of a small model on many features)
+    (12, [0, 4, 0, 0, 8, 0, 2, 0, 0, 6, 0, 1], (7,), 4, 7, "f16"),
+    (12, [3, 0, 0, 9, 0, 0, 0, 5, 0, 0, 2, 0], (8,), 4, 2, "float32"),
+    (10, [0, 12, 0, 0, 0, 6, 0, 0, 3, 0], (12,), 6, 3, "int16"),
     (8, 12, (36, 12), [6, 3], 3, "uint8"), (3, 24, (28,), 4, 2, "int8"), (16, 4, (90,), 6, 10, "f16"),
 ]
 #: (dataset, thresholds per feature at most, LUTs per class per layer, n, float16 grid): random LUTs over

@@ -33,8 +33,9 @@ def dwn_features(program) -> dict:
     """The work one inference of `program` does, by the kind of step the generated C takes."""
     model, plan = program.model, program.plan
     F = model.num_features
-    out = {"feature": F, "float_feature": F if model.input_type == "float32" else 0,
-           "key16": F if model.input_type == "float32" and plan.key_ctype == "uint16_t" else 0,
+    read = int(np.count_nonzero(model.bits_per_feature))  # a feature without thresholds needs no key
+    out = {"feature": F, "float_feature": read if model.input_type == "float32" else 0,
+           "key16": read if model.input_type == "float32" and plan.key_ctype == "uint16_t" else 0,
            "search": _search_steps(model.bits_per_feature), "bit": model.num_input_bits,
            # ones before a feature's first whole byte are written one by one (a shift per bit on AVR)
            "bit_small": int(np.minimum(model.bits_per_feature, 8).sum()),

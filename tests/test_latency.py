@@ -24,7 +24,8 @@ from target_tools import require_target
 
 BOARD = {"avr": "nano", "cortex-m0plus": "pico", "cortex-m3": "bluepill"}
 #: (features, bits, LUTs, n, classes, input type): not in the calibration corpus
-SHAPES = [(6, 12, (44,), 6, 2, "float32"), (9, 10, (30, 15), 5, 3, "float32"), (4, 20, (32,), 4, 2, "int16")]
+SHAPES = [(6, 12, (44,), 6, 2, "float32"), (9, 10, (30, 15), 5, 3, "float32"), (4, 20, (32,), 4, 2, "int16"),
+          (9, [0, 6, 0, 3, 0, 0, 8, 0, 2], (9,), 4, 3, "float32")]  # features without thresholds
 
 
 def _model(seed, F, bits, luts, n, classes, inputs):
