@@ -57,7 +57,9 @@ DWN_SHAPES = [
 #: counts, real magnitudes), run on its test rows. Datasets not found (DWN_MCU_DATA) are left out.
 DATA_SHAPES = [("phoneme", 24, (10,), 6, True), ("phoneme", 32, (12, 6), 4, False), ("wisconsin", 64, (20,), 6, True),
                ("segment", 24, (8,), 6, True), ("segment", 12, (4,), 5, False), ("australian", 32, (25,), 6, True),
-               ("pima", 16, (30,), 4, False), ("banana", 48, (15,), 6, True)]
+               ("pima", 16, (30,), 4, False), ("banana", 48, (15,), 6, True),
+               # a few thresholds per feature: what the optimizer leaves of the small models a 2 KB budget gets
+               ("segment", 3, (1,), 4, True), ("australian", 4, (4,), 4, True), ("wisconsin", 3, (3,), 6, False)]
 #: (features, classes, depth, rounds)
 XGB_SHAPES = [(4, 2, 2, 5), (4, 2, 4, 20), (12, 2, 6, 10), (8, 3, 3, 8), (6, 4, 5, 4), (16, 2, 1, 30),
               (10, 2, 3, 40), (5, 3, 2, 15)]
