@@ -134,3 +134,24 @@ def test_search_estimate_rejects_shapes_over_the_latency_budget():
     flash, ram = budget_for(get_board("nano")).flash, 1000
     assert estimate(s, 5, 2, "nano", flash, ram)[3]
     assert not estimate(s, 5, 2, "nano", flash, ram, latency_budget=100)[3]
+
+
+def test_train_board_latency_budget_is_stored_and_build_holds_it(tmp_path, capsys):
+    pytest.importorskip("torch")
+    import json
+
+    from dwn_mcu.model_file import load
+
+    out = tmp_path / "m.dwn"
+    assert main(["train", "--dataset", "phoneme", "--board", "nano", "--flash-budget", "2048", "--latency-budget",
+                 "250us", "--trials", "1", "--epochs", "1", "-o", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "most accurate " in printed and "chosen " in printed and "cycles (priced)" in printed
+    model = load(out)
+    assert model.metadata["latency_budget"] == 4000  # 250 us at 16 MHz
+    assert main(["build", str(out), "--board", "nano", "-o", str(tmp_path / "p")]) == 0
+    report = json.loads((tmp_path / "p" / "dwn_report.json").read_text())
+    assert report["budget"]["latency"] == 4000 and report["latency"]["priced"] <= 4000
+    assert report["latency"]["unit"] == "cycles"
+    assert main(["train", "--dataset", "phoneme", "--latency-budget", "10", "-o", str(tmp_path / "x.dwn")]) == 2
+    assert "need --board" in capsys.readouterr().err
