@@ -17,8 +17,8 @@ and compared with xgboost's own predictions, bit for bit.
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_nano.py --xgboost-only [--out F.json]
 
 `--latency-matched` (issue 14): per dataset, seed and flash budget (2 KB, 8 KB), `compare` at that flash
-budget alone, then again with the latency budget set to the simavr cycles of the XGBoost model chosen in
-the first run; the DWN chosen under both budgets against that XGBoost model, and the plain DWN/XGBoost
+budget alone, then again with the latency budget set to the simavr cycles (`--board pico`: QEMU
+instructions of the Cortex-M0+) of the XGBoost model chosen in the first run; the DWN chosen under both budgets against that XGBoost model, and the plain DWN/XGBoost
 cycle ratio at equal flash. Reports in `--out-dir/<dataset>/seed<k>/{flash,latency}<budget>/`.
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_nano.py --latency-matched \
@@ -86,6 +86,8 @@ def _parser():
     ap.add_argument("--latency-matched", action="store_true",
                     help="issue 14: the DWN under the flash budget and the cycles of XGBoost's choice there")
     ap.add_argument("--budgets", type=int, nargs="+", default=[2048, 8192], help="--latency-matched: flash budgets")
+    ap.add_argument("--board", default="nano", help="--latency-matched: the board (pico: Cortex-M0+, QEMU "
+                                                     "instructions)")
     ap.add_argument("--representation", action="store_true",
                     help="the two fixed models compared with the reference exporter's figures")
     ap.add_argument("--out-dir", default="bench/compare_nano", help="compare: one report folder per dataset")
@@ -210,13 +212,15 @@ def run_latency_matched(args):
             ds = load_dataset(name)
             for budget in args.budgets:
                 t0 = time.monotonic()
-                plain = compare(ds, "nano", [budget], out / name / f"seed{seed}" / f"flash{budget}", seed=seed, **kw)
+                plain = compare(ds, args.board, [budget], out / name / f"seed{seed}" / f"flash{budget}", seed=seed,
+                                **kw)
                 e = {x["family"]: x for x in plain["rows"][0]["entries"]}
                 xgb_cycles = int(e["XGBoost"]["emulator"]["cycles"]["median"])
                 row = {"dataset": name, "seed": seed, "budget": budget, "xgb_acc": e["XGBoost"]["test_accuracy"],
                        "xgb_cycles": xgb_cycles, "dwn_acc": e["DWN"]["test_accuracy"],
                        "ratio": e["DWN"]["emulator"]["cycles"]["median"] / xgb_cycles,
-                       **_timed(ds, budget, out / name / f"seed{seed}" / f"latency{budget}", seed, xgb_cycles, kw),
+                       **_timed(ds, args.board, budget, out / name / f"seed{seed}" / f"latency{budget}", seed,
+                                xgb_cycles, kw),
                        "seconds": round(time.monotonic() - t0)}
                 rows.append(row)
                 print(_latency_row(row), flush=True)
@@ -225,13 +229,13 @@ def run_latency_matched(args):
     return 0
 
 
-def _timed(ds, budget, out, seed, xgb_cycles, kw) -> dict:
+def _timed(ds, board, budget, out, seed, xgb_cycles, kw) -> dict:
     """`compare` under the flash budget and XGBoost's cycles; no DWN fitting both is a result too."""
     from dwn_mcu.compare import compare
     from dwn_mcu.errors import DWNError
 
     try:
-        t = {x["family"]: x for x in compare(ds, "nano", [budget], out, seed=seed, latency_budget=xgb_cycles,
+        t = {x["family"]: x for x in compare(ds, board, [budget], out, seed=seed, latency_budget=xgb_cycles,
                                              **kw)["rows"][0]["entries"]}
     except DWNError as exc:  # e.g. no DWN shape fits within the cycles
         return {"dwn_timed_acc": None, "timed_error": str(exc)}
