@@ -97,6 +97,13 @@ def budgets(board, flash_budget: int | None = None, ram_budget: int | None = Non
     return budget.flash, budget.ram
 
 
+def _unit(board) -> str:
+    """What the board's latency price counts: cycles, or instructions on the QEMU-measured targets."""
+    from .latency import unit
+
+    return unit(board.arch)
+
+
 def _latency(program) -> int | None:
     """The program's priced latency; None where its architecture is not calibrated."""
     from .latency import can_price, program_latency
@@ -213,7 +220,7 @@ def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budge
     else:
         smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
         need = estimate(smallest, F, num_classes, board, flash_budget, ram_budget, grid)[1]
-    within = "" if latency_budget is None else f" within {latency_budget} cycles"
+    within = "" if latency_budget is None else f" within {latency_budget} {_unit(board)}"
     raise BudgetError(f"no DWN shape fits {flash_budget} bytes of flash and {ram_budget} bytes of RAM{within} on "
                       f"{board.name} (the smallest, {smallest}, needs {need} bytes of flash)")
 
@@ -304,7 +311,7 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
         layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid, latency_budget)
         candidates.append(_cand(s, layout, flash, ram, float("nan"), False, fits, 0.0))
     if not best.kept:
-        within = "" if latency_budget is None else f" within {latency_budget} cycles"
+        within = "" if latency_budget is None else f" within {latency_budget} {_unit(board)}"
         raise BudgetError(f"no trained DWN fits {flash_budget} bytes of flash{within} on {board.name}")
     cand, model, layout = best.chosen()
     return DWNSearchResult(cand, model, layout, candidates, trials, time.monotonic() - start,

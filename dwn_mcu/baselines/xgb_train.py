@@ -198,7 +198,7 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
             progress(f"trial {trials}: depth {depth}, lr {lr:g}, {max_bin} bins: up to {lo} rounds fit; "
                      f"best so far {best.val_accuracy:.4f} ({best.shape()}, {best.size_bytes} B)")
     if not fitting:
-        within = "" if job["latency_budget"] is None else f" within {latency_budget} cycles"
+        within = "" if job["latency_budget"] is None else f" within {latency_budget} (priced latency)"
         raise BaselineError(f"no XGBoost model fits in {budget_bytes} bytes{within} (the smallest tried takes "
                             f"{smallest} bytes)")
     items = _items(fitting)
