@@ -15,6 +15,14 @@ the same ELF without it). The chosen model is then run on the whole test split i
 and compared with xgboost's own predictions, bit for bit.
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_nano.py --xgboost-only [--out F.json]
+
+`--latency-matched` (issue 14): per dataset, seed and flash budget (2 KB, 8 KB), `compare` at that flash
+budget alone, then again with the latency budget set to the simavr cycles (`--board pico`: QEMU
+instructions of the Cortex-M0+) of the XGBoost model chosen in the first run; the DWN chosen under both budgets against that XGBoost model, and the plain DWN/XGBoost
+cycle ratio at equal flash. Reports in `--out-dir/<dataset>/seed<k>/{flash,latency}<budget>/`.
+
+    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_nano.py --latency-matched \
+        --seeds 0 1 2 3 4 --out-dir bench/compare_nano_latency
 """
 
 from __future__ import annotations
@@ -66,7 +74,7 @@ def fit(ds, budget, overhead, time_limit, seed):
     raise SystemExit(f"{ds.name} @ {budget}: could not fit the measured flash")
 
 
-def main(argv=None):
+def _parser():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="*", default=DATASETS)
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per XGBoost search")
@@ -75,20 +83,36 @@ def main(argv=None):
     ap.add_argument("--summary", action="store_true", help="compare: only summarize the reports in --out-dir")
     ap.add_argument("--out", default="bench/xgb_nano.json", help="--xgboost-only: the JSON of every row")
     ap.add_argument("--xgboost-only", action="store_true")
+    ap.add_argument("--latency-matched", action="store_true",
+                    help="issue 14: the DWN under the flash budget and the cycles of XGBoost's choice there")
+    ap.add_argument("--budgets", type=int, nargs="+", default=[2048, 8192], help="--latency-matched: flash budgets")
+    ap.add_argument("--board", default="nano", help="--latency-matched: the board (pico: Cortex-M0+, QEMU "
+                                                     "instructions)")
     ap.add_argument("--representation", action="store_true",
                     help="the two fixed models compared with the reference exporter's figures")
     ap.add_argument("--out-dir", default="bench/compare_nano", help="compare: one report folder per dataset")
     ap.add_argument("--dwn-trials", type=int, default=24, help="DWN shapes trained per budget at most")
     ap.add_argument("--dwn-time-limit", type=float, default=240.0, help="seconds of DWN search per budget")
     ap.add_argument("--epochs", type=int, default=40)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
     if args.representation:
         return run_representation()
     if args.summary:
         print(summary(args.out_dir))
         return 0
+    if args.latency_matched:
+        return run_latency_matched(args)
     if not args.xgboost_only:
         return run_compare(args)
+    return run_xgboost_only(args)
+
+
+def run_xgboost_only(args):
+    """`--xgboost-only` (see the module docstring): one row per dataset and budget, printed and written."""
     rows = []
     for name in args.datasets:
         ds = load_dataset(name)
@@ -170,6 +194,62 @@ def run_compare(args):
                   flush=True)
     print(summary(args.out_dir))
     return 0
+
+
+def run_latency_matched(args):
+    """See the module docstring (`--latency-matched`); prints one table row per run and writes them to
+    out_dir/latency_matched.json."""
+    from dwn_mcu.compare import compare
+
+    kw = {"dwn_trials": args.dwn_trials, "dwn_time_limit": args.dwn_time_limit, "epochs": args.epochs,
+          "xgb_time_limit": args.time_limit, "force": True, "progress": lambda m: print(m, file=sys.stderr, flush=True)}
+    rows, out = [], Path(args.out_dir)
+    print("| dataset | seed | flash B | XGBoost (flash only) acc | XGB cycles | DWN (flash only) acc | DWN/XGB cycles "
+          "| DWN (flash + latency) acc | its cycles | its priced | DWN >= XGB | XGB (both budgets) acc |")
+    print("| --- " * 12 + "|")
+    for seed in args.seeds:
+        for name in args.datasets:
+            ds = load_dataset(name)
+            for budget in args.budgets:
+                t0 = time.monotonic()
+                plain = compare(ds, args.board, [budget], out / name / f"seed{seed}" / f"flash{budget}", seed=seed,
+                                **kw)
+                e = {x["family"]: x for x in plain["rows"][0]["entries"]}
+                xgb_cycles = int(e["XGBoost"]["emulator"]["cycles"]["median"])
+                row = {"dataset": name, "seed": seed, "budget": budget, "xgb_acc": e["XGBoost"]["test_accuracy"],
+                       "xgb_cycles": xgb_cycles, "dwn_acc": e["DWN"]["test_accuracy"],
+                       "ratio": e["DWN"]["emulator"]["cycles"]["median"] / xgb_cycles,
+                       **_timed(ds, args.board, budget, out / name / f"seed{seed}" / f"latency{budget}", seed,
+                                xgb_cycles, kw),
+                       "seconds": round(time.monotonic() - t0)}
+                rows.append(row)
+                print(_latency_row(row), flush=True)
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "latency_matched.json").write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+def _timed(ds, board, budget, out, seed, xgb_cycles, kw) -> dict:
+    """`compare` under the flash budget and XGBoost's cycles; no DWN fitting both is a result too."""
+    from dwn_mcu.compare import compare
+    from dwn_mcu.errors import DWNError
+
+    try:
+        t = {x["family"]: x for x in compare(ds, board, [budget], out, seed=seed, latency_budget=xgb_cycles,
+                                             **kw)["rows"][0]["entries"]}
+    except DWNError as exc:  # e.g. no DWN shape fits within the cycles
+        return {"dwn_timed_acc": None, "timed_error": str(exc)}
+    return {"dwn_timed_acc": t["DWN"]["test_accuracy"], "dwn_timed_cycles": t["DWN"]["emulator"]["cycles"]["median"],
+            "dwn_timed_priced": t["DWN"]["priced_latency"], "xgb_timed_acc": t["XGBoost"]["test_accuracy"]}
+
+
+def _latency_row(row: dict) -> str:
+    head = (f"| {row['dataset']} | {row['seed']} | {row['budget']} | {100 * row['xgb_acc']:.2f}% | {row['xgb_cycles']:,} "
+            f"| {100 * row['dwn_acc']:.2f}% | {row['ratio']:.2f} ")
+    if row["dwn_timed_acc"] is None:
+        return head + f"| none fits: {row['timed_error']} | - | - | no | - |"
+    return head + (f"| {100 * row['dwn_timed_acc']:.2f}% | {row['dwn_timed_cycles']:,.0f} | {row['dwn_timed_priced']:,} "
+                   f"| {'yes' if row['dwn_timed_acc'] >= row['xgb_acc'] else 'no'} | {100 * row['xgb_timed_acc']:.2f}% |")
 
 
 def summary(out_dir) -> str:

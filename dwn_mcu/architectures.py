@@ -17,7 +17,13 @@ Code cost of the XGBoost baseline (`xgboost`: predict + libgcc's float add), mea
 -Os -flto as the model's share of the simavr testbench ELF minus its tables: 900 to 921 bytes for the
 binary models and 1034 to 1061 for the 7-class ones of bench/compare_nano.py --xgboost-only. The
 constants sit just above every measurement, so a planned model is never bigger on the chip.
-Architectures without a measurement are refused rather than guessed.
+Cortex-M0+, M3, M4F and RV32 (bench/xgb_code_size.py, arm-none-eabi-gcc 12.2 / riscv64-unknown-elf-gcc
+12.2 at the targets' flags, binary and 3- and 4-class models, through the test shim: its few bytes and its
+frame are counted, the safe side) likewise, with 8 bytes to spare. Architectures without a measurement
+are refused rather than guessed.
+
+Latency (`latency`: cycles or instructions per unit of work, per family; see `dwn_mcu/latency.py`): fitted
+to simavr and QEMU by bench/calibrate_latency.py, which rewrites `dwn_mcu/latency_constants.py`.
 """
 
 from __future__ import annotations
@@ -49,6 +55,16 @@ class Architecture:
     dwn_stack_unrolled: tuple[int, int] | None = None
 
     @property
+    def latency(self) -> MappingProxyType | None:
+        """The latency price's cost per feature, by family ({"dwn": {...}, "xgboost": {...}}; see
+        `dwn_mcu/latency.py`): fitted to this architecture's emulator by bench/calibrate_latency.py, which
+        writes them to `dwn_mcu/latency_constants.py`; None where none were fitted."""
+        from .latency_constants import LATENCY
+
+        table = LATENCY.get(self.name)
+        return MappingProxyType({k: MappingProxyType(v) for k, v in table.items()}) if table else None
+
+    @property
     def toolchain(self) -> Target | None:
         """The compiler, flags and emulator of this architecture's emulated target (None: not run here)."""
         return TARGETS[self.target] if self.target else None
@@ -59,6 +75,11 @@ def _dwn_code(key16: int, fixed: int, layer: int, u_fixed: int, u_input: float, 
     """A DWN code-cost model (see the module docstring), read-only."""
     return MappingProxyType({"key16": key16, "fixed": fixed, "layer": layer, "u_fixed": u_fixed,
                              "u_input": u_input, "u_lut": u_lut, **avr_paths})
+
+
+def _xgb_code(fixed: int, per_margin: int) -> MappingProxyType:
+    """XGBoost's code-cost model (see the module docstring), read-only."""
+    return MappingProxyType({"fixed": fixed, "per_margin": per_margin})
 
 
 # Stack: about the deepest measured on the emulators (tests/test_targets_verify.py). It grows with the
@@ -84,16 +105,17 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     Architecture("cortex-m0plus", _dwn_code(106, 310, 100, 200, 10.5,
                                             (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4),
                                             layer_word=48, layer_word_input=8),
-                 dwn_stack=76, target="cortex-m0plus", dwn_stack_unrolled=(52, 0)),
+                 dwn_stack=76, target="cortex-m0plus", dwn_stack_unrolled=(52, 0),
+                 xgb_code=_xgb_code(1150, 25), xgb_stack=112),
     Architecture("cortex-m3", _dwn_code(116, 280, 104, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0),
                                         layer_word=48, layer_word_input=11),
-                 dwn_stack=52, target="cortex-m3"),
+                 dwn_stack=52, target="cortex-m3", xgb_code=_xgb_code(848, 31), xgb_stack=76),
     Architecture("cortex-m4f", _dwn_code(116, 276, 102, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6),
                                          layer_word=50, layer_word_input=10),
-                 dwn_stack=52, target="cortex-m4f"),
+                 dwn_stack=52, target="cortex-m4f", xgb_code=_xgb_code(315, 32), xgb_stack=80),
     Architecture("riscv32", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0),
                                       layer_word=49, layer_word_input=16),
-                 dwn_stack=40, target="rv32"),
+                 dwn_stack=40, target="rv32", xgb_code=_xgb_code(1894, 58), xgb_stack=144),
     # No Xtensa toolchain or emulator in Debian: projects are generated and parsed, not run.
     Architecture("xtensa", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0),
                                      layer_word=49, layer_word_input=16),

@@ -9,8 +9,10 @@ An estimate is the planner's size (`dwn_mcu.compiler.make_plan`) of a random mod
 the thresholds no LUT reads removed, in the fastest layout that fits. Training uses thresholds on the
 float16 grid (stored in 16 bits where that pays). Every trained model goes through the exact optimizer
 (`dwn_mcu.optimize`, what `build` runs) and is priced again, exactly as it will be built, so a model is
-kept only if it fits. Training stops at the trial or time limit; the best is the highest validation
-accuracy that fits, ties to the smaller model, then the earlier trial.
+kept only if it fits. A latency budget (`latency_budget`, the planner's price: `dwn_mcu.latency`) rejects
+shapes and models priced over it. Training stops at the trial or time limit; of the models that fit, the
+chosen one is the fastest within one standard error of the most accurate (`dwn_mcu.selection`, the rule
+XGBoost's search follows too); both are in the result.
 (The planner's figures are estimates: `dwn_mcu.compare` checks the built ELF and searches again if needed.)
 """
 
@@ -26,9 +28,12 @@ import numpy as np
 
 from .compiler import BudgetError, get_board
 from .compiler.budget import Budget, budget_for
-from .compiler.lower import _fits, choose, lower
+from .compiler.lower import _fits, lower
+from .compiler.lower import choose as choose_form
+from .compiler.program import pack_program
 from .errors import DWNError
 from .optimize import drop_unused_thresholds, input_count_forms, optimize
+from .selection import choose, most_accurate
 from .synthetic import random_model
 
 DEFAULT_LUT_INPUTS = (6, 4)
@@ -62,6 +67,7 @@ class DWNCandidate:
     trained: bool
     fits: bool
     seconds: float
+    latency: int | None = None  # priced cycles (instructions on QEMU targets); None: not calibrated
 
 
 @dataclass(eq=False)
@@ -74,6 +80,8 @@ class DWNSearchResult:
     seconds: float = 0.0
     flash_budget: int = 0
     ram_budget: int = 0
+    latency_budget: int | None = None
+    most_accurate: DWNCandidate | None = None  # `best` is the fastest within one standard error of it
 
     def table(self) -> list:
         return [asdict(c) for c in self.candidates]
@@ -90,25 +98,53 @@ def budgets(board, flash_budget: int | None = None, ram_budget: int | None = Non
     return budget.flash, budget.ram
 
 
-def price(model, board, flash_budget: int, ram_budget: int) -> tuple:
-    """(optimized model, layout, flash, ram, fits): the model after the exact optimizer, in the fastest
-    layout whose model share fits the budgets by the planner; else the smallest layout, not fitting.
-    This is `build`'s own lowering (`dwn_mcu.compiler.lower.lower`) under that budget."""
-    budget = Budget(flash_budget, ram_budget)
+def _unit(board) -> str:
+    """What the board's latency price counts: cycles, or instructions on the QEMU-measured targets."""
+    from .latency import unit
+
+    return unit(board.arch)
+
+
+def _latency(program) -> int | None:
+    """The program's priced latency; None where its architecture is not calibrated."""
+    from .latency import can_price, program_latency
+
+    return program_latency(program) if can_price(program.plan.board.arch, "dwn") else None
+
+
+def _within(program, budget: Budget) -> tuple:
+    """(latency, fits): the program's price, and whether it fits the budget's flash, RAM and latency."""
+    latency = _latency(program)
+    in_time = budget.latency is None or (latency is not None and latency <= budget.latency)
+    return latency, _fits(program.plan, budget) and in_time
+
+
+def _priced(model, board, budget: Budget) -> tuple:
+    """(program, latency, fits) of a trained model: `build`'s own lowering under `budget`."""
     program = lower(model, get_board(board), budget, check_budget=False)
+    return (program, *_within(program, budget))
+
+
+def price(model, board, flash_budget: int, ram_budget: int, latency_budget: int | None = None) -> tuple:
+    """(optimized model, layout, flash, ram, fits): the model after the exact optimizer, in the fastest
+    layout whose model share fits the budgets by the planner; else the smallest layout, not fitting
+    (`fits` also holds the priced latency to `latency_budget`, when given).
+    This is `build`'s own lowering (`dwn_mcu.compiler.lower.lower`) under that budget."""
+    program, _, fits = _priced(model, board, Budget(flash_budget, ram_budget, latency_budget))
     plan = program.plan
-    return program.model, plan.layout, plan.model_flash, plan.model_ram, _fits(plan, budget)
+    return program.model, plan.layout, plan.model_flash, plan.model_ram, fits
 
 
-def _price_forms(mixed, board, flash_budget, ram_budget):
+def _price_forms(mixed, board, flash_budget, ram_budget, latency_budget=None):
     """`price` of a model that needs no exact passes (a shape's random stand-in): forms and layout only."""
-    budget = Budget(flash_budget, ram_budget)
-    form, plan = choose(input_count_forms(mixed), board, budget)
-    return form, plan.layout, plan.model_flash, plan.model_ram, _fits(plan, budget)
+    budget = Budget(flash_budget, ram_budget, latency_budget)
+    form, plan = choose_form(input_count_forms(mixed), board, budget)
+    _, fits = _within(pack_program(form, plan, budget=budget), budget)
+    return form, plan.layout, plan.model_flash, plan.model_ram, fits
 
 
 def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,
-             threshold_grid: str | None = THRESHOLD_GRID) -> tuple:
+             threshold_grid: str | None = THRESHOLD_GRID, latency_budget: int | None = None) -> tuple:
     """(layout, flash, ram, fits) of a shape before training: a random model of it (thresholds on the
     float16 grid when training will put them there) without the thresholds it does not read. The other
     passes find next to nothing in random tables, so they are skipped here; the trained model is priced
@@ -119,7 +155,7 @@ def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_
     if threshold_grid == "float16":  # distinct float16 values, increasing within each feature
         grid = np.linspace(-1.0, 1.0, shape.bits).astype(np.float16).astype(np.float32)
         model = dataclasses.replace(model, thresholds=np.tile(grid, num_features)).validate()
-    return _price_forms(drop_unused_thresholds(model), board, flash_budget, ram_budget)[1:]
+    return _price_forms(drop_unused_thresholds(model), board, flash_budget, ram_budget, latency_budget)[1:]
 
 
 def family_shapes(lut_inputs: int, bits: int, layers: int, num_classes: int, fits: Callable) -> list:
@@ -145,14 +181,15 @@ def family_shapes(lut_inputs: int, bits: int, layers: int, num_classes: int, fit
 
 def default_shapes(num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,
                    lut_inputs=DEFAULT_LUT_INPUTS, bits=DEFAULT_BITS, layers=DEFAULT_LAYERS,
-                   threshold_grid: str | None = THRESHOLD_GRID) -> list:
+                   threshold_grid: str | None = THRESHOLD_GRID, latency_budget: int | None = None) -> list:
     """Every family's fitting widths, in training order: rank r (a family's largest, its half, ...)
     of one-layer families, with two-layer families two ranks later (one layer of 30-300 LUTs with a
     learnable mapping is the best accuracy per bit seen on tabular data); families in the order given."""
     board = get_board(board)
 
     def fits(s):
-        return estimate(s, num_features, num_classes, board, flash_budget, ram_budget, threshold_grid)[3]
+        return estimate(s, num_features, num_classes, board, flash_budget, ram_budget, threshold_grid,
+                        latency_budget)[3]
 
     ranked = []
     for order, (depth, n, b) in enumerate(itertools.product(layers, lut_inputs, bits)):
@@ -161,15 +198,18 @@ def default_shapes(num_features: int, num_classes: int, board, flash_budget: int
     return [s for *_, s in sorted(ranked, key=lambda v: v[:2])]
 
 
-def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budget: int, grid, candidates: list):
+def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budget: int, grid, candidates: list,
+           latency_budget: int | None = None):
     """The shapes to train, in order: `default_shapes`, or those of `shapes` whose estimate fits (the others
     go to `candidates`, untrained). BudgetError when none fits."""
     if shapes is None:
-        order = default_shapes(F, num_classes, board, flash_budget, ram_budget, threshold_grid=grid)
+        order = default_shapes(F, num_classes, board, flash_budget, ram_budget, threshold_grid=grid,
+                               latency_budget=latency_budget)
     else:
         order = []
         for s in shapes:
-            layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid)
+            layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid,
+                                                latency_budget)
             if fits:
                 order.append(s)
             else:
@@ -181,27 +221,39 @@ def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budge
     else:
         smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
         need = estimate(smallest, F, num_classes, board, flash_budget, ram_budget, grid)[1]
-    raise BudgetError(f"no DWN shape fits {flash_budget} bytes of flash and {ram_budget} bytes of RAM on "
+    within = "" if latency_budget is None else f" within {latency_budget} {_unit(board)}"
+    raise BudgetError(f"no DWN shape fits {flash_budget} bytes of flash and {ram_budget} bytes of RAM{within} on "
                       f"{board.name} (the smallest, {smallest}, needs {need} bytes of flash)")
 
 
 class _Best:
-    """The best trained model that fits so far: highest validation accuracy, ties to the smaller, then
-    the earlier."""
+    """The trained models that fit so far; `leader` is the most accurate, `chosen()` the selection rule's
+    pick (`dwn_mcu.selection`: the fastest within one standard error of the most accurate)."""
 
-    def __init__(self, board, flash_budget: int, ram_budget: int, X_val, y_val, candidates: list):
-        self.board, self.flash_budget, self.ram_budget = board, flash_budget, ram_budget
+    def __init__(self, board, budget: Budget, X_val, y_val, candidates: list):
+        self.board, self.budget = board, budget
         self.X_val, self.y_val, self.candidates = np.asarray(X_val, np.float32), np.asarray(y_val), candidates
-        self.cand = self.key = self.model = self.layout = None
+        self.kept = []  # (candidate, optimized model, layout) of each trained model that fits
 
     def consider(self, s: DWNShape, trained_model, seconds: float) -> DWNCandidate:
-        model, layout, flash, ram, fits = price(trained_model, self.board, self.flash_budget, self.ram_budget)
+        program, latency, fits = _priced(trained_model, self.board, self.budget)
+        model, plan = program.model, program.plan
         acc = float(np.mean(model.predict(self.X_val) == self.y_val))
-        cand = _cand(s, layout, flash, ram, acc, True, fits, seconds)
+        cand = _cand(s, plan.layout, plan.model_flash, plan.model_ram, acc, True, fits, seconds, latency)
         self.candidates.append(cand)
-        if fits and (self.key is None or (acc, -flash) > self.key):
-            self.cand, self.key, self.model, self.layout = cand, (acc, -flash), model, layout
+        if fits:
+            self.kept.append((cand, model, plan.layout))
         return cand
+
+    def _items(self) -> list:
+        return [(c.val_accuracy, c.latency, c.flash) for c, _, _ in self.kept]
+
+    @property
+    def leader(self) -> DWNCandidate | None:
+        return self.kept[most_accurate(self._items())][0] if self.kept else None
+
+    def chosen(self) -> tuple:
+        return self.kept[choose(self._items(), len(self.y_val))]
 
 
 def _train(s: DWNShape, X_train, y_train, X_val, y_val, epochs, patience, seed, train_kwargs):
@@ -219,9 +271,10 @@ def _train(s: DWNShape, X_train, y_train, X_val, y_val, epochs, patience, seed, 
 def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_budget: int | None = None,
                ram_budget: int | None = None, shapes=None, max_trials: int | None = 24,
                time_limit: float | None = None, seed: int = 0, epochs: int = 40, patience: int = 15,
-               progress: Callable[[str], None] | None = None, incumbents=(), **train_kwargs) -> DWNSearchResult:
-    """Train DWNs of the shapes that fit (`default_shapes`, or `shapes` in the order given) and keep the
-    best on the validation rows. `incumbents`: (DWNShape, FrozenDWN) pairs already trained on the same rows
+               progress: Callable[[str], None] | None = None, incumbents=(), latency_budget: int | None = None,
+               **train_kwargs) -> DWNSearchResult:
+    """Train DWNs of the shapes that fit (`default_shapes`, or `shapes` in the order given; under
+    `latency_budget` too, in priced cycles) and choose by the selection rule on the validation rows. `incumbents`: (DWNShape, FrozenDWN) pairs already trained on the same rows
     (e.g. the choices at smaller budgets, which fit any larger one): priced again here, in the fastest
     layout this budget allows, and kept if best, before any trial. `train_kwargs` go to `DWNClassifier`
     (default: float16-grid thresholds, one thread)."""
@@ -233,8 +286,12 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
     grid = train_kwargs["threshold_grid"]
     start = time.monotonic()
     candidates = []
-    order = _order(shapes, F, num_classes, board, flash_budget, ram_budget, grid, candidates)
-    best = _Best(board, flash_budget, ram_budget, X_val, y_val, candidates)
+    if latency_budget is not None:
+        from .latency import check_calibrated
+
+        check_calibrated(board.arch, "dwn")
+    order = _order(shapes, F, num_classes, board, flash_budget, ram_budget, grid, candidates, latency_budget)
+    best = _Best(board, Budget(flash_budget, ram_budget, latency_budget), X_val, y_val, candidates)
     for s, model in incumbents:
         best.consider(s, model, 0.0)
     trials = 0
@@ -250,30 +307,34 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
         if progress:
             progress(f"DWN trial {trials}/{planned}: {s}: val {cand.val_accuracy:.4f}, {cand.flash} B flash "
                      f"({cand.layout}), {cand.seconds:.0f} s; " +
-                     (f"best {best.cand.val_accuracy:.4f} ({best.cand.shape})" if best.cand else "none fits yet"))
+                     (f"best {best.leader.val_accuracy:.4f} ({best.leader.shape})" if best.leader else "none fits yet"))
     for s in order[trials:]:  # fit by their estimate, not trained within the limits: listed too
-        layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid)
+        layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid, latency_budget)
         candidates.append(_cand(s, layout, flash, ram, float("nan"), False, fits, 0.0))
-    if best.cand is None:
-        raise BudgetError(f"no trained DWN fits {flash_budget} bytes of flash on {board.name}")
-    return DWNSearchResult(best.cand, best.model, best.layout, candidates, trials, time.monotonic() - start,
-                           flash_budget, ram_budget)
+    if not best.kept:
+        within = "" if latency_budget is None else f" within {latency_budget} {_unit(board)}"
+        raise BudgetError(f"no trained DWN fits {flash_budget} bytes of flash{within} on {board.name}")
+    cand, model, layout = best.chosen()
+    return DWNSearchResult(cand, model, layout, candidates, trials, time.monotonic() - start,
+                           flash_budget, ram_budget, latency_budget, best.leader)
 
 
-def _cand(s, layout, flash, ram, acc, trained, fits, seconds) -> DWNCandidate:
+def _cand(s, layout, flash, ram, acc, trained, fits, seconds, latency=None) -> DWNCandidate:
     return DWNCandidate(shape=str(s), lut_inputs=s.lut_inputs, luts=tuple(s.luts), bits=s.bits, layout=layout,
                         flash=int(flash), ram=int(ram), val_accuracy=acc, trained=trained, fits=fits,
-                        seconds=round(seconds, 2))
+                        seconds=round(seconds, 2), latency=latency)
 
 
 def candidate_lines(result: DWNSearchResult) -> list:
     """Every candidate as a Markdown table, the chosen one marked."""
-    lines = ["| shape | layout | flash B | RAM B | val acc | trained | fits |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| shape | layout | flash B | RAM B | cycles | val acc | trained | fits |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c in result.candidates:
-        mark = " (chosen)" if c == result.best else ""
+        mark = " (chosen)" if c == result.best else " (most accurate)" if c == result.most_accurate else ""
         acc = f"{c.val_accuracy:.4f}" if c.trained else "-"
-        lines.append(f"| {c.shape}{mark} | {c.layout} | {c.flash} | {c.ram} | {acc} | {'yes' if c.trained else 'no'} "
-                     f"| {'yes' if c.fits else 'no'} |")
+        lat = "-" if c.latency is None else str(c.latency)
+        lines.append(f"| {c.shape}{mark} | {c.layout} | {c.flash} | {c.ram} | {lat} | {acc} "
+                     f"| {'yes' if c.trained else 'no'} | {'yes' if c.fits else 'no'} |")
     return lines
 
 
@@ -288,18 +349,24 @@ def fit_to_board(data, args, out) -> int:
     Xt, yt = data.test_split()
     val = stratified_split(y, 0.2, seed=args.seed)
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    r = search_dwn(X[~val], y[~val], X[val], y[val], data.num_classes, args.board, args.flash_budget,
+    board = get_board(args.board)
+    latency = budget_for(board, args.flash_budget, args.ram_budget, args.latency_budget).latency
+    r = search_dwn(X[~val], y[~val], X[val], y[val], data.num_classes, board, args.flash_budget,
                    args.ram_budget, max_trials=args.trials, time_limit=args.time_limit, seed=args.seed,
-                   epochs=args.epochs, patience=args.patience, progress=say)
+                   epochs=args.epochs, patience=args.patience, progress=say, latency_budget=latency)
     model = r.model
     test_acc = float(np.mean(model.predict(Xt) == yt)) if yt.size else float("nan")
-    model.metadata.update(dataset=data.name, test_accuracy=test_acc, board=get_board(args.board).key,
+    model.metadata.update(dataset=data.name, test_accuracy=test_acc, board=board.key,
                           layout=r.layout, flash_budget=r.flash_budget, ram_budget=r.ram_budget)
+    if latency is not None:
+        model.metadata["latency_budget"] = latency
     out.parent.mkdir(parents=True, exist_ok=True)
     save(model, out)
     print("\n".join(candidate_lines(r)))
-    print(f"chosen         {r.best.shape}, {r.layout} layout: {r.best.flash} of {r.flash_budget} bytes of flash, "
-          f"{r.best.ram} of {r.ram_budget} bytes of RAM (planned); validation {r.best.val_accuracy:.4f}")
+    for label, c in (("most accurate", r.most_accurate), ("chosen", r.best)):
+        lat = "" if c.latency is None else f", {c.latency} cycles (priced)"
+        print(f"{label:<14} {c.shape}, {c.layout} layout: {c.flash} of {r.flash_budget} bytes of flash, "
+              f"{c.ram} of {r.ram_budget} bytes of RAM (planned){lat}; validation {c.val_accuracy:.4f}")
     print(f"test accuracy  {test_acc:.4f} (NumPy reference on the test split)")
     print(f"wrote          {out}")
     return 0

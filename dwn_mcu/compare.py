@@ -8,6 +8,11 @@ the board and run on its emulator where there is one (simavr for AVR boards): ag
 reference on the test split, the model's measured share of flash and RAM, and cycles per inference.
 Budgets are fitted smallest first, and the DWNs chosen at smaller budgets are candidates at the larger
 ones (priced again, possibly in a faster layout), as XGBoost's smaller models are in its search.
+With a latency budget (`latency_budget`: the planner's price, `dwn_mcu.latency`) both searches reject
+candidates priced over it. Both choose by one rule (`dwn_mcu.selection`: the fastest within one standard
+error of the most accurate on the validation rows); the report shows the most accurate and the chosen.
+The emulator is the board's architecture's target: simavr on AVR (cycles), QEMU on Cortex-M and RV32
+(instructions, said so in the report).
 
     report = compare(load_data(dataset="phoneme"), "nano", budgets=[2048, 8192], out_dir="compare")
 
@@ -26,7 +31,7 @@ import numpy as np
 
 from .architectures import architecture
 from .baselines.xgb_export import render_sources
-from .baselines.xgb_plan import lower_xgboost, planned_flash
+from .baselines.xgb_plan import lower_xgboost, planned_flash, require_measured
 from .baselines.xgb_train import train_xgboost
 from .budget_search import budgets as model_budgets
 from .budget_search import search_dwn
@@ -61,25 +66,29 @@ def _xgb_classes(booster, X, num_classes):
 def _emulate_dwn(model, board, layout, X):
     from .targets.verify import verify_on_target
 
-    r = verify_on_target(model, "avr", X, render_model_sources(model, board, DWN_NAME, layout), DWN_NAME)
+    target = architecture(board.arch).target
+    r = verify_on_target(model, target, X, render_model_sources(model, board, DWN_NAME, layout), DWN_NAME)
     return _emulated(r)
 
 
 def _emulated(r) -> dict:
     """What the comparison keeps of a family's `TargetResult` on the emulated chip."""
     return {"agree": r.agree, "vectors": r.vectors, "flash": r.model_size.flash, "ram": r.model_size.ram,
-            "stack": r.stack_measured, "cycles": r.latency_summary(), "first_mismatch": r.first_mismatch}
+            "stack": r.stack_measured, "cycles": r.latency_summary(), "unit": r.latency_unit,
+            "first_mismatch": r.first_mismatch}
 
 
-def _emulate_xgb(tables, X, expected):
-    from .baselines.xgb_target import verify_on_avr
+def _emulate_xgb(tables, board, X, expected):
+    from .baselines.xgb_target import verify_on_target
 
-    r = verify_on_avr(tables, render_sources(tables, XGB_NAME), XGB_NAME, X, expected=expected)
+    r = verify_on_target(tables, architecture(board.arch).target, render_sources(tables, XGB_NAME), XGB_NAME, X,
+                         expected=expected)
     return _emulated(r)
 
 
 def _check_request(board, out: Path, budgets, emulate: bool, force: bool) -> tuple[list, int]:
-    """The budgets (sorted) and the model's RAM share; DWNError for a request that cannot be met."""
+    """The budgets (sorted) and the model's RAM share; DWNError for a request that cannot be met
+    (XGBoost is measured, and so emulated, where its code size is: `architectures`' `xgb_code`)."""
     check_destination(out, force, REPORT_MARKER, allow_empty=True)  # before the search, not after it
     whole_flash, ram_budget = model_budgets(board)
     budgets = default_budgets(board) if not budgets else sorted({int(b) for b in budgets})
@@ -88,8 +97,9 @@ def _check_request(board, out: Path, budgets, emulate: bool, force: bool) -> tup
     if budgets[-1] > whole_flash:
         raise DWNError(f"budget {budgets[-1]} bytes exceeds what {board.name} leaves a model "
                        f"({whole_flash} bytes: {board.flash} flash minus {board.sketch_flash} for the sketch)")
-    if emulate and architecture(board.arch).target != "avr":  # simavr: the one cycle-exact emulator
-        raise DWNError(f"{board.name}: no cycle-exact emulator for {board.arch} here (use --no-emulate)")
+    require_measured(board)  # before the DWN search: XGBoost must be priceable on this board
+    if emulate and architecture(board.arch).target is None:
+        raise DWNError(f"{board.name}: no emulator for {board.arch} here (use --no-emulate)")
     if emulate:
         try:
             from .targets import verify  # noqa: F401
@@ -111,10 +121,11 @@ def _fit_dwn(job: dict, budget: int, chosen_dwns: list):
     for attempt in range(3):
         job["say"](f"budget {budget} bytes: DWN search (planning to {plan} bytes)")
         dwn = search_dwn(*job["split"], job["classes"], job["board"], flash_budget=plan,
-                         ram_budget=job["ram_budget"], incumbents=chosen_dwns, **job["dwn_kwargs"])
+                         ram_budget=job["ram_budget"], incumbents=chosen_dwns, latency_budget=job["latency"],
+                         **job["dwn_kwargs"])
         if not job["emulate"]:
             break
-        job["say"](f"budget {budget} bytes: DWN in simavr, {job['Xt'].shape[0]} test rows")
+        job["say"](f"budget {budget} bytes: DWN emulated, {job['Xt'].shape[0]} test rows")
         em = _emulate_dwn(dwn.model, job["board"], dwn.layout, job["Xt"])
         if em["flash"] <= budget or attempt == 2:
             break
@@ -129,16 +140,41 @@ def _fit_xgb(job: dict, budget: int):
     for attempt in range(3):
         job["say"](f"budget {budget} bytes: XGBoost search (planning to {plan} bytes)")
         xgb = train_xgboost(*job["split"], job["classes"], plan, size_fn=planned_flash(job["board"]),
-                            progress=job["say"], **job["xgb_kwargs"])
+                            progress=job["say"], latency_fn=_xgb_price(job["board"]), latency_budget=job["latency"],
+                            **job["xgb_kwargs"])
         pred = _xgb_classes(xgb.booster, job["Xt"], job["classes"])
         if not job["emulate"]:
             break
-        job["say"](f"budget {budget} bytes: XGBoost in simavr, {job['Xt'].shape[0]} test rows")
-        em = _emulate_xgb(xgb.tables, job["Xt"], pred)
+        job["say"](f"budget {budget} bytes: XGBoost emulated, {job['Xt'].shape[0]} test rows")
+        em = _emulate_xgb(xgb.tables, job["board"], job["Xt"], pred)
         if em["flash"] <= budget or attempt == 2:
             break
         plan = _replan(plan, budget, em["flash"], xgb.best.size_bytes)
     return xgb, pred, em, plan
+
+
+def _xgb_price(board):
+    """XGBoost's latency price on the board (`dwn_mcu.latency`), or None where it is not calibrated."""
+    from .latency import can_price, xgb_latency
+
+    return (lambda tables: xgb_latency(tables, board.arch)) if can_price(board.arch, "xgboost") else None
+
+
+def _check_latency(board, latency_budget):
+    """The latency budget in cycles (None: none), refused where a family cannot be priced on the board."""
+    from .compiler.budget import latency_cycles
+    from .latency import check_calibrated
+
+    if latency_budget is None:
+        return None
+    for family in ("dwn", "xgboost"):
+        check_calibrated(board.arch, family)
+    return latency_cycles(latency_budget, board)
+
+
+def _leader(c, shape: str) -> dict:
+    """The most accurate candidate of a family, as the report lists it beside the chosen one."""
+    return {"shape": shape, "val_accuracy": c.val_accuracy, "priced_latency": c.latency}
 
 
 def _check_emulated(entries: list, budget: int) -> None:
@@ -168,7 +204,9 @@ def _dwn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, t
     entry = {"family": "DWN", "shape": dwn.best.shape + f" ({dwn.layout} layout)",
              "val_accuracy": dwn.best.val_accuracy,
              "test_accuracy": float(np.mean(dwn.model.predict(job["Xt"]) == job["yt"])),
-             "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "planning_budget": dwn_plan}
+             "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "planning_budget": dwn_plan,
+             "priced_latency": dwn.best.latency,
+             "most_accurate": _leader(dwn.most_accurate, f"{dwn.most_accurate.shape} ({dwn.most_accurate.layout} layout)")}
     if job["emulate"]:
         entry["emulator"] = dwn_em
     cands = [{"budget": budget, "family": "DWN", "chosen": c.shape == dwn.best.shape and c.trained,
@@ -182,7 +220,8 @@ def _xgb_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, N
     xplan = lower_xgboost(xgb.tables, board, Budget(board.flash, job["ram_budget"])).plan
     entry = {"family": "XGBoost", "shape": xgb.best.shape(), "val_accuracy": xgb.best.val_accuracy,
              "test_accuracy": float(np.mean(xgb_pred[0] == job["yt"])), "planned_flash": xplan.model_flash,
-             "planned_ram": xplan.model_ram, "planning_budget": xgb_plan}
+             "planned_ram": xplan.model_ram, "planning_budget": xgb_plan, "priced_latency": xgb.best.latency,
+             "most_accurate": _leader(xgb.most_accurate, xgb.most_accurate.shape())}
     if job["emulate"]:
         entry["emulator"] = xgb_em
     cands = [{"budget": budget, "family": "XGBoost", "chosen": c == xgb.best, "flash": c.size_bytes,
@@ -259,13 +298,14 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
             dwn_time_limit: float | None = 300.0, epochs: int = 40, xgb_trials: int | None = None,
             xgb_time_limit: float | None = 60.0, emlearn_trials: int | None = None,
             emlearn_time_limit: float | None = 60.0, families=None, emulate: bool = True, force: bool = False,
-            progress: Callable[[str], None] | None = None) -> dict:
-    """Fit, score, build and measure every family (`select_families`) at each budget; write the report;
-    return it."""
+            progress: Callable[[str], None] | None = None, latency_budget=None) -> dict:
+    """Fit, score, build and measure every family (`select_families`) at each budget (under
+    `latency_budget` too: cycles, or "150us" at the board's clock); write the report; return it."""
     board = get_board(board)
     out = Path(out_dir)
     families, notes = select_families(families)
     budgets, ram_budget = _check_request(board, out, budgets, emulate, force)
+    latency = _check_latency(board, latency_budget)
     say = progress or (lambda msg: None)
     for note in notes:
         say(note)
@@ -276,7 +316,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
     val = stratified_split(y, 0.2, seed=seed)
     inputs = _scaled_inputs(X, Xt, val)
     Xf, Xi = inputs["float"]["train"], inputs["int16"]["train"]
-    job = {"board": board, "ram_budget": ram_budget, "emulate": emulate, "say": say, "families": families,
+    job = {"board": board, "ram_budget": ram_budget, "latency": latency, "emulate": emulate, "say": say, "families": families,
            "Xt": inputs["float"]["test"], "Xt_int16": inputs["int16"]["test"], "yt": yt, "classes": data.num_classes,
            "split": (Xf[~val], y[~val], Xf[val], y[val]), "int16_split": (Xi[~val], y[~val], Xi[val], y[val]),
            "dwn_kwargs": {"max_trials": dwn_trials, "time_limit": dwn_time_limit, "seed": seed, "epochs": epochs,
@@ -295,17 +335,24 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
               "families": [FAMILIES[f].label for f in families], "skipped_families": notes,
               "input_scaling": inputs["rule"],
               "train_rows": int((~val).sum()), "validation_rows": int(val.sum()), "test_rows": int(Xt.shape[0]),
-              "seed": seed, "emulated": emulate, "rows": rows, "candidates": candidates}
+              "seed": seed, "emulated": emulate, "rows": rows, "candidates": candidates,
+              "latency_budget": latency, "latency_unit": _unit(board)}
     report["verdict"] = verdict(report)
     _write(report, out, force)
     return report
 
 
+def _unit(board) -> str:
+    from .latency import unit
+
+    return unit(board.arch)
+
+
 def table_lines(report: dict) -> list:
-    """The printed table (Markdown): one line per family and budget, and the winner."""
-    emu = report["emulated"]
-    lines = ["| budget B | family | shape | test acc | flash B | RAM B | cycles/inference | winner |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    """The printed table (Markdown): one line per family and budget (the chosen models), and the winner."""
+    emu, unit = report["emulated"], report.get("latency_unit", "cycles")
+    lines = [f"| budget B | family | shape | test acc | flash B | RAM B | {unit}/inference | priced | winner |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in report["rows"]:
         for e in row["entries"]:
             em = e.get("emulator")
@@ -313,8 +360,25 @@ def table_lines(report: dict) -> list:
             ram = f"{em['ram']} + {em['stack']} stack" if emu else f"{e['planned_ram']} (planned)"
             cycles = f"{em['cycles']['median']:,.0f}" if emu else "not emulated"
             win = row["winner"] if e is row["entries"][0] else ""
+            priced = "-" if e.get("priced_latency") is None else f"{e['priced_latency']:,}"
             lines.append(f"| {row['budget']} | {e['family']} | {e['shape']} | {100 * e['test_accuracy']:.2f}% "
-                         f"| {flash} | {ram} | {cycles} | {win} |")
+                         f"| {flash} | {ram} | {cycles} | {priced} | {win} |")
+    return lines
+
+
+def leader_lines(report: dict) -> list:
+    """The most accurate candidate of each family and budget beside the chosen one (Markdown)."""
+    lines = ["| budget B | family | most accurate | val acc | priced | chosen | val acc | priced |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    show = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
+    for row in report["rows"]:
+        for e in row["entries"]:
+            if "most_accurate" not in e:  # a family searched without the speed-valuing rule (emlearn)
+                continue
+            m = e["most_accurate"]
+            lines.append(f"| {row['budget']} | {e['family']} | {m['shape']} | {m['val_accuracy']:.4f} | "
+                         f"{show(m['priced_latency'])} | {e['shape']} | {e['val_accuracy']:.4f} | "
+                         f"{show(e['priced_latency'])} |")
     return lines
 
 
@@ -324,11 +388,14 @@ def _markdown(report: dict) -> str:
             f"Training rows {report['train_rows']}, validation rows {report['validation_rows']}, test rows "
             f"{report['test_rows']}; seed {report['seed']}; RAM budget {report['ram_budget']} bytes. Inputs: "
             f"{report['input_scaling']}. Flash and RAM are the model's share of the firmware" +
-            (" measured from the ELF (with the model minus without it); cycles are exact (simavr), median over "
+            (f" measured from the ELF (with the model minus without it); {_measured(report)}, median over "
              "the test split; every firmware agrees with its reference on every test row. A family whose "
              "built model exceeded the budget was searched again with a planning budget lowered by "
              "the overshoot or the estimate's error (`planning_budget` in report.json)."
-             if report["emulated"] else " as planned (not emulated)."), ""]
+             if report["emulated"] else " as planned (not emulated)."),
+            f"Latency budget: {_latency_text(report)}; `priced` is the planner's price (`dwn_mcu.latency`). "
+            "Each family's chosen model is the fastest (priced) within one binomial standard error of its most "
+            "accurate on the validation rows:", ""]
     head += [f"{note}." for note in report["skipped_families"]] + ([""] if report["skipped_families"] else [])
     sk = [f"- {e['family']} at {row['budget']} B: the C computes {100 * e['test_accuracy']:.2f}%, scikit-learn's "
           f"own predict {100 * e['sklearn_test_accuracy']:.2f}% (selected by what the C computes)"
@@ -338,9 +405,21 @@ def _markdown(report: dict) -> str:
            for row in report["rows"] for e in row["entries"] if e.get("proofs")]
     plots = [f"![accuracy vs latency, {b_} B]({latency_plot_name(b_)})" for b_ in report["budgets"]] \
         if report["emulated"] else []
-    return "\n".join(head + table_lines(report) + [""] + (sk + [""] if sk else []) + ["## Verdict", ""] +
+    return "\n".join(head + leader_lines(report) + [""] + table_lines(report) + [""] + (sk + [""] if sk else [])
+                     + ["## Verdict", ""] +
                      verdict_lines(report) + ["", "![accuracy vs flash](accuracy_vs_flash.png)", ""] +
                      [p + "\n" for p in plots])
+
+
+def _measured(report: dict) -> str:
+    if report.get("latency_unit", "cycles") == "cycles":
+        return "cycles are exact (simavr)"
+    return "latency is instructions executed, counted by QEMU (not cycles)"
+
+
+def _latency_text(report: dict) -> str:
+    lat = report.get("latency_budget")
+    return "none" if lat is None else f"{lat:,} {report.get('latency_unit', 'cycles')} per inference (priced)"
 
 
 def _plot(report: dict) -> bytes:

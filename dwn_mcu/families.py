@@ -96,14 +96,26 @@ class XGBoostFamily:
 
         return render_sources(self.tables, name)
 
-    def test_program(self, sources: dict, name: str, X) -> TestProgram:
+    def test_program(self, sources: dict, name: str, X, target: str = "avr") -> TestProgram:
         from .baselines.xgb_target import _parse, render_testbench
 
         M = self.tables.num_margins
+        if target != "avr":  # the QEMU targets: the targets' testbench, through the shim
+            return self._shim_program(sources, name, X)
         return TestProgram(
             name=name, sources=sources,
             testbench=lambda target, rows, with_model: render_testbench(name, rows, M, with_model=with_model),
             parse=lambda text: _parse(text, M), expected=self.reference(X))
+
+    def _shim_program(self, sources: dict, name: str, X) -> TestProgram:
+        from .baselines.xgb_target import SHIM, parse_shim, shim_sources
+        from .targets.testbench import render_testbench
+
+        M = self.tables.num_margins
+        return TestProgram(
+            name=SHIM, sources={**sources, **shim_sources(name)},
+            testbench=lambda target, rows, with_model: render_testbench(target, SHIM, rows, M, with_model=with_model),
+            parse=lambda text: parse_shim(text, M), expected=self.reference(X))
 
 
 class EmlearnFamily:

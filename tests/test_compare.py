@@ -14,6 +14,7 @@ from dwn_mcu.cli import main  # noqa: E402
 from dwn_mcu.compiler import BudgetError  # noqa: E402
 from dwn_mcu.data import stratified_split  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
+from target_tools import require_target  # noqa: E402
 
 
 def _split(name):
@@ -159,3 +160,46 @@ def test_compare_report_replaces_the_old_one_only_when_complete(tmp_path, monkey
     monkeypatch.setattr(cmp, "_plot", lambda report: b"png")
     cmp._write({"rows": []}, out, True)
     assert (out / "report.md").read_text() == "new" and (out / "accuracy_vs_flash.png").read_bytes() == b"png"
+
+
+def test_compare_holds_both_families_to_the_latency_budget_and_shows_both_choices(tmp_path, capsys):
+    pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
+    shared_dataset("wisconsin")
+    out = tmp_path / "cmp"
+    code = main(["compare", "--dataset", "wisconsin", "--board", "nano", "--budgets", "2048", "--dwn-trials", "2",
+                 "--epochs", "2", "--xgb-trials", "4", "--no-emulate", "--latency-budget", "400us", "-o", str(out),
+                 "--quiet"])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["latency_budget"] == 6400 and report["latency_unit"] == "cycles"  # 400 us at 16 MHz
+    for e in report["rows"][0]["entries"]:
+        assert e["priced_latency"] <= 6400 and e["most_accurate"]["priced_latency"] <= 6400
+        assert e["most_accurate"]["val_accuracy"] >= e["val_accuracy"]
+    md = (out / "report.md").read_text()
+    assert "Latency budget: 6,400 cycles per inference (priced)" in md and "| most accurate |" in md
+
+
+def test_compare_on_a_board_without_xgboost_measurements_is_refused_before_the_search(tmp_path, capsys):
+    shared_dataset("wisconsin")
+    code = main(["compare", "--dataset", "wisconsin", "--board", "esp32", "--budgets", "8kb", "--quiet",
+                 "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "XGBoost's code size on xtensa" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_compare_on_a_cortex_m0plus_board_counts_qemu_instructions(tmp_path):
+    pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
+    require_target("cortex-m0plus")
+    shared_dataset("wisconsin")
+    out = tmp_path / "pico"
+    assert main(["compare", "--dataset", "wisconsin", "--board", "pico", "--budgets", "4kb", "--dwn-trials", "1",
+                 "--epochs", "2", "--xgb-trials", "2", "-o", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["latency_unit"] == "instructions"
+    for e in report["rows"][0]["entries"]:
+        em = e["emulator"]
+        assert em["unit"] == "instructions" and em["agree"] == em["vectors"] == report["test_rows"]
+        assert em["flash"] <= 4096 and em["cycles"]["median"] > 0
+    md = (out / "report.md").read_text()
+    assert "instructions executed, counted by QEMU (not cycles)" in md and "| instructions/inference |" in md

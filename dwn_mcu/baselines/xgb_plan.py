@@ -29,14 +29,20 @@ class XGBProgram:
     budget: Budget | None = None  # the budget it was priced against (None: the whole board)
 
 
-def footprint(tables: XGBTables, board: Board) -> Footprint:
-    """Flash and RAM of `tables` on `board`, by part."""
+def require_measured(board: Board):
+    """The architecture record of `board`, or BaselineError where XGBoost's code size is not measured."""
     arch = architecture(board.arch)  # code and stack: measured per architecture (`dwn_mcu/architectures.py`)
-    cost = arch.xgb_code
-    if cost is None:
+    if arch.xgb_code is None:
         measured = sorted(a.name for a in ARCHITECTURES.values() if a.xgb_code is not None)
         raise BaselineError(f"XGBoost's code size on {board.arch} ({board.key}) has not been measured; "
                             f"supported: {', '.join(measured)}")
+    return arch
+
+
+def footprint(tables: XGBTables, board: Board) -> Footprint:
+    """Flash and RAM of `tables` on `board`, by part."""
+    arch = require_measured(board)
+    cost = arch.xgb_code
     flash = {name: int(a.nbytes) for name, a in tables.arrays().items()}
     flash["code"] = cost["fixed"] + cost["per_margin"] * tables.num_margins
     flash["sketch"] = board.sketch_flash

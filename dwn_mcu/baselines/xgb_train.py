@@ -6,8 +6,10 @@ possibly fit, then looks at its prefixes (the first `k` rounds, which is what a 
 would have grown, since boosting is sequential): the size of each prefix is exact (the packed tables,
 or whatever `size_fn` measures), sizes grow with `k`, so the largest prefix that fits is found by
 bisection, and every prefix on a geometric grid up to it is scored on the validation rows. Every scored
-prefix is a recorded candidate. The best is the highest validation accuracy that fits, ties to the
-smaller model, then to the earlier candidate.
+prefix is a recorded candidate. With `latency_fn` (a model's priced latency, `dwn_mcu.latency`) a
+prefix fits only within `latency_budget` too (latency grows with the rounds as size does), and the
+chosen one is the fastest within one standard error of the most accurate (`dwn_mcu.selection`, the DWN
+search's rule); without it, the most accurate that fits, ties to the smaller model, then the earlier.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..selection import choose, most_accurate
 from . import BaselineError
 from .xgb_export import XGBModel, XGBTables, pack, parse_booster
 
@@ -41,6 +44,7 @@ class XGBCandidate:
     size_bytes: int  # what the budget is checked against (`size_fn`; the table bytes by default)
     val_accuracy: float
     fits: bool
+    latency: int | None = None  # priced per inference (`latency_fn`); None: not priced
 
     def shape(self) -> str:
         return f"{self.trees} trees x depth {self.depth} (lr {self.learning_rate:g}, {self.max_bin} bins)"
@@ -55,6 +59,7 @@ class XGBSearchResult:
     candidates: list = field(default_factory=list)
     trials: int = 0
     seconds: float = 0.0
+    most_accurate: XGBCandidate | None = None  # `best` is the selection rule's pick among the fitting
 
     def table(self) -> list:
         """Every candidate as a plain dict (for JSON reports and printed tables)."""
@@ -102,14 +107,14 @@ def _grid(depths, learning_rates, max_bins, seed: int) -> list:
     return [g[i] for i in range(max(map(len, groups), default=0)) for g in groups if i < len(g)]
 
 
-def _largest_fit(size_of: Callable[[int], int], num_rounds: int, budget_bytes: int) -> int:
+def _largest_fit(fits: Callable[[int], bool], num_rounds: int) -> int:
     """The most rounds whose model fits, by bisection (one round fits)."""
     lo, hi = 1, num_rounds
-    if size_of(hi) <= budget_bytes:
+    if fits(hi):
         return hi
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if size_of(mid) <= budget_bytes else (lo, mid)
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
 
 
@@ -128,13 +133,19 @@ def _trial(job: dict, depth: int, lr: float, max_bin: int):
     def size_of(k):
         if k not in sizes:
             tables = pack(model.first_rounds(k))
-            sizes[k] = (job["size_fn"](tables), tables.table_bytes)
+            latency = job["latency_fn"](tables) if job["latency_fn"] else None
+            sizes[k] = (job["size_fn"](tables), tables.table_bytes, latency)
         return sizes[k][0]
 
-    if size_of(1) > job["budget"]:
+    def fits(k):
+        size_of(k)
+        latency = sizes[k][2]
+        return sizes[k][0] <= job["budget"] and (job["latency_budget"] is None or latency <= job["latency_budget"])
+
+    if not fits(1):
         return booster, [_candidate(depth, lr, max_bin, 1, job["margins"], sizes[1], float("nan"), False)], 0, \
             size_of(1)
-    lo = _largest_fit(size_of, model.num_rounds, job["budget"])
+    lo = _largest_fit(fits, model.num_rounds)
     cands = []
     for k in _round_grid(lo):
         size_of(k)
@@ -147,11 +158,13 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
                   size_fn: Callable[[XGBTables], int] | None = None, depths=DEFAULT_DEPTHS,
                   learning_rates=DEFAULT_LEARNING_RATES, max_bins=DEFAULT_MAX_BINS, max_trials: int | None = None,
                   time_limit: float | None = None, seed: int = 0, progress: Callable[[str], None] | None = None,
-                  nthread: int = 1) -> XGBSearchResult:
+                  nthread: int = 1, latency_fn: Callable[[XGBTables], int] | None = None,
+                  latency_budget: int | None = None) -> XGBSearchResult:
     """Search for the most accurate XGBoost model (on the validation rows) whose size fits `budget_bytes`.
 
     `size_fn(tables)` gives a model's size in bytes (default: its flash tables); `max_trials` and
-    `time_limit` (seconds) bound the search (at least one trial always runs). Deterministic for a given
+    `time_limit` (seconds) bound the search (at least one trial always runs). `latency_fn(tables)`: a
+    model's priced latency, held to `latency_budget` when given, and the selection's speed. Deterministic for a given
     seed, trial limit and machine-independent inputs (a time limit can cut the search at a different
     trial on a slower machine)."""
     import xgboost as xgb
@@ -165,9 +178,10 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
     size_fn = size_fn or (lambda tables: tables.table_bytes)
     job = {"X_train": np.asarray(X_train, np.float32), "y_train": y_train, "y_val": np.asarray(y_val, np.int64),
            "dval": xgb.DMatrix(X_val), "classes": num_classes, "margins": 1 if num_classes == 2 else num_classes,
-           "budget": budget_bytes, "size_fn": size_fn, "seed": seed, "nthread": nthread}
+           "budget": budget_bytes, "size_fn": size_fn, "seed": seed, "nthread": nthread, "latency_fn": latency_fn,
+           "latency_budget": latency_budget if latency_fn else None}
     start = time.monotonic()
-    candidates, best, best_key, trials, smallest = [], None, None, 0, None
+    candidates, fitting, trials, smallest = [], [], 0, None
     for depth, lr, max_bin in _grid(depths, learning_rates, max_bins, seed):
         if (max_trials is not None and trials >= max_trials) or \
                 (trials and time_limit is not None and time.monotonic() - start > time_limit):
@@ -178,25 +192,32 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
         if not lo:
             smallest = min(smallest or one_round, one_round)
             continue
-        for cand in cands:
-            key = (cand.val_accuracy, -cand.size_bytes)
-            if best_key is None or key > best_key:
-                best, best_key, best_booster = cand, key, booster
+        fitting += [(cand, booster) for cand in cands]
         if progress:
+            best = fitting[most_accurate(_items(fitting))][0]
             progress(f"trial {trials}: depth {depth}, lr {lr:g}, {max_bin} bins: up to {lo} rounds fit; "
                      f"best so far {best.val_accuracy:.4f} ({best.shape()}, {best.size_bytes} B)")
-    if best is None:
-        raise BaselineError(f"no XGBoost model fits in {budget_bytes} bytes (the smallest tried takes "
+    if not fitting:
+        within = "" if job["latency_budget"] is None else f" within {latency_budget} (priced latency)"
+        raise BaselineError(f"no XGBoost model fits in {budget_bytes} bytes{within} (the smallest tried takes "
                             f"{smallest} bytes)")
+    items = _items(fitting)
+    best, best_booster = fitting[choose(items, len(job["y_val"]))]
     chosen = best_booster[: best.rounds]
     model = parse_booster(chosen)
     tables = pack(model)
     if size_fn(tables) != best.size_bytes:
         raise BaselineError("XGBoost model size changed after slicing the booster (internal error)")
-    return XGBSearchResult(best, chosen, model, tables, candidates, trials, time.monotonic() - start)
+    return XGBSearchResult(best, chosen, model, tables, candidates, trials, time.monotonic() - start,
+                           fitting[most_accurate(items)][0])
+
+
+def _items(fitting: list) -> list:
+    """(accuracy, latency, size) of each fitting candidate, for `dwn_mcu.selection`."""
+    return [(c.val_accuracy, c.latency, c.size_bytes) for c, _ in fitting]
 
 
 def _candidate(depth, lr, max_bin, rounds, num_margins, sizes, acc, fits) -> XGBCandidate:
     return XGBCandidate(depth=int(depth), learning_rate=float(lr), max_bin=int(max_bin), rounds=int(rounds),
                         trees=int(rounds * num_margins), table_bytes=int(sizes[1]), size_bytes=int(sizes[0]),
-                        val_accuracy=acc, fits=bool(fits))
+                        val_accuracy=acc, fits=bool(fits), latency=sizes[2])

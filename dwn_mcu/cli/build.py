@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from ..compiler import build_project, get_board, summary
-from ..compiler.budget import budget_for
+from ..compiler.budget import budget_for, metadata_budget
 from ..compiler.plan import LAYOUTS, check_name
 from ..compiler.project import selftest_vectors
 from ..compiler.write import check_destination
@@ -31,6 +31,9 @@ def register(sub):
                    help="the model's flash share (default: the model's training budget for this board, else "
                         "the board's flash less the sketch's)")
     p.add_argument("--ram-budget", type=int, metavar="BYTES", help="the model's RAM share (default: likewise)")
+    p.add_argument("--latency-budget", metavar="CYCLES|USus",
+                   help="refuse a model whose priced latency per inference exceeds this: cycles (2000; "
+                        "instructions on the QEMU-measured targets) or microseconds at the board's clock (150us)")
     p.add_argument("--boards-dir", help="extra folder of board TOML files (default: $DWN_MCU_BOARDS)")
     p.add_argument("--no-optimize", action="store_true",
                    help="compile the model as it is, without the exact netlist optimizer")
@@ -57,8 +60,11 @@ def run(args):
     board = get_board(args.board, args.boards_dir)
     check_destination(args.output, args.force)
     given = args.flash_budget is not None or args.ram_budget is not None
-    budget = budget_for(board, args.flash_budget, args.ram_budget) if given else None
+    budget = budget_for(board, args.flash_budget, args.ram_budget, args.latency_budget) if given else None
     model = load(args.model)
+    if args.latency_budget is not None and not given:  # the latency beside the model's trained (or whole) budget
+        shares = metadata_budget(model, board) or budget_for(board)
+        budget = budget_for(board, shares.flash, shares.ram, args.latency_budget)
     st = _selftest_rows(args, model) if (args.selftest or args.selftest_data) else None
     report = build_project(model, board, args.output, name=args.name, layout=args.layout, selftest_vectors=st,
                            force=args.force, optimize=not args.no_optimize, budget=budget)

@@ -25,6 +25,9 @@ def register(sub):
     p.add_argument("--board", required=True, help="board name (see `dwn-mcu boards`)")
     p.add_argument("--budgets", nargs="+", type=_budget, metavar="BYTES",
                    help="model flash budgets (default: the whole board and two smaller shares)")
+    p.add_argument("--latency-budget", metavar="CYCLES|USus",
+                   help="both families' priced latency per inference at most: cycles (instructions on the "
+                        "QEMU-measured targets) or microseconds at the board's clock (150us)")
     p.add_argument("-o", "--output", default="compare", metavar="DIR", help="report folder (default compare)")
     p.add_argument("--dwn-trials", type=int, default=24, help="DWN shapes trained per budget (default 24)")
     p.add_argument("--dwn-time-limit", type=float, default=300.0,
@@ -55,7 +58,8 @@ def run(args):
         data, args.board, args.budgets, args.output, seed=args.seed, dwn_trials=args.dwn_trials,
         dwn_time_limit=args.dwn_time_limit, epochs=args.epochs, xgb_trials=args.xgb_trials,
         xgb_time_limit=args.xgb_time_limit, emlearn_trials=args.emlearn_trials,
-        emlearn_time_limit=args.emlearn_time_limit, families=args.families, emulate=not args.no_emulate, force=args.force,
+        emlearn_time_limit=args.emlearn_time_limit, families=args.families, emulate=not args.no_emulate,
+        force=args.force, latency_budget=args.latency_budget,
         progress=None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True)),
     )
     print("\n".join(table_lines(report)))

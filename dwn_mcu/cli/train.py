@@ -107,6 +107,9 @@ def register(sub):
     fit.add_argument("--board", help="keep the most accurate shape that fits this board (--luts etc. ignored)")
     fit.add_argument("--flash-budget", type=_int_range(1), metavar="BYTES", help="the model's flash share")
     fit.add_argument("--ram-budget", type=_int_range(1), metavar="BYTES", help="the model's RAM share")
+    fit.add_argument("--latency-budget", metavar="CYCLES|USus",
+                     help="priced latency per inference at most: cycles (2000; instructions on the QEMU-measured "
+                          "targets) or microseconds at the board's clock (150us)")
     fit.add_argument("--trials", type=_int_range(1), default=24, help="shapes trained at most (default 24)")
     fit.add_argument("--time-limit", type=_positive_float, default=300.0, metavar="S",
                      help="seconds of search (default 300)")
@@ -119,8 +122,9 @@ def _check_args(args) -> None:
     """The combinations of options that cannot run, refused before any data is read."""
     if args.spectral < 0:
         raise DWNError(f"--spectral {args.spectral}: the penalty's weight cannot be negative")
-    if (args.flash_budget or args.ram_budget) and not args.board:
-        raise DWNError("--flash-budget and --ram-budget need --board (the board whose rules price the model)")
+    if (args.flash_budget or args.ram_budget or args.latency_budget) and not args.board:
+        raise DWNError("--flash-budget, --ram-budget and --latency-budget need --board (the board whose rules "
+                       "price the model)")
     if (args.input_scale is not None or args.input_offset is not None) and not args.input_type:
         raise DWNError("--input-scale and --input-offset need --input-type")
     if args.board and args.reduction:

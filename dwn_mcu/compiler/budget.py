@@ -1,6 +1,7 @@
 """A budget: the flash and RAM a model may take on a board, beside the sketch around it (the model's
-share, as `Plan.model_flash` / `Plan.model_ram` count it). Passed as a value to the planner and the
-budget search; the board itself is never edited to express one. (The next issue adds latency.)
+share, as `Plan.model_flash` / `Plan.model_ram` count it), and optionally the latency of one inference
+(the planner's price, `dwn_mcu.latency`: cycles on AVR, instructions on the QEMU-measured targets).
+Passed as a value to the planner and the budget search; the board itself is never edited to express one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ class BudgetError(DWNError):
 class Budget:
     flash: int  # bytes of flash for the model (tables, mappings, thresholds, code)
     ram: int  # bytes of RAM for the model (buffers, scores, stack)
+    latency: int | None = None  # priced cycles (instructions on QEMU targets) per inference; None: no limit
+
+    def latency_problem(self, price: int) -> str | None:
+        """What is over the latency budget for a model priced at `price`, or None."""
+        if self.latency is None or price <= self.latency:
+            return None
+        return f"latency {price} > budget {self.latency} cycles per inference (priced)"
 
     def ram_limit(self, board) -> int:
         """The whole-firmware RAM the planner may fill (sketch included) under this budget."""
@@ -88,14 +96,30 @@ def breakdown(parts: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v)
 
 
-def budget_for(board, flash: int | None = None, ram: int | None = None) -> Budget:
-    """The given shares, each defaulting to what the board leaves beside its sketch; BudgetError when
-    that leaves nothing for a model."""
+def budget_for(board, flash: int | None = None, ram: int | None = None, latency=None) -> Budget:
+    """The given shares, each defaulting to what the board leaves beside its sketch, and the latency
+    budget (`latency_cycles`: cycles or a "150us" text; None: no limit); BudgetError when that leaves
+    nothing for a model."""
     flash = board.flash - board.sketch_flash if flash is None else int(flash)
     ram = board.ram - board.sketch_ram if ram is None else int(ram)
     if flash <= 0 or ram <= 0:
         raise BudgetError(f"budget of {flash} bytes of flash and {ram} bytes of RAM leaves nothing for a model")
-    return Budget(flash, ram)
+    return Budget(flash, ram, None if latency is None else latency_cycles(latency, board))
+
+
+def latency_cycles(value, board) -> int:
+    """A latency budget in cycles: an integer (cycles), or a text of cycles ("2000") or microseconds
+    ("150us") at the board's clock (on the QEMU-measured targets an instruction counts as a cycle).
+    BudgetError for anything else, or a budget that is not positive."""
+    text = str(value).strip().lower()
+    try:
+        cycles = (int(float(text[:-2]) * board.f_cpu / 1_000_000) if text.endswith("us")
+                  else int(text) if not isinstance(value, float) else int(value))
+    except (ValueError, OverflowError):
+        raise BudgetError(f"latency budget {value!r}: not cycles (2000) or microseconds (150us)") from None
+    if cycles <= 0:
+        raise BudgetError(f"latency budget {value!r}: must be at least one cycle")
+    return cycles
 
 
 def metadata_budget(model, board) -> Budget | None:
@@ -104,7 +128,9 @@ def metadata_budget(model, board) -> Budget | None:
     meta = model.metadata
     if meta.get("board") != board.key or "flash_budget" not in meta:
         return None
-    flash, ram = meta.get("flash_budget"), meta.get("ram_budget")
+    flash, ram, latency = meta.get("flash_budget"), meta.get("ram_budget"), meta.get("latency_budget")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (flash, ram)):
         raise BudgetError(f"model metadata: flash_budget and ram_budget must be integers, got {flash!r}, {ram!r}")
-    return budget_for(board, flash, ram)
+    if latency is not None and (not isinstance(latency, int) or isinstance(latency, bool) or latency <= 0):
+        raise BudgetError(f"model metadata: latency_budget must be a positive integer, got {latency!r}")
+    return budget_for(board, flash, ram, latency)

@@ -36,7 +36,12 @@ def lower(model: FrozenDWN, board, budget: Budget | None = None, name: str = "dw
         check_fits(plan, budget)
     if budget is not None and layout is None:
         plan = replace(plan, layout_reason=_budget_reason(plan, budget))
-    return pack_program(model, plan, optimizer, budget)
+    program = pack_program(model, plan, optimizer, budget)
+    if check_budget:
+        from ..latency import check_latency
+
+        check_latency(program)  # the priced latency, where the budget sets one
+    return program
 
 
 def form_price(plan: Plan, flash_limit: int) -> tuple:

@@ -72,6 +72,11 @@ def report_dict(program: Program, selftest_count: int = 0) -> dict:
     }
     if program.budget is not None:
         report["budget"] = {"flash": program.budget.flash, "ram": program.budget.ram}
+        if program.budget.latency is not None:  # the price it was held to (`dwn_mcu.latency`)
+            from ..latency import program_latency, unit
+
+            report["budget"]["latency"] = program.budget.latency
+            report["latency"] = {"priced": program_latency(program), "unit": unit(b.arch)}
     return report
 
 

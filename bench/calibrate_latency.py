@@ -1,0 +1,220 @@
+"""Fit the planner's latency constants (`dwn_mcu/latency.py`) to the emulators and rewrite
+`dwn_mcu/latency_constants.py`, the one place they live.
+
+A corpus of models (DWN: several shapes, both layouts, float, float16-grid and integer inputs, random
+thresholds and thresholds at a dataset's quantiles; XGBoost: several depths, rounds, features and classes;
+on the QEMU targets through its test shim, whose memcpy of the margins is counted) is lowered
+exactly as `build` lowers it, run in simavr (exact cycles) and QEMU (exact instructions) through
+`dwn_mcu.targets.verify`, and the median per model is fitted by non-negative least squares on relative
+error (each row divided by its measurement) to the features `dwn_mcu.latency` counts. Deterministic: the
+same firmware gives the same constants. Rerun after any change to the templates:
+
+    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_latency.py   # every architecture
+    PYTHONPATH=$PWD python bench/calibrate_latency.py --arches avr cortex-m0plus --dry-run
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import pprint
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dwn_mcu.architectures import ARCHITECTURES
+from dwn_mcu.compiler.lower import lower
+from dwn_mcu.compiler.render import render_library
+from dwn_mcu.frozen import INPUT_TYPES
+from dwn_mcu.integer_inputs import to_integer_model
+from dwn_mcu.latency import dwn_features, xgb_features
+from dwn_mcu.synthetic import random_model
+
+CONSTANTS = Path(__file__).resolve().parents[1] / "dwn_mcu" / "latency_constants.py"
+#: A board of each emulated architecture (what `lower` plans for).
+BOARD = {"avr": "nano", "cortex-m0plus": "pico", "cortex-m3": "bluepill", "cortex-m4f": "nucleo_f401re",
+         "riscv32": "esp32c3"}
+ROWS = 24  # test rows per model: the median of their latencies is fitted
+
+#: (features, bits per feature, LUTs per layer, n, classes, inputs): inputs float32, f16 (thresholds on the
+#: float16 grid: 16-bit keys) or an integer type.
+DWN_SHAPES = [
+    (2, 8, (14,), 6, 2, "float32"), (5, 16, (50,), 6, 2, "float32"), (5, 32, (60, 30), 6, 3, "f16"),
+    (10, 12, (40,), 4, 4, "float32"), (19, 8, (70,), 6, 7, "f16"), (8, 20, (24, 12), 5, 2, "float32"),
+    (4, [9, 3, 12, 6], (36, 12), [6, 3], 3, "float32"), (3, 64, (30,), 2, 3, "float32"),
+    (6, 10, (48,), 8, 4, "f16"), (12, 6, (20, 10), 7, 2, "float32"), (5, 16, (40,), 6, 2, "int16"),
+    # features without thresholds (what the optimizer leaves of a small model on many features)
+    (12, [0, 4, 0, 0, 8, 0, 2, 0, 0, 6, 0, 1], (7,), 4, 7, "f16"),
+    (12, [3, 0, 0, 9, 0, 0, 0, 5, 0, 0, 2, 0], (8,), 4, 2, "float32"),
+    (10, [0, 12, 0, 0, 0, 6, 0, 0, 3, 0], (12,), 6, 3, "int16"),
+    (8, 12, (36, 12), [6, 3], 3, "uint8"), (3, 24, (28,), 4, 2, "int8"), (16, 4, (90,), 6, 10, "f16"),
+]
+#: (dataset, thresholds per feature at most, LUTs per class per layer, n, float16 grid): random LUTs over
+#: thresholds at the quantiles of a real dataset's features (as a thermometer fit puts them: uneven
+#: counts, real magnitudes), run on its test rows. Datasets not found (DWN_MCU_DATA) are left out.
+DATA_SHAPES = [("phoneme", 24, (10,), 6, True), ("phoneme", 32, (12, 6), 4, False), ("wisconsin", 64, (20,), 6, True),
+               ("segment", 24, (8,), 6, True), ("segment", 12, (4,), 5, False), ("australian", 32, (25,), 6, True),
+               ("pima", 16, (30,), 4, False), ("banana", 48, (15,), 6, True),
+               # a few thresholds per feature: what the optimizer leaves of the small models a 2 KB budget gets
+               ("segment", 3, (1,), 4, True), ("australian", 4, (4,), 4, True), ("wisconsin", 3, (3,), 6, False)]
+#: (features, classes, depth, rounds)
+XGB_SHAPES = [(4, 2, 2, 5), (4, 2, 4, 20), (12, 2, 6, 10), (8, 3, 3, 8), (6, 4, 5, 4), (16, 2, 1, 30),
+              (10, 2, 3, 40), (5, 3, 2, 15)]
+
+
+def dwn_model(seed: int, F, bits, luts, n, classes, inputs):
+    """A random model of the shape, and `ROWS` rows of inputs spanning its thresholds."""
+    model = random_model(seed=seed, num_features=F, bits_per_feature=bits, luts=luts, n=n, num_classes=classes)
+    rng = np.random.default_rng(seed + 1)
+    X = rng.normal(0, 1.2, size=(ROWS, F)).astype(np.float32)
+    if inputs == "f16":
+        grid = [np.linspace(-2.0, 2.0, int(b)) + 0.1 * f for f, b in enumerate(model.bits_per_feature)]
+        grid = np.concatenate(grid).astype(np.float16).astype(np.float32)  # distinct float16 values
+        model = dataclasses.replace(model, thresholds=grid).validate()
+    elif inputs != "float32":
+        lo, hi = INPUT_TYPES[inputs]
+        scale = 8.0 / (hi - lo)  # the type's range stands for [-4, 4]
+        model = to_integer_model(model, inputs, scale, -4.0 - lo * scale)
+        X = np.clip(np.round((X + 4.0) / scale + lo), lo, hi).astype(np.int64)
+    return model, X
+
+
+def data_model(seed: int, dataset, bits, luts_per_class, n, f16):
+    """A random model over quantile thresholds of `dataset` (see DATA_SHAPES) and `ROWS` of its test rows;
+    None when the dataset is not found."""
+    from dwn_mcu.data import load_dataset
+    from dwn_mcu.errors import DWNError
+
+    try:
+        ds = load_dataset(dataset)
+    except DWNError:
+        return None
+    X, Xt = ds.train_split()[0], ds.test_split()[0][:ROWS]
+    grid = []
+    for f in range(X.shape[1]):
+        q = np.quantile(X[:, f], np.linspace(0.02, 0.98, bits)).astype(np.float32)
+        grid.append(np.unique(q.astype(np.float16).astype(np.float32) if f16 else q))
+    luts = tuple(k * ds.num_classes for k in luts_per_class)
+    model = random_model(seed=seed, num_features=X.shape[1], bits_per_feature=[len(g) for g in grid], luts=luts,
+                         n=n, num_classes=ds.num_classes)
+    return dataclasses.replace(model, thresholds=np.concatenate(grid)).validate(), Xt
+
+
+def measure_dwn(model, X, arch: str, layout: str, name: str = "lat"):
+    """(features, median latency) of `model` lowered for the architecture's board in `layout`."""
+    from dwn_mcu.targets.verify import verify_on_target
+
+    program = lower(model, BOARD[arch], name=name, layout=layout, optimize=False, check_budget=False)
+    r = verify_on_target(program.model, ARCHITECTURES[arch].target, X, render_library(program), name,
+                         measure_model_share=False)
+    if not r.ok:
+        raise SystemExit(f"{arch} {layout}: the firmware disagrees with the reference: {r.first_mismatch}")
+    return dwn_features(program), float(np.median(r.latency))
+
+
+def xgb_model(seed: int, F, classes, depth, rounds):
+    """An XGBoost model trained on random rows of the shape (exported tables), and `ROWS` test rows."""
+    import xgboost as xgb
+
+    from dwn_mcu.baselines.xgb_export import pack, parse_booster
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(400, F)).astype(np.float32)
+    y = np.argmax(X @ rng.normal(size=(F, classes)) + 0.5 * rng.normal(size=(400, classes)), axis=1)
+    params = {"max_depth": depth, "eta": 0.3, "tree_method": "hist", "seed": seed, "nthread": 1, "verbosity": 0}
+    params.update({"objective": "binary:logistic"} if classes == 2 else
+                  {"objective": "multi:softmax", "num_class": classes})
+    booster = xgb.train(params, xgb.DMatrix(X, label=y), rounds)
+    return pack(parse_booster(booster)), rng.normal(size=(ROWS, F)).astype(np.float32)
+
+
+def measure_xgb(tables, X, arch: str, name: str = "latx"):
+    from dwn_mcu.baselines.xgb_export import render_sources
+    from dwn_mcu.baselines.xgb_target import verify_on_target
+
+    r = verify_on_target(tables, ARCHITECTURES[arch].target, render_sources(tables, name), name, X,
+                         measure_model_share=False)
+    if not r.ok:
+        raise SystemExit(f"XGBoost on {arch}: the firmware disagrees with the reference: {r.first_mismatch}")
+    return xgb_features(tables), float(np.median(r.latency))
+
+
+def fit(rows: list) -> tuple[dict, float]:
+    """Non-negative costs per feature minimising the relative error over `rows` of (features, measured);
+    returns (costs, worst relative error of the fit on its corpus, each row's relative error)."""
+    from scipy.optimize import nnls
+
+    keys = sorted({k for f, *_ in rows for k in f})
+    A = np.array([[f.get(k, 0) for k in keys] for f, *_ in rows], dtype=float)
+    b = np.array([m for _, m, *_ in rows], dtype=float)
+    coef, _ = nnls(A / b[:, None], np.ones_like(b))
+    costs = {k: round(float(c), 3) for k, c in zip(keys, coef) if c > 0}
+    pred = np.array([sum(costs.get(k, 0) * v for k, v in f.items()) for f, *_ in rows])
+    return costs, float(np.max(np.abs(pred - b) / b)), (pred - b) / b
+
+
+def corpus(arch: str, say) -> dict:
+    """{family: [(features, median, label)]} measured on `arch`'s emulator."""
+    out = {"dwn": []}
+    models = [(shape, dwn_model(100 + i, *shape)) for i, shape in enumerate(DWN_SHAPES)]
+    models += [(shape, data_model(300 + i, *shape)) for i, shape in enumerate(DATA_SHAPES)]
+    for shape, made in models:
+        if made is None:
+            say(f"{shape}: dataset not found, left out")
+            continue
+        model, X = made
+        for layout in ("table", "unrolled"):
+            out["dwn"].append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
+            say(f"{arch} DWN {shape} {layout}: {out['dwn'][-1][1]:.0f}")
+    out["xgboost"] = []
+    for i, shape in enumerate(XGB_SHAPES):
+        out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape), arch), str(shape)))
+        say(f"{arch} XGBoost {shape}: {out['xgboost'][-1][1]:.0f}")
+    return out
+
+
+def render_constants(latency: dict, errors: dict, command: str) -> str:
+    return (f'"""Latency constants per architecture and model family, fitted by bench/calibrate_latency.py to\n'
+            f"simavr (cycles) and QEMU (instructions); generated, do not edit: rerun\n\n    {command}\n\n"
+            f"FIT_ERROR: the fit's worst relative error on its own corpus, per architecture and family.\n"
+            f'"""\n\nLATENCY = {pprint.pformat(latency, width=110, sort_dicts=True)}\n\n'
+            f"FIT_ERROR = {pprint.pformat(errors, width=110, sort_dicts=True)}\n")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arches", nargs="+", default=[a for a in BOARD if ARCHITECTURES[a].target],
+                    choices=sorted(BOARD))
+    ap.add_argument("--dry-run", action="store_true", help="print the constants, do not rewrite the file")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    from dwn_mcu import latency_constants as old  # the architectures not rerun keep their constants
+
+    latency = {k: dict(v) for k, v in old.LATENCY.items()}
+    errors = {k: dict(v) for k, v in getattr(old, "FIT_ERROR", {}).items()}
+    t0 = time.monotonic()
+    for arch in args.arches:
+        for family, rows in corpus(arch, say).items():
+            latency.setdefault(arch, {})[family], errors.setdefault(arch, {})[family], each = fit(rows)
+            say(f"{arch} {family}: {len(rows)} models, worst fit error {errors[arch][family]:.1%}")
+            for (_, measured, label), e in zip(rows, each):
+                if abs(e) > 0.10:
+                    say(f"  over 10%: {label}: measured {measured:.0f}, priced {e:+.1%}")
+    data = f"DWN_MCU_DATA={os.environ['DWN_MCU_DATA']} " if os.environ.get("DWN_MCU_DATA") else ""
+    command = " ".join([f"{data}PYTHONPATH=$PWD python bench/calibrate_latency.py",
+                        *(sys.argv[1:] if argv is None else argv)])
+    text = render_constants(latency, errors, command)
+    if args.dry_run:
+        print(text)
+    else:
+        CONSTANTS.write_text(text)
+        say(f"wrote {CONSTANTS} ({time.monotonic() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""XGBoost's code and stack on each emulated architecture, for its record in `dwn_mcu/architectures.py`
+(`xgb_code` = {"fixed", "per_margin"}, `xgb_stack`): the model's share of the test firmware's flash
+(with the model minus without it) less its tables, and the deepest stack of an inference less the bins
+and margins, over bench/calibrate_latency.py's XGBoost corpus. Prints each measurement and constants just
+above all of them (the planner must never be below the chip). On the QEMU targets the model runs through
+the test shim (`baselines.xgb_target.SHIM`), whose few bytes and frame are counted too: the safe side.
+
+    PYTHONPATH=$PWD python bench/xgb_code_size.py [--arches cortex-m0plus ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from calibrate_latency import XGB_SHAPES, xgb_model  # noqa: E402
+
+from dwn_mcu.architectures import ARCHITECTURES  # noqa: E402
+from dwn_mcu.baselines.xgb_export import render_sources  # noqa: E402
+from dwn_mcu.baselines.xgb_target import verify_on_target  # noqa: E402
+
+
+def measure(arch: str) -> list:
+    """(margins, code bytes, frame bytes) per model of the corpus on `arch`'s target."""
+    out = []
+    for i, shape in enumerate(XGB_SHAPES):
+        tables, X = xgb_model(200 + i, *shape)
+        r = verify_on_target(tables, ARCHITECTURES[arch].target, render_sources(tables, "xm"), "xm", X)
+        if not r.ok:
+            raise SystemExit(f"{arch} {shape}: disagrees with the reference: {r.first_mismatch}")
+        M = tables.num_margins
+        bins = tables.num_features * tables.node_rank.dtype.itemsize
+        out.append((M, r.model_size.flash - tables.table_bytes, r.stack_measured - bins - 4 * M))
+        print(f"{arch} {shape}: margins {M}, code {out[-1][1]} B, frame {out[-1][2]} B", flush=True)
+    return out
+
+
+def constants(rows: list) -> dict:
+    """fixed + per_margin * M at or above every code measurement; the deepest frame, rounded up to 4."""
+    one = max(code for M, code, _ in rows if M == 1)
+    per = max([math.ceil((code - one) / (M - 1)) for M, code, _ in rows if M > 1] + [0])
+    fixed = max(code - per * M for M, code, _ in rows)
+    return {"fixed": fixed, "per_margin": per, "stack": 4 * math.ceil(max(f for *_, f in rows) / 4)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arches", nargs="+", default=[a for a, r in ARCHITECTURES.items() if r.target])
+    args = ap.parse_args(argv)
+    for arch in args.arches:
+        print(f"{arch}: {constants(measure(arch))}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

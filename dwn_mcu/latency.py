@@ -1,0 +1,139 @@
+"""The planner's price of one inference: cycles on AVR (what simavr counts), instructions on the Cortex-M
+and RV32 targets (what QEMU counts), as a pure function of what is compiled: a lowered DWN `Program`
+(`compiler.lower.lower`) or an exported XGBoost model (`baselines.xgb_export.XGBTables`).
+
+A price is a linear model: `features` counts the work the generated C does (features, binary-search
+steps, thermometer bits, LUTs and inputs on each code path, classes; XGBoost: features, search steps,
+trees, nodes on a path), and the architecture's record (`architectures.Architecture.latency`, fitted by
+`bench/calibrate_latency.py` into `dwn_mcu/latency_constants.py`) gives each a cost. Data-dependent
+work (how many bits are ones, which path a tree takes) is priced at its average: the constants are fitted
+to the emulators' median per model. An architecture without fitted constants is refused, not guessed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .architectures import architecture
+from .errors import DWNError
+
+
+class LatencyError(DWNError):
+    """No latency price for this architecture and model family (not calibrated)."""
+
+
+def _search_steps(counts) -> int:
+    """Binary-search steps over each feature's sorted keys: ceil(log2(count + 1)) per feature."""
+    return int(sum(math.ceil(math.log2(int(c) + 1)) for c in counts))
+
+
+def dwn_features(program) -> dict:
+    """The work one inference of `program` does, by the kind of step the generated C takes."""
+    model, plan = program.model, program.plan
+    F = model.num_features
+    read = int(np.count_nonzero(model.bits_per_feature))  # a feature without thresholds needs no key
+    out = {"feature": F, "float_feature": read if model.input_type == "float32" else 0,
+           "key16": read if model.input_type == "float32" and plan.key_ctype == "uint16_t" else 0,
+           "search": _search_steps(model.bits_per_feature), "bit": model.num_input_bits,
+           # ones before a feature's first whole byte are written one by one (a shift per bit on AVR)
+           "bit_small": int(np.minimum(model.bits_per_feature, 8).sum()),
+           "class": model.num_classes, "out_lut": model.layers[-1].num_luts if model.layers else 0}
+    if plan.layout == "table":
+        out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_fast_layer=0, t_fast_byte=0, t_fast_lut=0,
+                   t_fast_input=0)
+        for lp, layer in zip(plan.layers, model.layers):
+            kind = "t_fast_" if lp.avr_fast else "t_"
+            out[kind + "layer"] += 1
+            out[kind + "lut"] += lp.num_luts
+            out[kind + "input"] += int(np.sum(layer.n_inputs))
+            if lp.avr_fast:
+                out["t_fast_byte"] += lp.prev_bits
+    else:
+        out.update(unrolled=1, u_lut=0, u_input=0, u_asm_lut=0, u_asm_input=0)
+        for lp, layer in zip(plan.layers, model.layers):
+            kind = "u_asm_" if lp.unrolled_asm else "u_"
+            out[kind + "lut"] += lp.num_luts
+            out[kind + "input"] += int(np.sum(layer.n_inputs))
+    return out
+
+
+def _mean_leaf_depth(skip, right_leaf, start: int, count: int) -> float:
+    """Mean depth of a tree's leaves, from its preorder nodes (`xgb_export`'s encoding)."""
+    if count == 0:
+        return 0.0
+    depths, stack = [], [(start, 1)]  # (internal node, its depth)
+    while stack:
+        i, d = stack.pop()
+        if skip[i]:
+            stack.append((i + 1, d + 1))
+        else:
+            depths.append(d)
+        if right_leaf[i]:
+            depths.append(d)
+        else:
+            stack.append((i + int(skip[i]) + 1, d + 1))
+    return float(np.mean(depths))
+
+
+def xgb_features(tables) -> dict:
+    """The work one inference of an exported XGBoost model does (see `dwn_features`)."""
+    counts = np.diff(tables.thr_start.astype(np.int64))
+    skip, right_leaf = tables.node_skip.astype(np.int64), (tables.node_feat.astype(np.int64) & 1).astype(bool)
+    starts = np.concatenate([[0], np.cumsum(tables.tree_nodes.astype(np.int64))])
+    path = sum(_mean_leaf_depth(skip, right_leaf, int(s), int(n)) for s, n in zip(starts, tables.tree_nodes))
+    return {"base": 1, "feature": tables.num_features, "search": _search_steps(counts),
+            "tree": tables.num_trees, "node": path, "margin": tables.num_margins}
+
+
+def price(features: dict, constants) -> int:
+    """Sum of each feature's count times its cost, rounded up (a feature without a cost costs nothing:
+    a path the architecture does not have)."""
+    return int(math.ceil(sum(constants.get(k, 0.0) * v for k, v in features.items())))
+
+
+def check_calibrated(arch: str, family: str) -> None:
+    """LatencyError (one line) when `family` has no latency price on `arch`."""
+    if not can_price(arch, family):
+        raise LatencyError(f"the latency of {family} on {arch} has not been calibrated, so a latency budget "
+                           f"cannot be held (bench/calibrate_latency.py fits it where an emulator runs it)")
+
+
+def _constants(arch: str, family: str):
+    check_calibrated(arch, family)
+    return architecture(arch).latency[family]
+
+
+def unit(arch: str) -> str:
+    """What a price of `arch` counts: cycles (AVR, simavr) or instructions (QEMU targets)."""
+    tc = architecture(arch).toolchain
+    return tc.latency_unit if tc else "cycles"
+
+
+def program_latency(program) -> int:
+    """The price of one inference of a lowered DWN on its board's architecture."""
+    return price(dwn_features(program), _constants(program.plan.board.arch, "dwn"))
+
+
+def xgb_latency(tables, arch: str) -> int:
+    """The price of one inference of an exported XGBoost model on `arch`."""
+    return price(xgb_features(tables), _constants(arch, "xgboost"))
+
+
+def can_price(arch: str, family: str) -> bool:
+    table = architecture(arch).latency
+    return bool(table) and family in table
+
+
+def check_latency(program) -> None:
+    """BudgetError (one line) when `program`'s price is over its budget's latency."""
+    from .compiler.budget import BudgetError
+
+    budget = program.budget
+    if budget is None or budget.latency is None:
+        return
+    problem = budget.latency_problem(program_latency(program))
+    if problem:
+        raise BudgetError(f"model does not fit the latency budget on {program.plan.board.name} with the "
+                          f"{program.plan.layout} layout: {problem.replace('cycles', unit(program.plan.board.arch))}")

@@ -1,0 +1,157 @@
+"""The planner's latency price (`dwn_mcu.latency`) against the emulators, and latency as a budget.
+
+The price is held within 10% of the emulator's median per model on a small corpus the constants were not
+fitted on (other seeds and shapes than bench/calibrate_latency.py's): simavr cycles on the ATmega328P,
+QEMU instructions on the Cortex-M0+ and M3, both DWN layouts, float and integer inputs, and XGBoost on
+the AVR. Emulator counts are deterministic: this is not a timed test. Then the budget: parsing, `lower`'s
+one-line refusal, `build --latency-budget`, and the shape search's rejection
+(the selection rule and the trained searches: tests/test_selection.py)."""
+
+import numpy as np
+import pytest
+
+from dwn_mcu.cli import main
+from dwn_mcu.compiler import Budget, BudgetError, get_board
+from dwn_mcu.compiler.budget import budget_for, latency_cycles
+from dwn_mcu.compiler.lower import lower
+from dwn_mcu.compiler.render import render_library
+from dwn_mcu.frozen import INPUT_TYPES
+from dwn_mcu.integer_inputs import to_integer_model
+from dwn_mcu.latency import LatencyError, dwn_features, program_latency, xgb_features, xgb_latency
+from dwn_mcu.model_file import save
+from dwn_mcu.synthetic import random_model
+from target_tools import require_target
+
+BOARD = {"avr": "nano", "cortex-m0plus": "pico", "cortex-m3": "bluepill"}
+#: (features, bits, LUTs, n, classes, input type): not in the calibration corpus
+SHAPES = [(6, 12, (44,), 6, 2, "float32"), (9, 10, (30, 15), 5, 3, "float32"), (4, 20, (32,), 4, 2, "int16"),
+          (9, [0, 6, 0, 3, 0, 0, 8, 0, 2], (9,), 4, 3, "float32")]  # features without thresholds
+
+
+def _model(seed, F, bits, luts, n, classes, inputs):
+    model = random_model(seed=seed, num_features=F, bits_per_feature=bits, luts=luts, n=n, num_classes=classes)
+    X = np.random.default_rng(seed).normal(0, 1.2, size=(16, F)).astype(np.float32)
+    if inputs != "float32":
+        lo, hi = INPUT_TYPES[inputs]
+        scale = 8.0 / (hi - lo)
+        model = to_integer_model(model, inputs, scale, -4.0 - lo * scale)
+        X = np.clip(np.round((X + 4.0) / scale + lo), lo, hi).astype(np.int64)
+    return model, X
+
+
+@pytest.mark.parametrize("target", list(BOARD))
+def test_dwn_price_within_10_percent_of_the_emulator(target):
+    require_target(target)
+    from dwn_mcu.targets.verify import verify_on_target
+
+    for i, shape in enumerate(SHAPES):
+        model, X = _model(40 + i, *shape)
+        for layout in ("table", "unrolled"):
+            program = lower(model, BOARD[target], name="lt", layout=layout, optimize=False, check_budget=False)
+            r = verify_on_target(program.model, target, X, render_library(program), "lt", measure_model_share=False)
+            assert r.ok
+            measured, priced = float(np.median(r.latency)), program_latency(program)
+            assert abs(priced - measured) <= 0.10 * measured, (target, shape, layout, priced, measured)
+
+
+def test_xgboost_price_within_10_percent_of_simavr():
+    require_target("avr")
+    xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
+    from dwn_mcu.baselines.xgb_export import pack, parse_booster, render_sources
+    from dwn_mcu.baselines.xgb_target import verify_on_avr
+
+    rng = np.random.default_rng(5)
+    for F, classes, depth, rounds in [(6, 2, 3, 12), (7, 3, 4, 6)]:
+        X = rng.normal(size=(300, F)).astype(np.float32)
+        y = np.argmax(X @ rng.normal(size=(F, classes)), axis=1)
+        params = {"max_depth": depth, "eta": 0.3, "tree_method": "hist", "seed": 0, "nthread": 1, "verbosity": 0}
+        params.update({"objective": "binary:logistic"} if classes == 2 else
+                      {"objective": "multi:softmax", "num_class": classes})
+        tables = pack(parse_booster(xgb.train(params, xgb.DMatrix(X, label=y), rounds)))
+        r = verify_on_avr(tables, render_sources(tables, "xl"), "xl", X[:16], measure_model_share=False)
+        assert r.ok
+        measured, priced = float(np.median(r.latency)), xgb_latency(tables, "avr")
+        assert abs(priced - measured) <= 0.10 * measured, (F, classes, depth, rounds, priced, measured)
+
+
+def test_price_is_a_pure_function_of_the_program():
+    model, _ = _model(1, *SHAPES[1])
+    a = lower(model, "nano", layout="table", check_budget=False)
+    b = lower(model, "nano", layout="table", check_budget=False)
+    assert dwn_features(a) == dwn_features(b) and program_latency(a) == program_latency(b) > 0
+    unrolled = lower(model, "nano", layout="unrolled", check_budget=False)
+    assert program_latency(unrolled) < program_latency(a)  # the unrolled layout is the fast one
+    wider, _ = _model(1, 9, 10, (60, 15), 5, 3, "float32")
+    assert program_latency(lower(wider, "nano", layout="table", check_budget=False)) > program_latency(a)
+
+
+def test_xtensa_has_no_price_and_says_so():
+    model, _ = _model(1, *SHAPES[0])
+    assert get_board("esp32").arch == "xtensa"
+    program = lower(model, "esp32", check_budget=False)
+    with pytest.raises(LatencyError, match="not been calibrated"):
+        program_latency(program)
+
+
+def test_latency_budget_in_cycles_or_microseconds():
+    nano = get_board("nano")  # 16 MHz
+    assert latency_cycles("2000", nano) == 2000 and latency_cycles(2000, nano) == 2000
+    assert latency_cycles("150us", nano) == 2400 and latency_cycles("150US", nano) == 2400
+    assert budget_for(nano, 2048, None, "150us").latency == 2400 and budget_for(nano).latency is None
+    for bad in ("fast", "-5", "0", "nanus", "infus"):
+        with pytest.raises(BudgetError, match="latency budget"):
+            latency_cycles(bad, nano)
+
+
+def test_lower_refuses_a_program_over_the_latency_budget_in_one_line():
+    model, _ = _model(2, *SHAPES[0])
+    budget = budget_for(get_board("nano"))
+    price = program_latency(lower(model, "nano", budget))
+    assert program_latency(lower(model, "nano", Budget(budget.flash, budget.ram, price))) == price  # at: fits
+    with pytest.raises(BudgetError) as err:
+        lower(model, "nano", Budget(budget.flash, budget.ram, price - 1))
+    msg = str(err.value)
+    assert "\n" not in msg and f"latency {price} > budget {price - 1} cycles" in msg
+
+
+def test_build_latency_budget_is_one_line_and_writes_nothing(tmp_path, capsys):
+    model, _ = _model(3, *SHAPES[0])
+    path, out = tmp_path / "m.dwn", tmp_path / "out"
+    save(model, path)
+    assert main(["build", str(path), "--board", "nano", "-o", str(out), "--latency-budget", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "latency" in err and "> budget 10 cycles" in err
+    assert not out.exists()
+    assert main(["build", str(path), "--board", "nano", "-o", str(out), "--latency-budget", "1000000us"]) == 0
+    assert main(["build", str(path), "--board", "nano", "-o", str(tmp_path / "o2"), "--latency-budget", "x"]) == 2
+    assert "latency budget 'x'" in capsys.readouterr().err
+
+
+def test_search_estimate_rejects_shapes_over_the_latency_budget():
+    from dwn_mcu.budget_search import DWNShape, estimate
+
+    s = DWNShape(6, (40,), 16)
+    flash, ram = budget_for(get_board("nano")).flash, 1000
+    assert estimate(s, 5, 2, "nano", flash, ram)[3]
+    assert not estimate(s, 5, 2, "nano", flash, ram, latency_budget=100)[3]
+
+
+def test_train_board_latency_budget_is_stored_and_build_holds_it(tmp_path, capsys):
+    pytest.importorskip("torch")
+    import json
+
+    from dwn_mcu.model_file import load
+
+    out = tmp_path / "m.dwn"
+    assert main(["train", "--dataset", "phoneme", "--board", "nano", "--flash-budget", "2048", "--latency-budget",
+                 "250us", "--trials", "1", "--epochs", "1", "-o", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "most accurate " in printed and "chosen " in printed and "cycles (priced)" in printed
+    model = load(out)
+    assert model.metadata["latency_budget"] == 4000  # 250 us at 16 MHz
+    assert main(["build", str(out), "--board", "nano", "-o", str(tmp_path / "p")]) == 0
+    report = json.loads((tmp_path / "p" / "dwn_report.json").read_text())
+    assert report["budget"]["latency"] == 4000 and report["latency"]["priced"] <= 4000
+    assert report["latency"]["unit"] == "cycles"
+    assert main(["train", "--dataset", "phoneme", "--latency-budget", "10", "-o", str(tmp_path / "x.dwn")]) == 2
+    assert "need --board" in capsys.readouterr().err
