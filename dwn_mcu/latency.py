@@ -40,15 +40,18 @@ def dwn_features(program) -> dict:
            # ones before a feature's first whole byte are written one by one (a shift per bit on AVR)
            "bit_small": int(np.minimum(model.bits_per_feature, 8).sum()),
            "class": model.num_classes, "out_lut": model.layers[-1].num_luts if model.layers else 0}
+    if plan.byte_buffers or plan.avr_encoder_bytes:  # the encoder writes one byte per bit, not bits
+        out["byte"] = out.pop("bit")
+        out.pop("bit_small")
     if plan.layout == "table":
         out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_fast_layer=0, t_fast_byte=0, t_fast_lut=0,
-                   t_fast_input=0)
-        for lp, layer in zip(plan.layers, model.layers):
-            kind = "t_fast_" if lp.avr_fast else "t_"
+                   t_fast_input=0, t_word_layer=0, t_word_lut=0, t_word_input=0)
+        for i, (lp, layer) in enumerate(zip(plan.layers, model.layers)):
+            kind = "t_fast_" if lp.avr_fast else "t_word_" if lp.word_path else "t_"
             out[kind + "layer"] += 1
             out[kind + "lut"] += lp.num_luts
             out[kind + "input"] += int(np.sum(layer.n_inputs))
-            if lp.avr_fast:
+            if lp.avr_fast and not (i == 0 and plan.avr_encoder_bytes):  # bits spread into the byte array
                 out["t_fast_byte"] += lp.prev_bits
     else:
         out.update(unrolled=1, u_lut=0, u_input=0, u_asm_lut=0, u_asm_input=0)
