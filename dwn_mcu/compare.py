@@ -22,7 +22,6 @@ in `out_dir` (all or nothing).
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -37,7 +36,7 @@ from .budget_search import budgets as model_budgets
 from .budget_search import search_dwn
 from .compiler import Budget, get_board, render_model_sources
 from .compiler.write import check_destination, write_tree
-from .compare_verdict import COLORS, latency_plot, verdict, verdict_lines
+from .compare_verdict import COLORS, latency_plot, new_figure, png_bytes, verdict, verdict_lines
 from .data import Dataset, stratified_split
 from .errors import DWNError
 
@@ -423,12 +422,7 @@ def _latency_text(report: dict) -> str:
 
 
 def _plot(report: dict) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure()
     for family in report.get("families", ("DWN", "XGBoost")):
         color = COLORS.get(family, "tab:gray")
         pts = [c for c in report["candidates"] if c["family"] == family]
@@ -445,11 +439,7 @@ def _plot(report: dict) -> bytes:
     ax.set_ylabel("accuracy")
     ax.set_title(f"{report['dataset']} on {report['board']['name']}")
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def _write(report: dict, out: Path, force: bool) -> None:

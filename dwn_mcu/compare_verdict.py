@@ -74,15 +74,31 @@ def _front(points: list) -> list:
     return front
 
 
-def latency_plot(report: dict, budget: int) -> bytes:
-    """Test accuracy against median cycles of every family's chosen models with flash <= `budget`,
-    each family's front drawn as a step line."""
+def new_figure():
+    """A figure and its axes for the report's plots (matplotlib without a display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    return plt.subplots(figsize=(7, 4.5))
+
+
+def png_bytes(fig) -> bytes:
+    """`fig` as PNG bytes, with no software tag (same report, same bytes); the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def latency_plot(report: dict, budget: int) -> bytes:
+    """Test accuracy against median cycles of every family's chosen models with flash <= `budget`,
+    each family's front drawn as a step line."""
+    fig, ax = new_figure()
     pool = [e for e in _pool(report, budget) if _cycles(e) is not None]
     for family in dict.fromkeys(e["family"] for e in pool):
         pts = [(_cycles(e), e["test_accuracy"]) for e in pool if e["family"] == family]
@@ -91,12 +107,8 @@ def latency_plot(report: dict, budget: int) -> bytes:
         front = _front(pts)
         ax.step([p[0] for p in front], [p[1] for p in front], where="post", color=color, lw=1)
     ax.set_xscale("log")
-    ax.set_xlabel("cycles per inference (median, simavr)")
+    ax.set_xlabel(f"{report.get('latency_unit', 'cycles')} per inference (median, emulated)")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"{report['dataset']} on {report['board']['name']}: models with flash <= {budget} B")
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)

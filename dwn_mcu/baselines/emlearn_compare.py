@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..architectures import architecture
+from ..compiler.boards import get_board
 from . import BaselineError
 from .emlearn_plan import plan_emlearn, planned_flash
 from .emlearn_train import train_emlearn
@@ -22,7 +24,8 @@ def emulate(model, Xq, target: str = "avr") -> dict:
     fam = EmlearnFamily(model)
     r = verify_program(fam.test_program(fam.render(EML_NAME), EML_NAME, Xq), target, Xq)
     return {"agree": r.agree, "vectors": r.vectors, "flash": r.model_size.flash, "ram": r.model_size.ram,
-            "stack": r.stack_measured, "cycles": r.latency_summary(), "first_mismatch": r.first_mismatch}
+            "stack": r.stack_measured, "cycles": r.latency_summary(), "unit": r.latency_unit,
+            "first_mismatch": r.first_mismatch}
 
 
 def other_proofs(model, Xq, cortex_m: str = "cortex-m3") -> dict:
@@ -60,8 +63,9 @@ def _fit(job: dict, budget: int):
                             **job["emlearn_kwargs"])
         if not job["emulate"]:
             break
-        job["say"](f"budget {budget} bytes: emlearn in simavr, {job['Xt_int16'].shape[0]} test rows")
-        em = emulate(res.model, job["Xt_int16"])
+        target = architecture(get_board(job["board"]).arch).target
+        job["say"](f"budget {budget} bytes: emlearn on {target}, {job['Xt_int16'].shape[0]} test rows")
+        em = emulate(res.model, job["Xt_int16"], target)
         if em["flash"] <= budget or attempt == 2:
             break
         plan = min(plan - (em["flash"] - budget), budget - (em["flash"] - res.best.size_bytes))
