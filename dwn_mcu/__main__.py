@@ -6,11 +6,11 @@ import sys
 
 def _entry() -> int:
     try:
-        from .cli import main
+        from .cli import entry
     except KeyboardInterrupt:
         print("dwn-mcu: interrupted", file=sys.stderr)
         return 130
-    return main()
+    return entry()
 
 
 sys.exit(_entry())

@@ -28,6 +28,13 @@ def _on_sigint(signum, frame) -> None:
         os._exit(130)
 
 
+def install() -> None:
+    """The handler for the rest of the process (the command line's entry points): a Ctrl-C while the
+    interpreter shuts down, where torch's exit hooks run Python code, is the same one line."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
 @contextlib.contextmanager
 def handled():
     """SIGINT handled as above for the duration (main thread only; elsewhere nothing changes)."""

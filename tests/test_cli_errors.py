@@ -199,7 +199,7 @@ sys.meta_path.insert(0, Block())
 '''
 ENTRIES = {
     "python -m": "import runpy; runpy.run_module('dwn_mcu', run_name='__main__', alter_sys=True)",
-    "console script": "import sys; from dwn_mcu.cli import main; sys.exit(main())",  # what pip generates
+    "console script": "import sys; from dwn_mcu.cli import entry; sys.exit(entry())",  # what pip generates
 }
 
 

@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def entry() -> int:
+    """The process's entry point (the `dwn-mcu` script, `python -m dwn_mcu`): Ctrl-C stays the CLI's until
+    the process ends, not only while `main` runs."""
+    interrupts.install()
+    return main()
+
+
 def main(argv=None) -> int:
     with interrupts.handled():  # Ctrl-C: one line and exit 130 at any moment (dwn_mcu/interrupts.py)
         return _main(argv)
