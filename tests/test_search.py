@@ -1,0 +1,208 @@
+"""The model search (dwn_mcu/search): seeds, records, the front, and the engine on a local Ray instance
+on 127.0.0.1 (1 and 2 CPUs give the same trials; a dead worker is retried; a failing trial is recorded;
+--resume runs only what is missing; bad folders, addresses and clusters are one-line errors)."""
+
+import csv
+import io
+import math
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+pytest.importorskip("optuna")
+
+from dwn_mcu.cli import main  # noqa: E402
+from dwn_mcu.data import Dataset  # noqa: E402
+from dwn_mcu.search import api  # noqa: E402
+from dwn_mcu.search.cluster import SearchError  # noqa: E402
+from dwn_mcu.search.engine import SearchConfig  # noqa: E402
+from dwn_mcu.search.pareto import front  # noqa: E402
+from dwn_mcu.search.records import ResumeError, read_trials, to_csv  # noqa: E402
+from dwn_mcu.search.space import trial_seed  # noqa: E402
+from dwn_mcu.search.trial import run_trial  # noqa: E402
+
+TIMING = ("seconds", "worker")
+
+import ray.cloudpickle  # noqa: E402
+
+# the workers cannot import this test module: its trial functions travel by value
+ray.cloudpickle.register_pickle_by_value(__import__(__name__))
+
+
+def tiny_dataset(name="tiny", shift=1.5):
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 80)
+    X = (rng.normal(size=(160, 3)) + shift * y[:, None]).astype(np.float32)
+    return Dataset(name, X, y.astype(np.int64), np.arange(160) % 5 == 0, ("a", "b"), ("f0", "f1", "f2"))
+
+
+def config(**kw):
+    base = dict(board="nano", flash_budget=6000, ram_budget=1500, trials=4, batch=2, epochs=1, patience=1,
+                num_cpus=1)
+    return SearchConfig(**{**base, **kw})
+
+
+def without_timing(path: Path) -> list:
+    rows = list(csv.DictReader(io.StringIO((path / "trials.csv").read_text())))
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search") / "one"
+    records, best = api.run(tiny_dataset(), config(num_cpus=1), out)
+    return out, records, best
+
+
+def test_trial_seed_is_a_function_of_the_parameters():
+    p = {"depth": 3, "learning_rate": 0.1, "max_bin": 16, "rounds": 5}
+    assert trial_seed("xgboost", p, 0) == trial_seed("xgboost", dict(reversed(list(p.items()))), 0)
+    assert trial_seed("xgboost", p, 0) != trial_seed("xgboost", {**p, "rounds": 6}, 0)
+    assert trial_seed("xgboost", p, 0) != trial_seed("xgboost", p, 1)
+
+
+def _r(n, acc, flash, latency, fits=True, status="ok"):
+    return {"number": n, "family": "xgboost", "params": {"depth": 1, "learning_rate": 0.1, "max_bin": 16,
+            "rounds": 1}, "seed": 1, "status": status, "val_accuracy": acc, "flash": flash, "ram": 10,
+            "latency": latency, "fits": fits, "error": "", "seconds": 0.5, "worker": "w", "model": ""}
+
+
+def test_front_keeps_the_non_dominated_fitting_trials():
+    rs = [_r(0, 0.9, 1000, 500), _r(1, 0.8, 1200, 600),  # 1 is dominated by 0
+          _r(2, 0.8, 500, 700), _r(3, 0.95, 3000, 100), _r(4, 0.99, 100, 10, fits=False),
+          _r(5, float("nan"), 100, 10, status="over budget"), _r(6, 0.9, 1000, 500)]  # 6 ties 0: first kept
+    assert [r["number"] for r in front(rs)] == [3, 0, 2]
+
+
+def test_trials_csv_reads_back_exactly(tmp_path):
+    rs = [_r(1, 0.1 + 0.2, 1000, None), _r(0, float("nan"), 10, 3, status="failed")]
+    rs[1]["error"] = "ValueError: two\nlines"
+    (tmp_path / "trials.csv").write_bytes(to_csv(rs))
+    back = read_trials(tmp_path)
+    assert [r["number"] for r in back] == [0, 1]
+    assert back[1]["val_accuracy"] == 0.1 + 0.2 and back[1]["latency"] is None
+    assert math.isnan(back[0]["val_accuracy"]) and back[0]["error"] == "ValueError: two lines"
+
+
+def test_a_search_writes_every_trial_and_its_front(one_worker):
+    out, records, best = one_worker
+    assert [r["number"] for r in records] == list(range(8))
+    assert {r["family"] for r in records} == {"dwn", "xgboost"}
+    assert all(r["status"] in ("ok", "over budget") for r in records)
+    assert best and all(r["fits"] for r in best)
+    pareto = list(csv.DictReader(io.StringIO((out / "pareto.csv").read_text())))
+    assert sorted(int(r["number"]) for r in pareto) == sorted(r["number"] for r in best)
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    for r in best:
+        assert (out / "front" / r["model"]).read_bytes() == (out / "models" / r["model"]).read_bytes()
+    dwn = [r for r in best if r["family"] == "dwn"]
+    if dwn:  # a front model is the model the record describes
+        from dwn_mcu.model_file import load
+
+        data = api.prepare_data(tiny_dataset(), 0)
+        model = load(out / "front" / dwn[0]["model"])
+        assert float(np.mean(model.predict(data["X_val"]) == data["y_val"])) == dwn[0]["val_accuracy"]
+
+
+def test_two_workers_give_the_same_trials(one_worker, tmp_path):
+    out, records, _ = one_worker
+    api.run(tiny_dataset(), config(num_cpus=2), tmp_path / "two")
+    assert without_timing(tmp_path / "two") == without_timing(out)
+    workers = {r["worker"] for r in read_trials(tmp_path / "two")}
+    assert len(workers) == 2  # both CPUs ran trials
+
+
+def _counting(spec, data):
+    """A trial that leaves a mark of each run (the marks' folder travels in the spec's data)."""
+    Path(data["marks"], str(spec["number"])).touch()
+    return run_trial(spec, data)
+
+
+def test_resume_runs_only_the_missing_trials(one_worker, tmp_path):
+    out, _, _ = one_worker
+    dest = tmp_path / "resumed"
+    api.run(tiny_dataset(), config(trials=2, num_cpus=2), dest)  # the first round only
+    rows = (dest / "trials.csv").read_text().splitlines()
+    (dest / "trials.csv").write_text("\n".join(rows[:-1]) + "\n")  # trial 3 lost, as if interrupted
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    original = api.prepare_data
+
+    def with_marks(dataset, seed=0):
+        return {**original(dataset, seed), "marks": str(marks)}
+
+    api.prepare_data = with_marks
+    try:
+        api.run(tiny_dataset(), config(trials=4, num_cpus=2), dest, resume=True, trial_fn=_counting)
+    finally:
+        api.prepare_data = original
+    assert sorted(int(p.name) for p in marks.iterdir()) == [3, 4, 5, 6, 7]
+    assert without_timing(dest) == without_timing(out)
+
+
+def _dies_once_or_fails(spec, data):
+    marker = Path(data["marks"], "died")
+    if spec["number"] == 1 and not marker.exists():
+        marker.touch()
+        os._exit(1)  # the worker process dies: Ray must retry the task
+    if spec["number"] == 2:
+        raise ValueError("this trial fails\non purpose")
+    return run_trial(spec, data)
+
+
+def test_a_dead_worker_is_retried_and_a_failing_trial_recorded(tmp_path):
+    from dwn_mcu.search.engine import search
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    data = {**api.prepare_data(tiny_dataset(), 0), "marks": str(marks)}
+    records = search(data, config(trials=2, num_cpus=2, families=("xgboost",)), tmp_path / "s", "tiny",
+                     trial_fn=_dies_once_or_fails)
+    assert (marks / "died").exists()
+    by = {r["number"]: r for r in records}
+    assert by[1]["status"] == "ok" and by[0]["status"] == "ok"
+    # the third is a failure of the trial itself: recorded with its error, in one line
+    search(data, config(trials=4, num_cpus=2, families=("xgboost",)), tmp_path / "s", "tiny", resume=True,
+           trial_fn=_dies_once_or_fails)
+    by = {r["number"]: r for r in read_trials(tmp_path / "s")}
+    assert by[2]["status"] == "failed" and by[2]["error"] == "ValueError: this trial fails on purpose"
+    assert by[3]["status"] == "ok" and len(by) == 4
+
+
+def test_resume_refuses_another_search(one_worker, tmp_path, capsys):
+    out, _, _ = one_worker
+    with pytest.raises(ResumeError, match="another dataset"):
+        api.run(tiny_dataset("other"), config(), out, resume=True)
+    with pytest.raises(ResumeError, match="another data_sha256"):
+        api.run(tiny_dataset(shift=1.0), config(), out, resume=True)
+    with pytest.raises(ResumeError, match="another flash_budget"):
+        api.run(tiny_dataset(), config(flash_budget=5000), out, resume=True)
+    with pytest.raises(ResumeError, match="no such search folder"):
+        api.run(tiny_dataset(), config(), tmp_path / "none", resume=True)
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "s"
+    base = ["search", "--dataset", "phoneme", "--board", "nano", "-o", str(out)]
+    cases = [(["--address", f"127.0.0.1:{port}"], "cannot reach a Ray cluster at 127.0.0.1"),
+             (["--address", "nowhere"], "expected HOST:PORT"),
+             (["--families", "dwn,svm"], "choose from dwn, xgboost"),
+             (["--resume"], "no such search folder")]
+    for extra, needle in cases:
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1, err
+        assert not out.exists()
+
+
+def test_a_cluster_without_cpus_is_refused(tmp_path):
+    with pytest.raises(SearchError, match="no CPU"):
+        api.run(tiny_dataset(), config(num_cpus=0), tmp_path / "s")
+    assert not (tmp_path / "s").exists()
