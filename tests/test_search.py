@@ -206,3 +206,69 @@ def test_a_cluster_without_cpus_is_refused(tmp_path):
     with pytest.raises(SearchError, match="no CPU"):
         api.run(tiny_dataset(), config(num_cpus=0), tmp_path / "s")
     assert not (tmp_path / "s").exists()
+
+
+def _descendants(pid: int) -> set:
+    """Every process below `pid` now (from /proc): the Ray processes a search started."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, set()).add(int(entry.name))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), ()):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def _alive(pids: set) -> set:
+    return {p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in
+            Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[:1]}
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+def test_ctrl_c_keeps_the_finished_trials_and_stops_the_workers(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "s"
+    cmd = [sys.executable, "-m", "dwn_mcu", "search", "--dataset", "phoneme", "--board", "nano", "--cpus", "1",
+           "--families", "xgboost", "--trials", "40", "--batch", "40", "-o", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    started = set()
+    try:
+        lines = []
+        for line in proc.stderr:  # the first finished trial
+            lines.append(line)
+            if line.startswith("trial "):
+                break
+        started = _descendants(proc.pid)
+        assert started  # the local Ray instance: its processes are the search's children
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(60) == 130, lines + [rest]
+        assert rest.strip().splitlines()[-1] == "dwn-mcu search: interrupted"
+        assert "Traceback" not in rest
+        deadline = time.monotonic() + 30
+        while _alive(started) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _alive(started)  # the local Ray instance and its workers are gone
+        kept = read_trials(out)
+        assert 1 <= len(kept) < 40 and all(r["status"] == "ok" for r in kept)
+        assert all((out / "models" / r["model"]).is_file() for r in kept)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in _alive(started):  # what this test's search started, by its own pids
+            with __import__("contextlib").suppress(ProcessLookupError):
+                os.kill(pid, 9)
