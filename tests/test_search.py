@@ -173,6 +173,22 @@ def test_a_dead_worker_is_retried_and_a_failing_trial_recorded(tmp_path):
     assert by[3]["status"] == "ok" and len(by) == 4
 
 
+def _greedy(spec, data):
+    if spec["number"] == 0:
+        np.ones(1 << 31, np.uint8)  # 2 GiB: over the trial's memory
+    return run_trial(spec, data)
+
+
+def test_a_trial_over_its_memory_is_a_recorded_failure(tmp_path):
+    from dwn_mcu.search.engine import search
+
+    data = api.prepare_data(tiny_dataset(), 0)
+    records = search(data, config(trials=2, num_cpus=1, families=("xgboost",), trial_memory=1 << 30),
+                     tmp_path / "s", "tiny", trial_fn=_greedy)
+    assert records[0]["status"] == "failed" and records[0]["error"].startswith("MemoryError")
+    assert records[1]["status"] == "ok"  # the same worker, its limit lifted after the failure, goes on
+
+
 def test_resume_refuses_another_search(one_worker, tmp_path, capsys):
     out, _, _ = one_worker
     with pytest.raises(ResumeError, match="another dataset"):

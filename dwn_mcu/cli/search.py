@@ -29,6 +29,8 @@ def register(sub):
     p.add_argument("--seed", type=_int_range(0), default=0, help="the search's seed (default 0)")
     p.add_argument("--address", metavar="HOST:PORT", help="join this Ray cluster (default: a local instance)")
     p.add_argument("--cpus", type=_int_range(1), help="a local instance's CPUs (default: the machine's)")
+    p.add_argument("--trial-memory", type=_int_range(64), metavar="MB",
+                   help="memory (data segment) a worker may use while it runs a trial; past it the trial fails")
     p.add_argument("--resume", action="store_true", help="continue the search in DIR, keeping its finished trials")
     p.add_argument("--force", action="store_true", help="replace DIR (one a search wrote)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -67,7 +69,8 @@ def config_from_args(args):
     return SearchConfig(board=board.key, flash_budget=flash, ram_budget=ram, latency_budget=latency,
                         families=families, trials=args.trials, batch=args.batch, seed=args.seed,
                         epochs=args.epochs, patience=args.patience, time_limit=args.time_limit,
-                        address=args.address, num_cpus=args.cpus)
+                        address=args.address, num_cpus=args.cpus,
+                        trial_memory=None if args.trial_memory is None else args.trial_memory << 20)
 
 
 def run(args):

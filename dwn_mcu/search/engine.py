@@ -46,6 +46,7 @@ class SearchConfig:
     address: str | None = None
     num_cpus: int | None = None  # a local instance's CPUs (default: the machine's)
     max_retries: int = 2  # a dead worker's trial is run again this many times
+    trial_memory: int | None = None  # bytes of data (heap) a worker may hold while it runs a trial
 
 
 @dataclass
@@ -126,20 +127,28 @@ def _tell(studies: dict, round_: list, state: SearchState, config: SearchConfig)
         studies[family].tell(trial, list(_values(r)))
 
 
-def _task(trial_fn: Callable, spec: dict, data: dict) -> tuple:
+def _task(trial_fn: Callable, spec: dict, data: dict, memory: int | None = None) -> tuple:
     """A trial inside a Ray worker: (metrics, model bytes, worker, seconds); an exception is the trial's
-    failure, recorded with its message (not retried: the same parameters fail the same way)."""
+    failure, recorded with its message (not retried: the same parameters fail the same way). `memory`:
+    the worker's data-segment limit while the trial runs (RLIMIT_DATA: an allocation past it is a
+    MemoryError, so a trial that exceeds it fails alone instead of taking the node's memory)."""
     import os
+    import resource
 
     import ray
 
     ctx = ray.get_runtime_context()
     worker = f"{ctx.get_node_id()[:8]}/{os.getpid()}"
     t0 = time.monotonic()
+    old = resource.getrlimit(resource.RLIMIT_DATA)
     try:
+        if memory:
+            resource.setrlimit(resource.RLIMIT_DATA, (memory, old[1]))
         metrics, model = trial_fn(spec, data)
-    except Exception as exc:  # the trial's own failure: any error of training or pricing
+    except Exception as exc:  # the trial's own failure: any error of training or pricing, MemoryError
         metrics, model = _failed(f"{type(exc).__name__}: {exc}"), None
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, old)
     return metrics, model, worker, time.monotonic() - t0
 
 
@@ -180,12 +189,13 @@ def _line(r: dict, done: int, total: int) -> str:
            f"{r['seconds']:.1f} s on {r['worker']}"
 
 
-def _run_round(round_: list, state: SearchState, remote, data_ref, trial_fn, progress, total: int) -> None:
+def _run_round(round_: list, state: SearchState, remote, data_ref, trial_fn, progress, total: int,
+               memory: int | None = None) -> None:
     """Run the round's unrecorded trials on Ray; record each as it finishes. Ctrl-C (state.stop): cancel
     what still runs and raise KeyboardInterrupt."""
     import ray
 
-    pending = {remote.remote(trial_fn, spec, data_ref): spec for _, _, spec in round_
+    pending = {remote.remote(trial_fn, spec, data_ref, memory): spec for _, _, spec in round_
                if spec["number"] not in state.records}
     while pending:
         if state.stop:
@@ -275,6 +285,6 @@ def search(data: dict, config: SearchConfig, out, dataset: str, *, resume: bool 
             if config.time_limit is not None and state.next_number and time.monotonic() - start > config.time_limit:
                 break
             round_ = _ask_round(studies, config, asked, state)
-            _run_round(round_, state, remote, data_ref, trial_fn, progress, total)
+            _run_round(round_, state, remote, data_ref, trial_fn, progress, total, config.trial_memory)
             _tell(studies, round_, state, config)
     return [state.records[n] for n in sorted(state.records)]
