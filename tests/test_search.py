@@ -288,3 +288,28 @@ def test_ctrl_c_keeps_the_finished_trials_and_stops_the_workers(tmp_path):
         for pid in _alive(started):  # what this test's search started, by its own pids
             with __import__("contextlib").suppress(ProcessLookupError):
                 os.kill(pid, 9)
+
+
+def test_train_board_on_the_engine_writes_the_chosen_trial(tmp_path, capsys):
+    from dwn_mcu.model_file import load
+
+    out, folder = tmp_path / "m.dwn", tmp_path / "search"
+    assert main(["train", "--dataset", "banana", "--board", "nano", "--engine", "ray", "--trials", "2",
+                 "--epochs", "1", "--quiet", "--search-dir", str(folder), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    records = read_trials(folder)
+    assert len(records) == 2 and {r["family"] for r in records} == {"dwn"}
+    number = int(printed.split("chosen")[1].split("trial ")[1].split()[0])
+    chosen = next(r for r in records if r["number"] == number)
+    assert chosen["fits"] and load(out).metadata["search_trial"] == number
+    trial_model = load(folder / "models" / chosen["model"])
+    from dwn_mcu.data import load_dataset
+
+    X = load_dataset("banana").X
+    assert np.array_equal(load(out).predict(X), trial_model.predict(X))
+
+
+def test_train_engine_options_need_the_engine(tmp_path, capsys):
+    assert main(["train", "--dataset", "banana", "--board", "nano", "--address", "127.0.0.1:1",
+                 "-o", str(tmp_path / "m.dwn")]) == 2
+    assert "need --board and --engine ray" in capsys.readouterr().err

@@ -113,6 +113,11 @@ def register(sub):
     fit.add_argument("--trials", type=_int_range(1), default=24, help="shapes trained at most (default 24)")
     fit.add_argument("--time-limit", type=_positive_float, default=300.0, metavar="S",
                      help="seconds of search (default 300)")
+    fit.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local: the in-process shape search (default); ray: the search engine of `dwn-mcu "
+                          "search` (Optuna's sampler, trials on Ray; docs/search.md)")
+    fit.add_argument("--address", metavar="HOST:PORT", help="with --engine ray: join this Ray cluster")
+    fit.add_argument("--search-dir", metavar="DIR", help="with --engine ray: keep the search folder here")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.dwn", help="where to write the model")
     p.set_defaults(func=run)
@@ -129,6 +134,8 @@ def _check_args(args) -> None:
         raise DWNError("--input-scale and --input-offset need --input-type")
     if args.board and args.reduction:
         raise DWNError("--reduction cannot be combined with --board yet: the shape search prices popcount models")
+    if (args.address or args.search_dir) and args.engine != "ray":
+        raise DWNError("--address and --search-dir need --board and --engine ray")
     if args.board and args.input_type:
         raise DWNError("--input-type cannot be combined with --board yet: train, then build the integer model")
 
@@ -141,6 +148,10 @@ def run(args):
 
     if args.board and distributed.launched():
         raise DWNError("--board cannot run under torchrun: the shape search trains each shape in one process")
+    if args.board and args.engine == "ray":
+        from ..search.fit import fit_to_board as fit_on_engine
+
+        return fit_on_engine(data, args, out)
     if args.board:
         from ..budget_search import fit_to_board
 
