@@ -96,7 +96,14 @@ def _search(args, address: str, out: Path) -> float:
 
 def _trials(out: Path) -> list:
     rows = list(csv.DictReader(io.StringIO((out / "trials.csv").read_text())))
-    return [{k: v for k, v in r.items() if k not in ("seconds", "worker")} for r in rows]
+    return [{k: v for k, v in r.items() if k not in ("seconds", "cpu_seconds", "worker")} for r in rows]
+
+
+def _sums(out: Path) -> tuple:
+    """(sum of the trials' wall seconds, sum of their CPU seconds): CPU over wall below 1 is a worker
+    waiting for a core (other jobs on the machine)."""
+    rows = list(csv.DictReader(io.StringIO((out / "trials.csv").read_text())))
+    return sum(float(r["seconds"]) for r in rows), sum(float(r["cpu_seconds"]) for r in rows)
 
 
 def _workers(out: Path) -> set:
@@ -123,8 +130,10 @@ def run(args) -> None:
     load = os.getloadavg()
     print(f"dataset {args.dataset}, board {args.board}, {args.trials} trials per family (dwn, xgboost), batch "
           f"{args.batch}, {args.epochs} epochs; {len(_trials(tmp / 'one'))} trials")
-    print(f"1 worker : {one:.1f} s (nodes used {len(_workers(tmp / 'one'))})")
-    print(f"2 workers: {two:.1f} s (nodes used {len(_workers(tmp / 'two'))})")
+    for label, wall, d in (("1 worker ", one, "one"), ("2 workers", two, "two")):
+        trial_wall, trial_cpu = _sums(tmp / d)
+        print(f"{label}: {wall:.1f} s (nodes used {len(_workers(tmp / d))}); trials' wall {trial_wall:.1f} s, "
+              f"trials' CPU {trial_cpu:.1f} s")
     print(f"speed-up : {one / two:.2f}x; identical trials: {'yes' if same else 'NO'}")
     print(f"load average after the run (1, 5, 15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on "
           f"{os.cpu_count()} CPUs")

@@ -25,7 +25,7 @@ from dwn_mcu.search.records import ResumeError, read_trials, to_csv  # noqa: E40
 from dwn_mcu.search.space import trial_seed  # noqa: E402
 from dwn_mcu.search.trial import run_trial  # noqa: E402
 
-TIMING = ("seconds", "worker")
+TIMING = ("seconds", "cpu_seconds", "worker")
 
 import ray.cloudpickle  # noqa: E402
 
@@ -68,7 +68,8 @@ def test_trial_seed_is_a_function_of_the_parameters():
 def _r(n, acc, flash, latency, fits=True, status="ok"):
     return {"number": n, "family": "xgboost", "params": {"depth": 1, "learning_rate": 0.1, "max_bin": 16,
             "rounds": 1}, "seed": 1, "status": status, "val_accuracy": acc, "flash": flash, "ram": 10,
-            "latency": latency, "fits": fits, "error": "", "seconds": 0.5, "worker": "w", "model": ""}
+            "latency": latency, "fits": fits, "error": "", "seconds": 0.5, "cpu_seconds": 0.4, "worker": "w",
+            "model": ""}
 
 
 def test_front_keeps_the_non_dominated_fitting_trials():

@@ -82,8 +82,9 @@ def run(args):
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     records, best = run_search(data, config, args.output, resume=args.resume, force=args.force, progress=say)
     failed = sum(r["status"] == "failed" for r in records)
+    within = "" if config.latency_budget is None else f", {config.latency_budget} latency"
     print(f"trials         {len(records)} ({failed} failed) on {config.board}: {config.flash_budget} B flash, "
-          f"{config.ram_budget} B RAM" + ("" if config.latency_budget is None else f", {config.latency_budget} latency"))
+          f"{config.ram_budget} B RAM{within}")
     for r in best:
         lat = "" if r["latency"] is None else f", {r['latency']} latency"
         print(f"front          trial {r['number']} {r['family']}: val {r['val_accuracy']:.4f}, {r['flash']} B "

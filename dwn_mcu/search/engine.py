@@ -128,8 +128,8 @@ def _tell(studies: dict, round_: list, state: SearchState, config: SearchConfig)
 
 
 def _task(trial_fn: Callable, spec: dict, data: dict, memory: int | None = None) -> tuple:
-    """A trial inside a Ray worker: (metrics, model bytes, worker, seconds); an exception is the trial's
-    failure, recorded with its message (not retried: the same parameters fail the same way). `memory`:
+    """A trial inside a Ray worker: (metrics, model bytes, worker, (seconds, CPU seconds)); an exception is
+    the trial's failure, recorded with its message (not retried: the same parameters fail the same way). `memory`:
     the worker's data-segment limit while the trial runs (RLIMIT_DATA: an allocation past it is a
     MemoryError, so a trial that exceeds it fails alone instead of taking the node's memory)."""
     import os
@@ -139,7 +139,7 @@ def _task(trial_fn: Callable, spec: dict, data: dict, memory: int | None = None)
 
     ctx = ray.get_runtime_context()
     worker = f"{ctx.get_node_id()[:8]}/{os.getpid()}"
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     old = resource.getrlimit(resource.RLIMIT_DATA)
     try:
         if memory:
@@ -149,7 +149,7 @@ def _task(trial_fn: Callable, spec: dict, data: dict, memory: int | None = None)
         metrics, model = _failed(f"{type(exc).__name__}: {exc}"), None
     finally:
         resource.setrlimit(resource.RLIMIT_DATA, old)
-    return metrics, model, worker, time.monotonic() - t0
+    return metrics, model, worker, (time.monotonic() - t0, time.process_time() - c0)
 
 
 def _failed(error: str) -> dict:
@@ -157,10 +157,11 @@ def _failed(error: str) -> dict:
             "status": "failed", "error": " ".join(error.split())[:500]}
 
 
-def _record(spec: dict, metrics: dict, worker: str, seconds: float, model: bytes | None) -> dict:
+def _record(spec: dict, metrics: dict, worker: str, seconds: tuple, model: bytes | None) -> dict:
     ext = ".dwn" if spec["family"] == "dwn" else ".xgb.json"
     return {"number": spec["number"], "family": spec["family"], "params": spec["params"], "seed": spec["seed"],
-            "error": "", **metrics, "seconds": round(seconds, 2), "worker": worker,
+            "error": "", **metrics, "seconds": round(seconds[0], 2),
+            "cpu_seconds": round(seconds[1], 2), "worker": worker,
             "model": f"trial-{spec['number']:04d}{ext}" if model else ""}
 
 
@@ -208,7 +209,7 @@ def _run_round(round_: list, state: SearchState, remote, data_ref, trial_fn, pro
             try:
                 result = ray.get(ref)
             except Exception as exc:  # the worker died max_retries + 1 times (killed, out of memory), or
-                result = (_failed(_lost(exc)), None, "", 0.0)  # the task could not even start there
+                result = (_failed(_lost(exc)), None, "", (0.0, 0.0))  # the task could not even start there
             _finish(state, spec, result, progress, total)
 
 

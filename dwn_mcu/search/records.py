@@ -3,7 +3,8 @@ finished trial so that an interrupted search loses nothing it finished) and DIR/
 manifest: what was searched, on which rows; --resume refuses a folder whose manifest differs).
 
 A record is a dict: number, family, params (dict), seed, status ("ok", "over budget", "failed"),
-val_accuracy, flash, ram, latency, fits, error, seconds, worker, model (the model file's name in
+val_accuracy, flash, ram, latency, fits, error, seconds, cpu_seconds (the worker process's CPU time
+for the trial), worker, model (the model file's name in
 DIR/models, or ""). Floats are written with `repr`, so a resumed search reads back exactly what the
 sampler was told."""
 
@@ -26,7 +27,7 @@ MANIFEST = "search.json"
 TRIALS = "trials.csv"
 PARAM_COLUMNS = tuple(dict.fromkeys(name for space in SPACES.values() for name, *_ in space))
 COLUMNS = ("number", "family", *PARAM_COLUMNS, "seed", "status", "val_accuracy", "flash", "ram", "latency",
-           "fits", "error", "seconds", "worker", "model")
+           "fits", "error", "seconds", "cpu_seconds", "worker", "model")
 RESULT_KEYS = ("seed", "status", "val_accuracy", "flash", "ram", "latency", "fits", "error", "model")
 
 
@@ -124,5 +125,6 @@ def _record(row: dict) -> dict:
             "status": row["status"], "val_accuracy": float("nan") if acc is None else acc,
             "flash": _number_or_none(row["flash"], int), "ram": _number_or_none(row["ram"], int),
             "latency": _number_or_none(row["latency"], int), "fits": row["fits"] == "yes",
-            "error": row["error"], "seconds": _number_or_none(row["seconds"], float), "worker": row["worker"],
+            "error": row["error"], "seconds": _number_or_none(row["seconds"], float),
+            "cpu_seconds": _number_or_none(row["cpu_seconds"], float), "worker": row["worker"],
             "model": row["model"]}

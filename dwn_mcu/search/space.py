@@ -18,7 +18,7 @@ DWN_SPACE = (
     ("lut_inputs", "categorical", (2, 3, 4, 5, 6)),
     ("bits", "categorical", (8, 16, 32, 64)),
     ("layers", "categorical", (1, 2)),
-    ("luts_per_class", "int_log", (1, 128)),  # LUTs of the last layer per class (a two-layer model: twice as many first)
+    ("luts_per_class", "int_log", (1, 128)),  # last layer's LUTs per class; a first layer of twice as many
     ("lr", "float_log", (1e-3, 3e-2)),
 )
 XGB_SPACE = (
