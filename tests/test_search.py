@@ -198,6 +198,8 @@ def test_resume_refuses_another_search(one_worker, tmp_path, capsys):
         api.run(tiny_dataset(shift=1.0), config(), out, resume=True)
     with pytest.raises(ResumeError, match="another flash_budget"):
         api.run(tiny_dataset(), config(flash_budget=5000), out, resume=True)
+    with pytest.raises(ResumeError, match="resume with --trials 4 or more"):
+        api.run(tiny_dataset(), config(trials=3), out, resume=True)
     with pytest.raises(ResumeError, match="no such search folder"):
         api.run(tiny_dataset(), config(), tmp_path / "none", resume=True)
 
@@ -314,3 +316,28 @@ def test_train_engine_options_need_the_engine(tmp_path, capsys):
     assert main(["train", "--dataset", "banana", "--board", "nano", "--address", "127.0.0.1:1",
                  "-o", str(tmp_path / "m.dwn")]) == 2
     assert "need --board and --engine ray" in capsys.readouterr().err
+
+
+def test_the_cli_starts_without_ray_or_optuna():
+    import subprocess
+    import sys
+
+    code = "import sys; from dwn_mcu.cli import build_parser; build_parser(); " \
+           "print(sorted(m for m in ('ray', 'optuna') if m in sys.modules))"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_cli_search_prints_a_line_per_trial_and_the_front(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["search", "--dataset", "banana", "--board", "nano", "--families", "xgboost", "--trials", "2",
+                 "--cpus", "1", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert len([line for line in captured.err.splitlines() if line.startswith("trial ")]) == 2
+    assert "trials         2 (0 failed) on nano" in captured.out and "front          trial" in captured.out
+    assert sorted(p.name for p in out.iterdir()) == ["front", "models", "pareto.csv", "pareto.png",
+                                                      "search.json", "trials.csv"]
+    assert main(["search", "--dataset", "banana", "--board", "nano", "-o", str(out)]) == 2  # exists
+    err = capsys.readouterr().err
+    assert "exists (use --force to replace it)" in err and len(err.strip().splitlines()) == 1

@@ -250,7 +250,12 @@ def check_folder(out: Path, manifest_: dict, resume: bool, force: bool) -> dict:
     if not out.is_dir():
         raise rec.ResumeError(f"{out}: no such search folder to resume")
     rec.check_manifest(out, manifest_)
-    return {r["number"]: r for r in rec.read_trials(out)}
+    records = {r["number"]: r for r in rec.read_trials(out)}
+    for family in manifest_["families"]:
+        count = sum(r["family"] == family for r in records.values())
+        if count > manifest_["trials"]:
+            raise rec.ResumeError(f"{out}: holds {count} {family} trials; resume with --trials {count} or more")
+    return records
 
 
 def start_folder(out: Path, manifest_: dict, resume: bool, force: bool) -> None:
