@@ -53,7 +53,6 @@ class SearchConfig:
 class SearchState:
     out: Path
     records: dict = field(default_factory=dict)  # number -> record
-    models: dict = field(default_factory=dict)  # number -> model file bytes (trained this run)
     next_number: int = 0
     stop: bool = False  # set by Ctrl-C
 
