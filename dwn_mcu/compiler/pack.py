@@ -112,6 +112,12 @@ class PackedTableLayer:
     # mapping bytes, its 2^(n-3) table bytes, so one pointer (Z) walks both; empty otherwise
     records: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
 
+    @property
+    def table_words_reversed(self) -> np.ndarray:
+        """`table_words` with each word's bits reversed (bit i at 31 - i): Cortex-M0+'s class loop shifts
+        the LUT's bit into bit 31 (`lsls` by the address sets N), one shift fewer than into the carry."""
+        return reverse_word_bits(self.table_words)
+
 
 @dataclass(frozen=True, eq=False)
 class UnrolledLut:
@@ -170,6 +176,12 @@ def pack_words(bits) -> np.ndarray:
     data = pack_bits(bits)
     data = np.concatenate([data, np.zeros(-data.size % 4, np.uint8)]).astype(np.uint32).reshape(-1, 4)
     return (data << np.array([0, 8, 16, 24], dtype=np.uint32)).sum(axis=1, dtype=np.uint32)
+
+
+def reverse_word_bits(words) -> np.ndarray:
+    """Each uint32 word with its 32 bits in reverse order."""
+    bits = np.unpackbits(np.asarray(words, dtype="<u4").view(np.uint8), bitorder="little").reshape(-1, 32)
+    return np.packbits(bits[:, ::-1], bitorder="little").view("<u4").astype(np.uint32)
 
 
 def pack_unrolled_layer(layer: LutLayer) -> PackedUnrolledLayer:
