@@ -131,3 +131,16 @@ def test_unrolled_tables_are_byte_aligned_without_padding():
 def test_mixed_model_is_valid_and_varied(seed):
     model = mixed_model(seed, luts=(50, 10), n_range=(0, 8))
     assert len(np.unique(model.layers[0].n_inputs)) > 1
+
+
+@given(st.lists(st.integers(0, 1), min_size=1, max_size=200))
+@settings(max_examples=50, deadline=None)
+def test_reversed_words_hold_bit_i_at_31_minus_i(bits):
+    # Cortex-M0+'s class loop reads bit i of a table word as bit 31 - i of the reversed copy
+    from dwn_mcu.compiler.pack import pack_words, reverse_word_bits
+
+    words = pack_words(bits)
+    rev = reverse_word_bits(words)
+    for i, b in enumerate(bits):
+        assert int(rev[i >> 5]) >> (31 - (i & 31)) & 1 == b
+    assert (reverse_word_bits(rev) == words).all()

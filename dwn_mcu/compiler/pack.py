@@ -108,6 +108,15 @@ class PackedTableLayer:
     # the same stream as 32-bit words (bit i is `word[i >> 5] >> (i & 31) & 1`), for the word path of
     # 32-bit machines (`plan.word_path_eligible`); the last word zero-padded
     table_words: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+    # AVR's aligned fast path (`plan.LayerPlan.avr_aligned`): per LUT one record, `pad` zero bytes, its n
+    # mapping bytes, its 2^(n-3) table bytes, so one pointer (Z) walks both; empty otherwise
+    records: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+
+    @property
+    def table_words_reversed(self) -> np.ndarray:
+        """`table_words` with each word's bits reversed (bit i at 31 - i): Cortex-M0+'s class loop shifts
+        the LUT's bit into bit 31 (`lsls` by the address sets N), one shift fewer than into the carry."""
+        return reverse_word_bits(self.table_words)
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,8 +146,12 @@ def pack_encoder(model: FrozenDWN, key_ctype: str, count_ctype: str) -> PackedEn
     return PackedEncoder(keys=keys, counts=counts.astype(dtype))
 
 
-def pack_table_layer(layer: LutLayer, fmt: str) -> PackedTableLayer:
-    """A layer for the table-driven loop, its mapping stored as `fmt` (the planner's `map_format`)."""
+def pack_table_layer(layer: LutLayer, fmt: str, record_pad: int | None = None) -> PackedTableLayer:
+    """A layer for the table-driven loop, its mapping stored as `fmt` (the planner's `map_format`);
+    `record_pad` (not None: AVR's aligned fast path, a uniform n >= 3 and byte entries) adds the records."""
+    records = np.zeros(0, np.uint8)
+    if record_pad is not None:
+        records = pack_records(layer, max(record_pad, 0))
     return PackedTableLayer(
         n_inputs=layer.n_inputs.astype(np.uint8),
         mapping_format=fmt,
@@ -146,7 +159,16 @@ def pack_table_layer(layer: LutLayer, fmt: str) -> PackedTableLayer:
         tables=pack_bits(layer.tables),
         table_bits=int(layer.tables.size),
         table_words=pack_words(layer.tables),
+        records=records,
     )
+
+
+def pack_records(layer: LutLayer, pad: int) -> np.ndarray:
+    """One record per LUT: `pad` zeros, the LUT's mapping entries as bytes (slot 0 first), its table bytes."""
+    n = int(layer.n_inputs[0])
+    mapping = layer.mapping.astype(np.uint8).reshape(layer.num_luts, n)
+    tables = pack_bits(layer.tables).reshape(layer.num_luts, 1 << (n - 3))
+    return np.concatenate([np.zeros((layer.num_luts, pad), np.uint8), mapping, tables], axis=1).reshape(-1)
 
 
 def pack_words(bits) -> np.ndarray:
@@ -154,6 +176,12 @@ def pack_words(bits) -> np.ndarray:
     data = pack_bits(bits)
     data = np.concatenate([data, np.zeros(-data.size % 4, np.uint8)]).astype(np.uint32).reshape(-1, 4)
     return (data << np.array([0, 8, 16, 24], dtype=np.uint32)).sum(axis=1, dtype=np.uint32)
+
+
+def reverse_word_bits(words) -> np.ndarray:
+    """Each uint32 word with its 32 bits in reverse order."""
+    bits = np.unpackbits(np.asarray(words, dtype="<u4").view(np.uint8), bitorder="little").reshape(-1, 32)
+    return np.packbits(bits[:, ::-1], bitorder="little").view("<u4").astype(np.uint32)
 
 
 def pack_unrolled_layer(layer: LutLayer) -> PackedUnrolledLayer:

@@ -90,6 +90,15 @@ class LayerPlan:
     # table layout on AVR: the input bits spread into one byte each and an assembly loop per LUT
     # (`avr_fast_eligible`); the planner turns it off when the byte array would not fit the RAM budget
     avr_fast: bool = False
+    # AVR fast path with one-byte mapping entries and the byte array 256-byte aligned (`Plan.avr_align`):
+    # a mapping entry is X's low byte as it is, and the mapping and table bytes are one record per LUT
+    avr_aligned: bool = False
+    # bytes in front of each record that put its table on a 2^(n-3)-byte boundary (`avr_record_pad`),
+    # -1: records back to back (the table address then takes a 16-bit add)
+    avr_pad: int = -1
+    # LUTs per pass of the last layer's per-class assembly loop on that path: 2 while two LUT bodies stay
+    # within `brne`'s reach (64 words back: n <= 6), else 1
+    avr_unroll: int = 1
     # table layout on 32-bit machines: one byte per input, 32-bit table words (`word_path_eligible`)
     word_path: bool = False
 
@@ -109,6 +118,7 @@ class Plan(Sizes):
     layers: tuple[LayerPlan, ...]
     buffers: tuple[int, ...]  # bytes of the two activation buffers (layer k's bits live in buffer k % 2)
     avr_bytes: int = 0  # bytes of the AVR table layout's input byte array (0: no layer takes that path)
+    avr_align: int = 0  # its alignment when the fast layers read it through a fixed high byte (else 0)
     # table layout off AVR: the two activation buffers with one byte per bit, in whole 32-bit words
     byte_buffers: tuple[int, ...] = ()
     # AVR table layout with layer 1 on the fast path: the encoder writes one byte per bit straight into
@@ -219,6 +229,9 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count:
         out["lut tables"] = sum((lp.table_bits + 7) // 8 for lp in layers)
         out["mappings"] = sum(mapping_bytes(lp.mapping_entries, lp.map_format) for lp in layers)
         out["input counts"] = sum(lp.num_luts for lp in layers if lp.uniform_n is None)
+        padded = [lp for lp in layers if lp.avr_pad >= 0]
+        if padded:  # the records' padding, and the most the array's alignment can leave in front of it
+            out["record padding"] = sum(lp.avr_pad * lp.num_luts + (1 << (lp.uniform_n - 3)) - 1 for lp in padded)
         out["code"] = cost["fixed"] + sum(_table_layer_code(lp, cost) for lp in layers)
         if avr_encoder_bytes(model, layers):
             out["code"] += cost["encoder_bytes"]
@@ -266,17 +279,39 @@ def _ram(model: FrozenDWN, board: Board, buffers, score_bytes: int) -> dict:
     }
 
 
-def _fast_layers(layers, board: Board, ram: dict, fast_stack: int, ram_limit: int) -> tuple[tuple, int]:
-    """AVR table layout: the fast path's byte array (static RAM) holds the widest fast layer's input; while
-    it does not fit `ram_limit`, the widest of those layers goes back to the plain loop. Returns the layer
-    plans with `avr_fast` set and the array's bytes."""
+AVR_ALIGN = 256  # the byte array's alignment on the aligned fast path: an input's address is one register
+AVR_ALIGN_SLACK = AVR_ALIGN - 1  # the most RAM the linker can leave unused in front of it (priced in full)
+
+
+def avr_record_pad(n: int) -> int:
+    """Padding in front of each record (n mapping bytes, then the 2^(n-3) table bytes) that puts every table
+    on a 2^(n-3)-byte boundary, so the table byte's address is an `or` and the next record an `andi` and an
+    `adiw`: taken when it costs at most 3 bytes per LUT (n = 4, 5, 6), else -1 (records back to back)."""
+    pad = -n % (1 << (n - 3))
+    return pad if pad <= 3 else -1
+
+
+def _fast_layers(layers, board: Board, ram: dict, fast_stack: int, ram_limit: int) -> tuple[tuple, int, int]:
+    """AVR table layout: the fast path's byte array (static RAM) holds the widest fast layer's input. First
+    choice: aligned to 256 bytes (the one-byte-entry layers then read it through a fixed high byte, at
+    `AVR_ALIGN_SLACK` more bytes of RAM); while that does not fit `ram_limit`, unaligned; then the widest
+    fast layer goes back to the plain loop. Returns the layer plans with `avr_fast` / `avr_aligned` /
+    `avr_pad` set, the array's bytes and its alignment (0: none)."""
     fast = [avr_fast_eligible(lp, board) for lp in layers]
     while True:
         avr_bytes = max([8 * ((lp.prev_bits + 7) // 8) for lp, f in zip(layers, fast) if f] + [0])
-        if not avr_bytes or sum(ram.values()) + avr_bytes + fast_stack - ram["stack"] <= ram_limit:
+        aligned = [f and lp.map_format == "uint8" for lp, f in zip(layers, fast)]
+        free = ram_limit - (sum(ram.values()) + avr_bytes + fast_stack - ram["stack"])
+        if any(aligned) and free >= AVR_ALIGN_SLACK:
+            break
+        aligned = [False] * len(layers)
+        if not avr_bytes or free >= 0:
             break
         fast = [f and 8 * ((lp.prev_bits + 7) // 8) < avr_bytes for lp, f in zip(layers, fast)]
-    return tuple(replace(lp, avr_fast=f) for lp, f in zip(layers, fast)), avr_bytes
+    out = tuple(replace(lp, avr_fast=f, avr_aligned=a, avr_pad=avr_record_pad(lp.uniform_n) if a else -1,
+                        avr_unroll=2 if a and lp.uniform_n <= 6 else 1)
+                for lp, f, a in zip(layers, fast, aligned))
+    return out, avr_bytes, AVR_ALIGN if any(aligned) else 0
 
 
 def avr_encoder_bytes(model: FrozenDWN, layers) -> bool:
@@ -285,7 +320,7 @@ def avr_encoder_bytes(model: FrozenDWN, layers) -> bool:
 
 
 def _layout_memory(model: FrozenDWN, board: Board, chosen: str, layers, fast_layers, avr_bytes: int, buffers,
-                   ram: dict, fast_stack: int):
+                   ram: dict, fast_stack: int, avr_align: int = 0):
     """The chosen layout's layers and memory: (layers, bit buffers, AVR byte array, byte buffers off AVR),
     with `ram` (the RAM breakdown) updated to match."""
     unrolled_stack = architecture(board.arch).dwn_stack_unrolled
@@ -293,7 +328,7 @@ def _layout_memory(model: FrozenDWN, board: Board, chosen: str, layers, fast_lay
         ram["stack"] = unrolled_stack[0] + unrolled_stack[1] * len(layers)
     if chosen == "table" and avr_bytes:
         layers = fast_layers
-        ram["layer input bytes"] = avr_bytes
+        ram["layer input bytes"] = avr_bytes + (AVR_ALIGN_SLACK if avr_align else 0)
         ram["stack"] = fast_stack
         if avr_encoder_bytes(model, layers):
             buffers = _buffers(model, layers, encoder_bits=False)
@@ -355,7 +390,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     # (the fast path's frame without the score array, plus that array: it grows with the classes)
     fast_stack = max(ram["stack"], (architecture(board.arch).fast_frame or 0) + score_bytes * model.num_classes)
     ram_limit = board.ram if budget is None else budget.ram_limit(board)
-    fast_layers, avr_bytes = _fast_layers(layers, board, ram, fast_stack, ram_limit)
+    fast_layers, avr_bytes, avr_align = _fast_layers(layers, board, ram, fast_stack, ram_limit)
     key, count = key_ctype(model, board.arch), count_ctype(model)
     by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay, key, count)
                  for lay in LAYOUTS}
@@ -366,13 +401,14 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     totals = {lay: sum(v.values()) for lay, v in by_layout.items()}
     chosen, reason = _choose_layout(layout, totals, board)
     layers, buffers, avr_bytes, byte_buffers = _layout_memory(model, board, chosen, layers, fast_layers, avr_bytes,
-                                                              buffers, ram, fast_stack)
+                                                              buffers, ram, fast_stack, avr_align)
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
         input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
         count_ctype=count,
-        layers=layers, buffers=buffers, avr_bytes=avr_bytes, byte_buffers=byte_buffers, flash=by_layout[chosen],
+        layers=layers, buffers=buffers, avr_bytes=avr_bytes, avr_align=avr_align if avr_bytes else 0,
+        byte_buffers=byte_buffers, flash=by_layout[chosen],
         ram=ram, avr_encoder_bytes=avr_encoder_bytes(model, layers),
         flash_by_layout=totals, **_counter_ctypes(model),
     )

@@ -39,7 +39,8 @@ def pack_program(model: FrozenDWN, plan: Plan, optimizer: dict | None = None,
                  budget: Budget | None = None) -> Program:
     """The program of `model` planned as `plan`: its arrays packed the way the plan's layout reads them."""
     if plan.layout == "table":
-        layers = tuple(pack_table_layer(layer, lp.map_format) for layer, lp in zip(model.layers, plan.layers))
+        layers = tuple(pack_table_layer(layer, lp.map_format, lp.avr_pad if lp.avr_aligned else None)
+                       for layer, lp in zip(model.layers, plan.layers))
     else:
         layers = tuple(pack_unrolled_layer(layer) for layer in model.layers)
     return Program(model, plan, pack_encoder(model, plan.key_ctype, plan.count_ctype), layers, optimizer, budget)
