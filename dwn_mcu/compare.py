@@ -24,6 +24,7 @@ in `out_dir` (all or nothing).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -135,11 +136,13 @@ def _search_until_within(job: dict, budget: int, label: str, search: Callable, e
             break
         flash, price = priced(result)
         plan = _replan(plan, budget, em["flash"], flash) if em["flash"] > budget else plan
-        lat = _replan(lat, latency, em["cycles"]["median"], price) if over_lat else lat
+        # a median may be a half: the plan is rounded down (the safe side), to whole cycles or instructions
+        lat = math.floor(_replan(lat, latency, em["cycles"]["median"], price)) if over_lat else lat
         if lat is not None and lat <= 0:  # nothing is priced at or under zero: the model stays, reported so
             plans["not_searched"] = f"its lowered latency plan, {lat}, leaves nothing to price"
             break
-        job["say"](f"budget {budget} bytes: {label} measured over budget, searched again")
+        job["say"](f"budget {budget} bytes: {label} measured {em['flash']} bytes, {em['cycles']['median']:,} per "
+                   f"inference (priced {price}): over budget, searched again")
         try:
             again = search(plan, lat)
         except DWNError as exc:  # nothing fits the lowered plan: keep the model measured, say why

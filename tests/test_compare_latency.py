@@ -130,3 +130,14 @@ def test_compare_searches_again_on_the_measured_cycles_until_within_the_latency_
         assert (f"- {e['family']} at 2048 B: searched {e['searches']} times, the last priced to "
                 f"{e['latency_planning_budget']:,} cycles; measured {em['cycles']['median']:,.0f}, within the "
                 "2,000 budget") in md
+
+
+def test_a_median_half_way_between_two_counts_lowers_the_plan_to_a_whole_count():
+    calls = []
+
+    def search(plan, lat):
+        calls.append(lat)
+        return _Found(1500, lat)
+
+    _loop(_job(1000), search, lambda f: (1600, 1100.5 if f.price == 1000 else 900))
+    assert calls == [1000, 899] and all(isinstance(v, int) for v in calls)  # 899.5 rounded down
