@@ -51,17 +51,18 @@ def load_set(name):
 def shapes(rows, features, classes, per_class):
     rule = default_shape.default_shape(rows, features, classes)
     out = {"old": default_shape.Shape((200,), 6, 32), "rule": rule}
-    saved = default_shape.LUTS_PER_CLASS, default_shape.ROWS_PER_LUT
+    saved = default_shape.LUTS_PER_CLASS
     try:
         for g in per_class:
             default_shape.LUTS_PER_CLASS = g
             out[f"{g}/class"] = default_shape.default_shape(rows, features, classes)
-        default_shape.LUTS_PER_CLASS, default_shape.ROWS_PER_LUT = saved[0], 1 << 40
-        uncapped = default_shape.default_shape(rows, features, classes)
-        if uncapped.luts != rule.luts:
-            out["uncapped"] = uncapped
     finally:
-        default_shape.LUTS_PER_CLASS, default_shape.ROWS_PER_LUT = saved
+        default_shape.LUTS_PER_CLASS = saved
+    # the rule without its rows cap: step 1's LUTs whatever the rows
+    total = max(default_shape.BASE_LUTS, classes * default_shape.LUTS_PER_CLASS)
+    uncapped = default_shape.default_shape(rows, features, classes, luts=(-(-total // classes) * classes,))
+    if uncapped.luts != rule.luts:
+        out["uncapped"] = uncapped
     return out
 
 
