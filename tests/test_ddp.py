@@ -191,9 +191,10 @@ def test_torchrun_bad_input_prints_one_line_from_rank_0_and_every_rank_exits_2(t
     line = "dwn-mcu train: error: --spectral -1.0: the penalty's weight cannot be negative"
     assert rc != 0 and err.count(line) == 1, err[-2000:]
     assert [ln for ln in err.splitlines() if ln.startswith("dwn-mcu")] == [line]
-    # torchrun's summary of the failed workers: both ranks, each with the CLI's exit code 2
-    ranks = re.findall(r"rank\s*: (\d+) \(local_rank: \d+\)\s*exitcode\s*: (\d+)", err)
-    assert sorted(ranks) == [("0", "2"), ("1", "2")], err[-2000:]
+    # torchrun's summary of the failed workers: rank 0 with the CLI's exit code 2, rank 1 with 2 too, unless
+    # it was slower and torchrun stopped it (SIGTERM, -15) once rank 0 had failed
+    ranks = dict(re.findall(r"rank\s*: (\d+) \(local_rank: \d+\)\s*exitcode\s*: (-?\d+)", err))
+    assert ranks.get("0") == "2" and ranks.get("1") in ("2", "-15"), err[-2000:]
     assert not (tmp_path / "model.dwn").exists() and out == ""
 
 
