@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 BASE_LUTS = 200        # the old fixed default, kept as the floor: 2..6 classes keep their old shape exactly
-LUTS_PER_CLASS = 32    # popcount scores 0..32 per class (bench/default_shape.py measures 8, 16, 32, 64)
+LUTS_PER_CLASS = 32    # popcount scores 0..32 per class; 26 classes: 8/16/32/64 gave 67/76/82/85% (BENCHMARKS.md)
 MIN_LUTS_PER_CLASS = 8  # the rows cap never goes below this (the old default's 26-class share)
 ROWS_PER_LUT = 2       # at most one LUT per this many training rows
 LUT_INPUTS = 6         # inputs per LUT (the DWN paper's n = 6)
