@@ -37,9 +37,9 @@ platformio: venv
 test: setup
 	$(PY) -m pytest -q
 
-# The whole pipeline on the bundled phoneme set: train the default DWN (200 LUTs, learnable mapping, 32
-# thresholds per feature), build a PlatformIO project for the Arduino Nano (the exact optimizer runs
-# first), prove the C equal to the reference with gcc (strict and sanitizers) and on the ATmega328P in
+# The whole pipeline on the bundled phoneme set: train the default DWN (the shape sized from the data,
+# docs/training.md: for phoneme's 2 classes 200 LUTs, learnable mapping, 32 thresholds per feature), build
+# a PlatformIO project for the Arduino Nano (the exact optimizer runs first), prove the C equal to the reference with gcc (strict and sanitizers) and on the ATmega328P in
 # simavr (exact cycles), and the Arduino sketch over its serial port; then print the report.
 demo: setup
 	$(PY) -m dwn_mcu train --dataset phoneme -o demo_out/model.dwn --force

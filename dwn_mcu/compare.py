@@ -9,7 +9,8 @@ reference on the test split, the model's measured share of flash and RAM, and cy
 Budgets are fitted smallest first, and the DWNs chosen at smaller budgets are candidates at the larger
 ones (priced again, possibly in a faster layout), as XGBoost's smaller models are in its search.
 With a latency budget (`latency_budget`: the planner's price, `dwn_mcu.latency`) both searches reject
-candidates priced over it. Both choose by one rule (`dwn_mcu.selection`: the fastest within one standard
+candidates priced over it, and, emulated, a family whose chosen model measures over it is searched again
+with a lowered price (`_search_until_within`, as when its ELF overshoots the flash budget). Both choose by one rule (`dwn_mcu.selection`: the fastest within one standard
 error of the most accurate on the validation rows); the report shows the most accurate and the chosen.
 The emulator is the board's architecture's target: simavr on AVR (cycles), QEMU on Cortex-M and RV32
 (instructions, said so in the report).
@@ -23,6 +24,7 @@ in `out_dir` (all or nothing).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -107,49 +109,81 @@ def _check_request(board, out: Path, budgets, emulate: bool, force: bool) -> tup
     return budgets, ram_budget
 
 
+SEARCHES = 3  # a family is searched at most this often per budget: once, then again while its ELF overshoots
+
+
 def _replan(plan: int, budget: int, measured: int, planned: int) -> int:
-    """The next planning budget of a family whose built model overshot: lowered by the overshoot, or by
-    the estimate's error on that model if larger."""
+    """The next planning budget of a family whose built model overshot a budget (flash bytes, or latency
+    per inference): lowered by the overshoot, or by the estimate's error on that model if larger."""
     return min(plan - (measured - budget), budget - (measured - planned))
 
 
+def _search_until_within(job: dict, budget: int, label: str, search: Callable, emulate: Callable,
+                         priced: Callable):
+    """A family's search at `budget` (and the latency budget), then, emulated, searched again (at most
+    `SEARCHES` times in all) while the built model's measured flash or median latency is over its budget,
+    each planning budget lowered by `_replan`. `search(flash plan, latency plan)` returns a result,
+    `emulate(result)` what `_emulated` keeps, `priced(result)` its (planned flash, priced latency).
+    Returns (result, emulated, plans): plans = the last search's planning budgets, the searches run, and
+    why a further search was not run when the last model is still over its latency budget."""
+    plan, lat, latency = budget, job["latency"], job["latency"]
+    result, em, plans = search(plan, lat), None, {"flash": budget, "latency": latency, "searches": 1}
+    while job["emulate"]:
+        job["say"](f"budget {budget} bytes: {label} emulated, {job['Xt'].shape[0]} test rows")
+        em = emulate(result)
+        over_lat = latency is not None and em["cycles"]["median"] > latency
+        if (em["flash"] <= budget and not over_lat) or plans["searches"] == SEARCHES:
+            break
+        flash, price = priced(result)
+        plan = _replan(plan, budget, em["flash"], flash) if em["flash"] > budget else plan
+        # a median may be a half: the plan is rounded down (the safe side), to whole cycles or instructions
+        lat = math.floor(_replan(lat, latency, em["cycles"]["median"], price)) if over_lat else lat
+        if lat is not None and lat <= 0:  # nothing is priced at or under zero: the model stays, reported so
+            plans["not_searched"] = f"its lowered latency plan, {lat}, leaves nothing to price"
+            break
+        job["say"](f"budget {budget} bytes: {label} measured {em['flash']} bytes, {em['cycles']['median']:,} per "
+                   f"inference (priced {price}): over budget, searched again")
+        try:
+            again = search(plan, lat)
+        except DWNError as exc:  # nothing fits the lowered plan: keep the model measured, say why
+            if em["flash"] > budget:
+                raise  # a model over the flash budget cannot be kept (`_check_emulated` refuses it)
+            plans["not_searched"] = str(exc)
+            break
+        result, plans = again, {**plans, "flash": plan, "latency": lat, "searches": plans["searches"] + 1}
+    return result, em, plans
+
+
 def _fit_dwn(job: dict, budget: int, chosen_dwns: list):
-    """The DWN search at `budget`; with emulation, searched again (at most twice) while the built model
-    overshoots it (plans are estimates; the ELF is the judge). Returns (result, emulated, planning budget)."""
-    plan, em = budget, None
-    for attempt in range(3):
-        job["say"](f"budget {budget} bytes: DWN search (planning to {plan} bytes)")
-        dwn = search_dwn(*job["split"], job["classes"], job["board"], flash_budget=plan,
-                         ram_budget=job["ram_budget"], incumbents=chosen_dwns, latency_budget=job["latency"],
-                         **job["dwn_kwargs"])
-        if not job["emulate"]:
-            break
-        job["say"](f"budget {budget} bytes: DWN emulated, {job['Xt'].shape[0]} test rows")
-        em = _emulate_dwn(dwn.model, job["board"], dwn.layout, job["Xt"])
-        if em["flash"] <= budget or attempt == 2:
-            break
-        plan = _replan(plan, budget, em["flash"], dwn.best.flash)
-    return dwn, em, plan
+    """The DWN search at `budget`, searched again while the built model overshoots (plans and prices are
+    estimates; the ELF and the emulator are the judges). Returns (result, emulated, plans)."""
+    def search(plan, lat):
+        job["say"](f"budget {budget} bytes: DWN search (planning to {plan} bytes"
+                   + ("" if lat is None else f", {lat} priced") + ")")
+        return search_dwn(*job["split"], job["classes"], job["board"], flash_budget=plan,
+                          ram_budget=job["ram_budget"], incumbents=chosen_dwns, latency_budget=lat,
+                          **job["dwn_kwargs"])
+
+    return _search_until_within(
+        job, budget, "DWN", search, lambda dwn: _emulate_dwn(dwn.model, job["board"], dwn.layout, job["Xt"]),
+        lambda dwn: (dwn.best.flash, dwn.best.latency))
 
 
 def _fit_xgb(job: dict, budget: int):
     """The XGBoost search at `budget`, searched again like the DWN's. Returns (result, test predictions,
-    emulated, planning budget)."""
-    plan, em = budget, None
-    for attempt in range(3):
-        job["say"](f"budget {budget} bytes: XGBoost search (planning to {plan} bytes)")
+    emulated, plans)."""
+    def search(plan, lat):
+        job["say"](f"budget {budget} bytes: XGBoost search (planning to {plan} bytes"
+                   + ("" if lat is None else f", {lat} priced") + ")")
         xgb = train_xgboost(*job["split"], job["classes"], plan, size_fn=planned_flash(job["board"]),
-                            progress=job["say"], latency_fn=_xgb_price(job["board"]), latency_budget=job["latency"],
+                            progress=job["say"], latency_fn=_xgb_price(job["board"]), latency_budget=lat,
                             **job["xgb_kwargs"])
-        pred = _xgb_classes(xgb.booster, job["Xt"], job["classes"])
-        if not job["emulate"]:
-            break
-        job["say"](f"budget {budget} bytes: XGBoost emulated, {job['Xt'].shape[0]} test rows")
-        em = _emulate_xgb(xgb.tables, job["board"], job["Xt"], pred)
-        if em["flash"] <= budget or attempt == 2:
-            break
-        plan = _replan(plan, budget, em["flash"], xgb.best.size_bytes)
-    return xgb, pred, em, plan
+        return xgb, _xgb_classes(xgb.booster, job["Xt"], job["classes"])
+
+    (xgb, pred), em, plans = _search_until_within(
+        job, budget, "XGBoost", search, lambda r: _emulate_xgb(r[0].tables, job["board"], job["Xt"], r[1]),
+        lambda r: (r[0].best.size_bytes, r[0].best.latency))
+    return xgb, pred, em, plans
 
 
 def _xgb_price(board):
@@ -199,12 +233,12 @@ def _winner(entries: list, emulate: bool) -> str:
 
 
 def _dwn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, tuple]:
-    dwn, dwn_em, dwn_plan = _fit_dwn(job, budget, chosen_dwns)
+    dwn, dwn_em, plans = _fit_dwn(job, budget, chosen_dwns)
     entry = {"family": "DWN", "shape": dwn.best.shape + f" ({dwn.layout} layout)",
              "val_accuracy": dwn.best.val_accuracy,
              "test_accuracy": float(np.mean(dwn.model.predict(job["Xt"]) == job["yt"])),
-             "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "planning_budget": dwn_plan,
-             "priced_latency": dwn.best.latency,
+             "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "priced_latency": dwn.best.latency,
+             **_plan_fields(job, plans, dwn_em),
              "most_accurate": _leader(dwn.most_accurate, f"{dwn.most_accurate.shape} ({dwn.most_accurate.layout} layout)")}
     if job["emulate"]:
         entry["emulator"] = dwn_em
@@ -214,18 +248,33 @@ def _dwn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, t
 
 
 def _xgb_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
-    xgb, xgb_pred, xgb_em, xgb_plan = _fit_xgb(job, budget)
+    xgb, xgb_pred, xgb_em, plans = _fit_xgb(job, budget)
     board = get_board(job["board"])
     xplan = lower_xgboost(xgb.tables, board, Budget(board.flash, job["ram_budget"])).plan
     entry = {"family": "XGBoost", "shape": xgb.best.shape(), "val_accuracy": xgb.best.val_accuracy,
              "test_accuracy": float(np.mean(xgb_pred[0] == job["yt"])), "planned_flash": xplan.model_flash,
-             "planned_ram": xplan.model_ram, "planning_budget": xgb_plan, "priced_latency": xgb.best.latency,
+             "planned_ram": xplan.model_ram, "priced_latency": xgb.best.latency,
+             **_plan_fields(job, plans, xgb_em),
              "most_accurate": _leader(xgb.most_accurate, xgb.most_accurate.shape())}
     if job["emulate"]:
         entry["emulator"] = xgb_em
     cands = [{"budget": budget, "family": "XGBoost", "chosen": c == xgb.best, "flash": c.size_bytes,
               "val_accuracy": c.val_accuracy} for c in xgb.candidates if c.fits]
     return entry, cands, None
+
+
+def _plan_fields(job: dict, plans: dict, em) -> dict:
+    """What a family's report entry says of its searches: the planning budgets of the last (flash bytes;
+    priced latency, when there is a latency budget), how many ran, and, emulated under a latency budget,
+    whether the model is still measured over it (and why it was not searched again)."""
+    out = {"planning_budget": plans["flash"], "searches": plans["searches"]}
+    if job["latency"] is not None:
+        out["latency_planning_budget"] = plans["latency"]
+        if em is not None:
+            out["over_latency_budget"] = bool(em["cycles"]["median"] > job["latency"])
+    if "not_searched" in plans:
+        out["not_searched_again"] = plans["not_searched"]
+    return out
 
 
 def _emlearn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
@@ -390,7 +439,9 @@ def _markdown(report: dict) -> str:
             (f" measured from the ELF (with the model minus without it); {_measured(report)}, median over "
              "the test split; every firmware agrees with its reference on every test row. A family whose "
              "built model exceeded the budget was searched again with a planning budget lowered by "
-             "the overshoot or the estimate's error (`planning_budget` in report.json)."
+             "the overshoot or the estimate's error (`planning_budget` in report.json); likewise, under a "
+             "latency budget, a family whose median measured latency exceeded it, with its priced budget "
+             "lowered (`latency_planning_budget`), at most " + f"{SEARCHES} searches in all."
              if report["emulated"] else " as planned (not emulated)."),
             f"Latency budget: {_latency_text(report)}; `priced` is the planner's price (`dwn_mcu.latency`). "
             "Each family's chosen model is the fastest (priced) within one binomial standard error of its most "
@@ -400,6 +451,7 @@ def _markdown(report: dict) -> str:
           f"own predict {100 * e['sklearn_test_accuracy']:.2f}% (selected by what the C computes)"
           for row in report["rows"] for e in row["entries"] if "sklearn_test_accuracy" in e
           and e["sklearn_test_accuracy"] != e["test_accuracy"]]
+    sk += _search_lines(report)
     sk += [f"- {e['family']} at {row['budget']} B: also proven on {', '.join(e['proofs'])} (every test row)"
            for row in report["rows"] for e in row["entries"] if e.get("proofs")]
     plots = [f"![accuracy vs latency, {b_} B]({latency_plot_name(b_)})" for b_ in report["budgets"]] \
@@ -408,6 +460,25 @@ def _markdown(report: dict) -> str:
                      + ["## Verdict", ""] +
                      verdict_lines(report) + ["", "![accuracy vs flash](accuracy_vs_flash.png)", ""] +
                      [p + "\n" for p in plots])
+
+
+def _search_lines(report: dict) -> list:
+    """One line per family and budget searched more than once or still measured over the latency budget."""
+    unit, lat, out = report.get("latency_unit", "cycles"), report.get("latency_budget"), []
+    for row in report["rows"]:
+        for e in row["entries"]:
+            over, n = e.get("over_latency_budget"), e.get("searches", 1)
+            if n == 1 and not over:
+                continue
+            text = f"- {e['family']} at {row['budget']} B: searched {n} times"
+            if lat is not None:
+                text += f", the last priced to {e['latency_planning_budget']:,} {unit}"
+                median = e["emulator"]["cycles"]["median"]
+                text += (f"; measured {median:,.0f}, still over the {lat:,} budget" if over
+                         else f"; measured {median:,.0f}, within the {lat:,} budget")
+            reason = e.get("not_searched_again")
+            out.append(text + (f" (not searched again: {reason})" if reason else ""))
+    return out
 
 
 def _measured(report: dict) -> str:

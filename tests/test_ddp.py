@@ -3,6 +3,7 @@ process trains on the same global batches, within float tolerance; under torchru
 
 import datetime
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -179,3 +180,28 @@ def test_board_search_is_refused_under_torchrun(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err == "dwn-mcu train: error: --board cannot run under torchrun: the shape search trains each shape in one process"
     assert not (tmp_path / "m.dwn").exists()
+
+
+def test_torchrun_bad_input_prints_one_line_from_rank_0_and_every_rank_exits_2(tmp_path):
+    X, y = _data()
+    np.savez(tmp_path / "set.npz", X=X, y=y)
+    rc, out, err = _run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+                         "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), "-m", "dwn_mcu", "train",
+                         "--data", "set.npz", "--spectral", "-1", "--quiet", "-o", "model.dwn"], tmp_path)
+    line = "dwn-mcu train: error: --spectral -1.0: the penalty's weight cannot be negative"
+    assert rc != 0 and err.count(line) == 1, err[-2000:]
+    assert [ln for ln in err.splitlines() if ln.startswith("dwn-mcu")] == [line]
+    # torchrun's summary of the failed workers: rank 0 with the CLI's exit code 2, rank 1 with 2 too, unless
+    # it was slower and torchrun stopped it (SIGTERM, -15) once rank 0 had failed
+    ranks = dict(re.findall(r"rank\s*: (\d+) \(local_rank: \d+\)\s*exitcode\s*: (-?\d+)", err))
+    assert ranks.get("0") == "2" and ranks.get("1") in ("2", "-15"), err[-2000:]
+    assert not (tmp_path / "model.dwn").exists() and out == ""
+
+
+def test_only_rank_0_of_a_torchrun_launch_reports():
+    from dwn_mcu import launch
+
+    assert launch.reports({}) and launch.reports({"RANK": "1", "WORLD_SIZE": "1", "LOCAL_RANK": "0"})
+    assert launch.reports({"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"})
+    assert not launch.reports({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
+    assert not launch.launched({"RANK": "0", "WORLD_SIZE": "two", "LOCAL_RANK": "0"})

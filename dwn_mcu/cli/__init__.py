@@ -15,7 +15,7 @@ import os
 import pkgutil
 import sys
 
-from .. import interrupts
+from .. import interrupts, launch
 from ..errors import DWNError
 
 
@@ -87,7 +87,9 @@ def os_message(exc: OSError) -> str:
 
 
 def _fail(prog: str, message: str, code: int) -> int:
-    print(f"{prog}: {message}", file=sys.stderr)
+    # under torchrun every rank fails alike on a bad input: rank 0 prints the line, every rank exits `code`
+    if launch.reports():
+        print(f"{prog}: {message}", file=sys.stderr)
     return code
 
 

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from ..data import load_data
+from ..default_shape import default_shape
 from ..errors import DWNError
 from ..frozen import INPUT_TYPES, MAX_LUT_INPUTS
 from ..integer_inputs import dequantize, fit_quantization, quantize, to_integer_model
@@ -69,11 +70,13 @@ def _float_list(positive):
 def register(sub):
     p = sub.add_parser("train", help="train a DWN and write a .dwn model file")
     add_data_arguments(p)
-    p.add_argument("--luts", type=_lut_counts, default=(200,), metavar="L1,L2,...",
-                   help="LUTs per layer (default 200); the last is rounded up to a multiple of the classes")
-    p.add_argument("--lut-inputs", type=_int_range(1, MAX_LUT_INPUTS), default=6, metavar="N",
+    p.add_argument("--luts", type=_lut_counts, default=None, metavar="L1,L2,...",
+                   help="LUTs per layer (default: from the data, at least 200 and 32 per class; docs/training.md); "
+                        "the last is rounded up to a multiple of the classes")
+    p.add_argument("--lut-inputs", type=_int_range(1, MAX_LUT_INPUTS), default=None, metavar="N",
                    help="inputs per LUT (default 6)")
-    p.add_argument("--bits", type=_int_range(1, 4096), default=32, help="thresholds per feature (default 32)")
+    p.add_argument("--bits", type=_int_range(1, 4096), default=None,
+                   help="thresholds per feature (default 32, fewer for many features; docs/training.md)")
     p.add_argument("--encoding", choices=ENCODINGS, default="distributive", help="thermometer (default distributive)")
     p.add_argument("--mapping", choices=("learnable", "random"), default="learnable",
                    help="first layer's input mapping (default learnable)")
@@ -172,7 +175,8 @@ def run(args):
         K_te = quantize(X_te, args.input_type, scale, offset)
         X_te = dequantize(K_te, scale, offset)
         quantization = (scale, offset, K_te)
-    clf, seconds = _fit(args, data, X_tr, y_tr)
+    shape = _shape(args, data, X_tr)
+    clf, seconds = _fit(args, shape, data, X_tr, y_tr)
     if not distributed.is_main():
         return 0
     model = clf.freeze()
@@ -186,16 +190,24 @@ def run(args):
     test_acc = float(np.mean(reference == y_te)) if y_te.size else float("nan")
     model.metadata.update(dataset=data.name, test_accuracy=test_acc)  # no timings: same run, same bytes
     save(model, make_parents(out))
-    _print_summary(args, data, clf, model, seconds, test_acc, agree, X_tr.shape[0], X_te.shape[0], out)
+    _print_summary(args, shape, data, clf, model, seconds, test_acc, agree, X_tr.shape[0], X_te.shape[0], out)
     return 0 if agree == X_te.shape[0] else 1
 
 
-def _fit(args, data, X_tr, y_tr):
+def _shape(args, data, X_tr):
+    """The options' shape; what they leave out sized from the training rows (dwn_mcu/default_shape.py)."""
+    try:
+        return default_shape(X_tr.shape[0], X_tr.shape[1], data.num_classes, args.luts, args.lut_inputs, args.bits)
+    except ValueError as exc:
+        raise DWNError(str(exc)) from None
+
+
+def _fit(args, shape, data, X_tr, y_tr):
     """The classifier the options describe, fitted; with the seconds it took (printed, never stored)."""
     from ..training.classifier import DWNClassifier
 
     clf = DWNClassifier(
-        luts=args.luts, lut_inputs=args.lut_inputs, bits=args.bits, encoding=args.encoding, mapping=args.mapping,
+        luts=shape.luts, lut_inputs=shape.lut_inputs, bits=shape.bits, encoding=args.encoding, mapping=args.mapping,
         tau=args.tau, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         seed=args.seed, device=args.device, num_threads=args.threads or None, verbose=not args.quiet,
         spectral=args.spectral, threshold_grid=args.threshold_grid, reduction=args.reduction,
@@ -208,13 +220,15 @@ def _fit(args, data, X_tr, y_tr):
     return clf, time.perf_counter() - start
 
 
-def _print_summary(args, data, clf, model, seconds, test_acc, agree, train_rows, test_rows, out) -> None:
+def _print_summary(args, shape, data, clf, model, seconds, test_acc, agree, train_rows, test_rows, out) -> None:
     size = model.size_bits()
-    if tuple(clf.luts_) != tuple(args.luts):
+    if shape.reasons:
+        print(f"note: shape from the data: {'; '.join(shape.reasons)} (--luts, --bits, --lut-inputs override)")
+    if tuple(clf.luts_) != tuple(shape.luts):
         print(f"note: last layer rounded up to {clf.luts_[-1]} LUTs ({model.num_classes} classes)")
     print(f"dataset        {data.name}: {train_rows} training rows, {test_rows} test rows, "
           f"{model.num_features} features, {model.num_classes} classes")
-    print(f"model          {' -> '.join(map(str, clf.luts_))} LUTs of {args.lut_inputs} inputs, "
+    print(f"model          {' -> '.join(map(str, clf.luts_))} LUTs of {shape.lut_inputs} inputs, "
           f"{model.num_input_bits} thermometer bits; {len(clf.history_)} epochs in {seconds:.1f} s")
     if args.input_type:
         print(f"inputs         {args.input_type}, feature = k * scale + offset; scale "

@@ -28,13 +28,9 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from ..launch import launched  # torchrun's variables, read without torch (the CLI reads them too)
+
 TIMEOUT = datetime.timedelta(minutes=10)  # a collective that waits longer than this fails, never hangs
-
-
-def launched(environ=None) -> bool:
-    """Whether torchrun (or the same variables) describes more than one process."""
-    env = os.environ if environ is None else environ
-    return all(k in env for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK")) and int(env["WORLD_SIZE"]) > 1
 
 
 def backend_for(device: torch.device) -> str:
