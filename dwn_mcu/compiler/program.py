@@ -41,5 +41,5 @@ def pack_program(model: FrozenDWN, plan: Plan, optimizer: dict | None = None,
     if plan.layout == "table":
         layers = tuple(pack_table_layer(layer, lp.map_format) for layer, lp in zip(model.layers, plan.layers))
     else:
-        layers = tuple(pack_unrolled_layer(layer) for layer in model.layers)
+        layers = tuple(pack_unrolled_layer(layer, lp.diagram_luts) for layer, lp in zip(model.layers, plan.layers))
     return Program(model, plan, pack_encoder(model, plan.key_ctype, plan.count_ctype), layers, optimizer, budget)
