@@ -82,6 +82,23 @@ def dwn_model(seed: int, F, bits, luts, n, classes, inputs):
     return model, X
 
 
+def few_input_tables(model, seed: int):
+    """`model` with each LUT's table replaced by a random function of 1..3 of its inputs (what trained
+    LUTs often are): small decision diagrams, so the unrolled layout's diagram form enters the corpus."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for layer in model.layers:
+        tables = []
+        for j in range(layer.num_luts):
+            n = int(layer.n_inputs[j])
+            addr = np.arange(1 << n)
+            keep = rng.choice(n, size=min(n, 1 + int(rng.integers(3))), replace=False) if n else np.zeros(0, int)
+            sub = sum((((addr >> int(s)) & 1) << k for k, s in enumerate(keep)), np.zeros_like(addr))
+            tables.append(rng.integers(0, 2, 1 << keep.size)[sub].astype(np.uint8))
+        layers.append(dataclasses.replace(layer, tables=np.concatenate(tables)))
+    return dataclasses.replace(model, layers=tuple(layers)).validate()
+
+
 def data_model(seed: int, dataset, bits, luts_per_class, n, f16):
     """A random model over quantile thresholds of `dataset` (see DATA_SHAPES) and `ROWS` of its test rows;
     None when the dataset is not found."""
@@ -169,6 +186,9 @@ def corpus(arch: str, say) -> dict:
         for layout in ("table", "unrolled"):
             out["dwn"].append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
             say(f"{arch} DWN {shape} {layout}: {out['dwn'][-1][1]:.0f}")
+        # the same shape with few-input LUTs: the diagram form's LUTs and nodes
+        out["dwn"].append((*measure_dwn(few_input_tables(model, 7), X, arch, "unrolled"), f"{shape} few-input"))
+        say(f"{arch} DWN {shape} unrolled, few-input LUTs: {out['dwn'][-1][1]:.0f}")
     out["xgboost"] = []
     for i, shape in enumerate(XGB_SHAPES):
         out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape), arch), str(shape)))
