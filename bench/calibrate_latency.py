@@ -120,11 +120,20 @@ def data_model(seed: int, dataset, bits, luts_per_class, n, f16):
     return dataclasses.replace(model, thresholds=np.concatenate(grid)).validate(), Xt
 
 
-def measure_dwn(model, X, arch: str, layout: str, name: str = "lat"):
-    """(features, median latency) of `model` lowered for the architecture's board in `layout`."""
+def measure_dwn(model, X, arch: str, layout: str, name: str = "lat", all_diagrams: bool = False):
+    """(features, median latency) of `model` lowered for the architecture's board in `layout`;
+    `all_diagrams`: every unrolled LUT in diagram form (the planner's `lut_forms` replaced for the run),
+    so that the corpus holds large diagrams with long paths too, not only the ones the rule picks."""
+    from dwn_mcu.compiler import plan as plan_module
     from dwn_mcu.targets.verify import verify_on_target
 
-    program = lower(model, BOARD[arch], name=name, layout=layout, optimize=False, check_budget=False)
+    choose = plan_module.lut_forms
+    if all_diagrams:
+        plan_module.lut_forms = lambda layer, lp, arch: dataclasses.replace(lp, diagram_luts=(True,) * lp.num_luts)
+    try:
+        program = lower(model, BOARD[arch], name=name, layout=layout, optimize=False, check_budget=False)
+    finally:
+        plan_module.lut_forms = choose
     r = verify_on_target(program.model, ARCHITECTURES[arch].target, X, render_library(program), name,
                          measure_model_share=False)
     if not r.ok:
@@ -178,6 +187,9 @@ def corpus(arch: str, say) -> dict:
     out = {"dwn": []}
     models = [(shape, dwn_model(100 + i, *shape)) for i, shape in enumerate(DWN_SHAPES)]
     models += [(shape, data_model(300 + i, *shape)) for i, shape in enumerate(DATA_SHAPES)]
+    for shape, made in models[: len(DWN_SHAPES)]:  # random LUTs, every one in diagram form
+        out["dwn"].append((*measure_dwn(*made, arch, "unrolled", all_diagrams=True), f"{shape} all diagrams"))
+        say(f"{arch} DWN {shape} unrolled, every LUT a diagram: {out['dwn'][-1][1]:.0f}")
     for shape, made in models:
         if made is None:
             say(f"{shape}: dataset not found, left out")

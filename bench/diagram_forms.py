@@ -13,6 +13,7 @@ per LUT + `u_diag_node` per node: `architectures.py`) from the difference betwee
 all-table objects.
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/diagram_forms.py ref.dwn small*.dwn [--rows 64]
+        [--arches avr ...] [--modes table diagram chosen]
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def main(argv=None) -> int:
     ap.add_argument("models", nargs="+", type=Path, help=".dwn files named after their dataset")
     ap.add_argument("--rows", type=int, default=64, help="test rows per model")
     ap.add_argument("--arches", nargs="+", default=list(ARCHES), choices=ARCHES)
+    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     ap.add_argument("-o", "--output", type=Path)
     args = ap.parse_args(argv)
     rows = []
@@ -114,7 +116,7 @@ def main(argv=None) -> int:
         X = load_dataset(dataset).test_split()[0][: args.rows]
         model = model_file.load(path)
         for arch in args.arches:
-            for mode in MODES:
+            for mode in args.modes:
                 r = run(model, X, arch, mode)
                 r["model"] = path.stem
                 rows.append(r)
