@@ -2,7 +2,8 @@
 `dwn_mcu/latency_constants.py`, the one place they live.
 
 A corpus of models (DWN: several shapes, both layouts, float, float16-grid and integer inputs, random
-thresholds and thresholds at a dataset's quantiles; XGBoost: several depths, rounds, features and classes;
+thresholds and thresholds at a dataset's quantiles; unrolled models whose LUTs are functions of 1..3 inputs, and the random
+models with every unrolled LUT in diagram form, for the diagram form's steps; XGBoost: several depths, rounds, features and classes;
 on the QEMU targets through its test shim, whose memcpy of the margins is counted) is lowered
 exactly as `build` lowers it, run in simavr (exact cycles) and QEMU (exact instructions) through
 `dwn_mcu.targets.verify`, and the median per model is fitted by non-negative least squares on relative
