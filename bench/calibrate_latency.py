@@ -2,7 +2,8 @@
 `dwn_mcu/latency_constants.py`, the one place they live.
 
 A corpus of models (DWN: several shapes, both layouts, float, float16-grid and integer inputs, random
-thresholds and thresholds at a dataset's quantiles; XGBoost: several depths, rounds, features and classes;
+thresholds and thresholds at a dataset's quantiles; unrolled models whose LUTs are functions of 1..3 inputs, and the random
+models with every unrolled LUT in diagram form, for the diagram form's steps; XGBoost: several depths, rounds, features and classes;
 on the QEMU targets through its test shim, whose memcpy of the margins is counted) is lowered
 exactly as `build` lowers it, run in simavr (exact cycles) and QEMU (exact instructions) through
 `dwn_mcu.targets.verify`, and the median per model is fitted by non-negative least squares on relative
@@ -82,6 +83,23 @@ def dwn_model(seed: int, F, bits, luts, n, classes, inputs):
     return model, X
 
 
+def few_input_tables(model, seed: int):
+    """`model` with each LUT's table replaced by a random function of 1..3 of its inputs (what trained
+    LUTs often are): small decision diagrams, so the unrolled layout's diagram form enters the corpus."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for layer in model.layers:
+        tables = []
+        for j in range(layer.num_luts):
+            n = int(layer.n_inputs[j])
+            addr = np.arange(1 << n)
+            keep = rng.choice(n, size=min(n, 1 + int(rng.integers(3))), replace=False) if n else np.zeros(0, int)
+            sub = sum((((addr >> int(s)) & 1) << k for k, s in enumerate(keep)), np.zeros_like(addr))
+            tables.append(rng.integers(0, 2, 1 << keep.size)[sub].astype(np.uint8))
+        layers.append(dataclasses.replace(layer, tables=np.concatenate(tables)))
+    return dataclasses.replace(model, layers=tuple(layers)).validate()
+
+
 def data_model(seed: int, dataset, bits, luts_per_class, n, f16):
     """A random model over quantile thresholds of `dataset` (see DATA_SHAPES) and `ROWS` of its test rows;
     None when the dataset is not found."""
@@ -103,11 +121,20 @@ def data_model(seed: int, dataset, bits, luts_per_class, n, f16):
     return dataclasses.replace(model, thresholds=np.concatenate(grid)).validate(), Xt
 
 
-def measure_dwn(model, X, arch: str, layout: str, name: str = "lat"):
-    """(features, median latency) of `model` lowered for the architecture's board in `layout`."""
+def measure_dwn(model, X, arch: str, layout: str, name: str = "lat", all_diagrams: bool = False):
+    """(features, median latency) of `model` lowered for the architecture's board in `layout`;
+    `all_diagrams`: every unrolled LUT in diagram form (the planner's `lut_forms` replaced for the run),
+    so that the corpus holds large diagrams with long paths too, not only the ones the rule picks."""
+    from dwn_mcu.compiler import plan as plan_module
     from dwn_mcu.targets.verify import verify_on_target
 
-    program = lower(model, BOARD[arch], name=name, layout=layout, optimize=False, check_budget=False)
+    choose = plan_module.lut_forms
+    if all_diagrams:
+        plan_module.lut_forms = lambda layer, lp, arch: dataclasses.replace(lp, diagram_luts=(True,) * lp.num_luts)
+    try:
+        program = lower(model, BOARD[arch], name=name, layout=layout, optimize=False, check_budget=False)
+    finally:
+        plan_module.lut_forms = choose
     r = verify_on_target(program.model, ARCHITECTURES[arch].target, X, render_library(program), name,
                          measure_model_share=False)
     if not r.ok:
@@ -161,6 +188,9 @@ def corpus(arch: str, say) -> dict:
     out = {"dwn": []}
     models = [(shape, dwn_model(100 + i, *shape)) for i, shape in enumerate(DWN_SHAPES)]
     models += [(shape, data_model(300 + i, *shape)) for i, shape in enumerate(DATA_SHAPES)]
+    for shape, made in models[: len(DWN_SHAPES)]:  # random LUTs, every one in diagram form
+        out["dwn"].append((*measure_dwn(*made, arch, "unrolled", all_diagrams=True), f"{shape} all diagrams"))
+        say(f"{arch} DWN {shape} unrolled, every LUT a diagram: {out['dwn'][-1][1]:.0f}")
     for shape, made in models:
         if made is None:
             say(f"{shape}: dataset not found, left out")
@@ -169,6 +199,9 @@ def corpus(arch: str, say) -> dict:
         for layout in ("table", "unrolled"):
             out["dwn"].append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
             say(f"{arch} DWN {shape} {layout}: {out['dwn'][-1][1]:.0f}")
+        # the same shape with few-input LUTs: the diagram form's LUTs and nodes
+        out["dwn"].append((*measure_dwn(few_input_tables(model, 7), X, arch, "unrolled"), f"{shape} few-input"))
+        say(f"{arch} DWN {shape} unrolled, few-input LUTs: {out['dwn'][-1][1]:.0f}")
     out["xgboost"] = []
     for i, shape in enumerate(XGB_SHAPES):
         out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape), arch), str(shape)))

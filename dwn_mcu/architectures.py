@@ -11,7 +11,10 @@ n inputs, `u_lut[n]` for n = 0..8 (measured per n: gcc's code is not linear in n
 per input beyond 8. Off AVR the table layout's layers of 5..8 inputs take the word path (byte
 activations, `plan.word_path_eligible`): `layer_word` + `layer_word_input` per input instead of `layer`
 (fitted with bench's object sizes over 1..3 layers of n = 3..8, gcc 12.2 -Os, at most 20 bytes off). `key16`: the float32 -> 16-bit key function that float16-grid thresholds need
-(measured on avr, cortex-m0plus and cortex-m3 objects; riscv32/xtensa assumed).
+(measured on avr, cortex-m0plus and cortex-m3 objects; riscv32/xtensa assumed). Unrolled LUTs in
+diagram form (`compiler/bdd.py`): `u_diag_lut` + `u_diag_node` per node, least squares over the
+all-diagram minus all-table objects of four trained models (bench/diagram_forms.py; xtensa assumed like
+riscv32).
 
 Code cost of the XGBoost baseline (`xgboost`: predict + libgcc's float add), measured with avr-gcc 5.4
 -Os -flto as the model's share of the simavr testbench ELF minus its tables: 900 to 921 bytes for the
@@ -99,26 +102,26 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
             # layer 1 on the fast path: the encoder writes its bytes (`plan.avr_encoder_bytes`): no bit
             # writes and no spread in layer 1, the stores unrolled by four (gcc 5.4 -Os objects of 12
             # shapes: the estimate 0 to 68 bytes above, at most 8 below)
-            encoder_bytes=-100),
+            encoder_bytes=-100, u_diag_lut=2.3, u_diag_node=8.7),
         dwn_stack=27, dwn_stack_unrolled=(12, 8), target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
         fast_frame=32),
     Architecture("cortex-m0plus", _dwn_code(106, 310, 100, 200, 10.5,
                                             (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4),
-                                            layer_word=48, layer_word_input=8),
+                                            layer_word=48, layer_word_input=8, u_diag_lut=0, u_diag_node=7.9),
                  dwn_stack=76, target="cortex-m0plus", dwn_stack_unrolled=(52, 0),
                  xgb_code=_xgb_code(1150, 25), xgb_stack=112),
     Architecture("cortex-m3", _dwn_code(116, 280, 104, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0),
-                                        layer_word=48, layer_word_input=11),
+                                        layer_word=48, layer_word_input=11, u_diag_lut=1.6, u_diag_node=6.9),
                  dwn_stack=52, target="cortex-m3", xgb_code=_xgb_code(848, 31), xgb_stack=76),
     Architecture("cortex-m4f", _dwn_code(116, 276, 102, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6),
-                                         layer_word=50, layer_word_input=10),
+                                         layer_word=50, layer_word_input=10, u_diag_lut=1.8, u_diag_node=6.9),
                  dwn_stack=52, target="cortex-m4f", xgb_code=_xgb_code(315, 32), xgb_stack=80),
     Architecture("riscv32", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0),
-                                      layer_word=49, layer_word_input=16),
+                                      layer_word=49, layer_word_input=16, u_diag_lut=2.3, u_diag_node=9.0),
                  dwn_stack=40, target="rv32", xgb_code=_xgb_code(1894, 58), xgb_stack=144),
     # No Xtensa toolchain or emulator in Debian: projects are generated and parsed, not run.
     Architecture("xtensa", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0),
-                                     layer_word=49, layer_word_input=16),
+                                     layer_word=49, layer_word_input=16, u_diag_lut=2.3, u_diag_node=9.0),
                  dwn_stack=64),
 )}
 

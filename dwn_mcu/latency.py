@@ -54,12 +54,26 @@ def dwn_features(program) -> dict:
             if lp.avr_fast and not (i == 0 and plan.avr_encoder_bytes):  # bits spread into the byte array
                 out["t_fast_byte"] += lp.prev_bits
     else:
-        out.update(unrolled=1, u_lut=0, u_input=0, u_asm_lut=0, u_asm_input=0)
+        out.update(unrolled=1, u_lut=0, u_input=0, u_asm_lut=0, u_asm_input=0, u_diag_lut=0, u_diag_node=0.0)
         for lp, layer in zip(plan.layers, model.layers):
-            kind = "u_asm_" if lp.unrolled_asm else "u_"
-            out[kind + "lut"] += lp.num_luts
-            out[kind + "input"] += int(np.sum(layer.n_inputs))
+            _unrolled_layer_features(out, lp, layer)
     return out
+
+
+def _unrolled_layer_features(out: dict, lp, layer) -> None:
+    """Table-form LUTs: one step per LUT and per input; diagram-form LUTs (`LayerPlan.diagram_luts`):
+    one step per LUT and one per test on the mean path (`bdd.Diagram.mean_path`)."""
+    from .compiler.bdd import diagram
+
+    kind = "u_asm_" if lp.unrolled_asm else "u_"
+    forms = lp.diagram_luts or (False,) * lp.num_luts
+    for j, in_diagram in enumerate(forms):
+        if in_diagram:
+            out["u_diag_lut"] += 1
+            out["u_diag_node"] += diagram(layer.lut_table(j)).mean_path()
+        else:
+            out[kind + "lut"] += 1
+            out[kind + "input"] += int(layer.n_inputs[j])
 
 
 def _mean_leaf_depth(skip, right_leaf, start: int, count: int) -> float:

@@ -39,6 +39,40 @@ def _model(seed, F, bits, luts, n, classes, inputs):
     return model, X
 
 
+def _few_input(model, seed):
+    """`model` with each LUT a random function of 1..3 of its inputs: small decision diagrams, so the
+    unrolled layout puts many LUTs in diagram form (`plan.lut_forms`)."""
+    import dataclasses
+
+    rng = np.random.default_rng(seed)
+    layers = []
+    for layer in model.layers:
+        tables = []
+        for j in range(layer.num_luts):
+            n, addr = int(layer.n_inputs[j]), np.arange(1 << int(layer.n_inputs[j]))
+            keep = rng.choice(n, size=min(n, 1 + int(rng.integers(3))), replace=False)
+            sub = sum((((addr >> int(s)) & 1) << k for k, s in enumerate(keep)), np.zeros_like(addr))
+            tables.append(rng.integers(0, 2, 1 << keep.size)[sub].astype(np.uint8))
+        layers.append(dataclasses.replace(layer, tables=np.concatenate(tables)))
+    return dataclasses.replace(model, layers=tuple(layers)).validate()
+
+
+@pytest.mark.parametrize("target", list(BOARD))
+def test_dwn_price_of_the_diagram_form_within_10_percent_of_the_emulator(target):
+    require_target(target)
+    from dwn_mcu.targets.verify import verify_on_target
+
+    for i, shape in enumerate(SHAPES[:2]):
+        model, X = _model(60 + i, *shape)
+        model = _few_input(model, i)
+        program = lower(model, BOARD[target], name="lt", layout="unrolled", optimize=False, check_budget=False)
+        assert sum(sum(lp.diagram_luts) for lp in program.plan.layers) > 0
+        r = verify_on_target(program.model, target, X, render_library(program), "lt", measure_model_share=False)
+        assert r.ok
+        measured, priced = float(np.median(r.latency)), program_latency(program)
+        assert abs(priced - measured) <= 0.10 * measured, (target, shape, priced, measured)
+
+
 @pytest.mark.parametrize("target", list(BOARD))
 def test_dwn_price_within_10_percent_of_the_emulator(target):
     require_target(target)

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..frozen import FrozenDWN, LutLayer
 from ..threshold_grid import float16_key
+from .bdd import BranchCode, Diagram, branch_code, diagram
 
 #: Tables of LUTs with at most this many inputs (2**3 = 8 bits) become immediates in the unrolled layout.
 UNROLLED_IMMEDIATE_MAX_N = 3
@@ -124,6 +125,10 @@ class UnrolledLut:
     inputs: tuple  # ((byte offset, bit mask), ...) per input slot, slot 0 first
     immediate: int | None  # table as an integer when n <= UNROLLED_IMMEDIATE_MAX_N
     offset: int | None  # byte offset of the table in the layer's flash array otherwise
+    # diagram form (`plan.LayerPlan.diagram_luts`): the LUT as branch code and no table (immediate and
+    # offset None); the diagram it walks
+    branch: BranchCode | None = None
+    diagram: Diagram | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,13 +189,18 @@ def reverse_word_bits(words) -> np.ndarray:
     return np.packbits(bits[:, ::-1], bitorder="little").view("<u4").astype(np.uint32)
 
 
-def pack_unrolled_layer(layer: LutLayer) -> PackedUnrolledLayer:
+def pack_unrolled_layer(layer: LutLayer, diagram_luts=()) -> PackedUnrolledLayer:
+    """A layer for the unrolled layout; LUT j in diagram form where `diagram_luts[j]` (the planner's
+    choice, `plan.LayerPlan.diagram_luts`; missing: table form)."""
     luts, chunks, offset = [], [], 0
     for j in range(layer.num_luts):
         table = layer.lut_table(j)
         idx = layer.lut_inputs(j)
         inputs = tuple((int(i) >> 3, 1 << (int(i) & 7)) for i in idx)
-        if idx.size <= UNROLLED_IMMEDIATE_MAX_N:
+        if j < len(diagram_luts) and diagram_luts[j]:
+            d = diagram(table)
+            luts.append(UnrolledLut(inputs, None, None, branch_code(d), d))
+        elif idx.size <= UNROLLED_IMMEDIATE_MAX_N:
             value = int(np.dot(table.astype(np.int64), np.int64(1) << np.arange(table.size, dtype=np.int64)))
             luts.append(UnrolledLut(inputs, value, None))
         else:
@@ -222,7 +232,9 @@ def unrolled_lut(packed: PackedUnrolledLayer, j: int) -> tuple[np.ndarray, np.nd
     lut = packed.luts[j]
     mapping = np.array([(b << 3) + int(m).bit_length() - 1 for b, m in lut.inputs], dtype=np.int64)
     size = 1 << len(lut.inputs)
-    if lut.immediate is not None:
+    if lut.diagram is not None:
+        bits = np.array([lut.diagram.evaluate(a) for a in range(size)])
+    elif lut.immediate is not None:
         bits = (lut.immediate >> np.arange(size)) & 1
     else:
         bits = unpack_bits(packed.tables[lut.offset : lut.offset + size // 8], size)

@@ -17,6 +17,7 @@ from .boards import Board
 from .budget import Budget, Sizes
 from .budget import check_fits as check_budget_fits
 from .cgen import c_identifier
+from .bdd import Diagram, diagram
 from .pack import UNROLLED_IMMEDIATE_MAX_N, mapping_bytes, narrowest_uint
 
 LAYOUTS = ("table", "unrolled")
@@ -101,6 +102,15 @@ class LayerPlan:
     avr_unroll: int = 1
     # table layout on 32-bit machines: one byte per input, 32-bit table words (`word_path_eligible`)
     word_path: bool = False
+    # unrolled layout: per LUT, True where it is compiled as its decision diagram (`lut_forms`); empty:
+    # every LUT in table form
+    diagram_luts: tuple[bool, ...] = ()
+    form_reason: str = ""  # the rule and its outcome, printed in the layer's comment
+
+    @property
+    def table_luts(self) -> int:
+        """LUTs of the layer in table form (unrolled layout)."""
+        return self.num_luts - sum(self.diagram_luts)
 
 
 @dataclass(frozen=True)
@@ -222,6 +232,63 @@ def _table_layer_code(lp: LayerPlan, cost) -> int:
     return cost["layer"]
 
 
+def table_form_price(n: int, asm: bool, cost, lat) -> tuple[float, float]:
+    """(bytes, cycles or instructions) of one unrolled LUT of `n` inputs in table form: its code
+    (`u_lut` or the AVR assembly path's `u_lut_asm`), its table beyond 8 bits, and the latency price's
+    per-LUT and per-input steps (`dwn_mcu.latency`; 0 where the architecture has no latency price)."""
+    per_lut = cost["u_lut"]
+    if asm and "u_lut_asm" in cost:
+        code = cost["u_lut_asm"][n]
+    else:
+        code = per_lut[min(n, len(per_lut) - 1)] + cost["u_input"] * max(0, n - (len(per_lut) - 1))
+    table = (1 << n) // 8 if n > UNROLLED_IMMEDIATE_MAX_N else 0
+    kind = "u_asm_" if asm and "u_lut_asm" in cost else "u_"
+    return code + table, lat.get(kind + "lut", 0.0) + lat.get(kind + "input", 0.0) * n
+
+
+def diagram_form_price(d: Diagram, cost, lat) -> tuple[float, float]:
+    """(bytes, cycles or instructions) of one unrolled LUT in diagram form: `u_diag_lut` plus
+    `u_diag_node` bytes per node; the latency price's per-LUT step plus one step per test on the mean
+    path (inputs 1 or 0 with probability 1/2)."""
+    return (cost["u_diag_lut"] + cost["u_diag_node"] * d.size,
+            lat.get("u_diag_lut", 0.0) + lat.get("u_diag_node", 0.0) * d.mean_path())
+
+
+#: The per-LUT rule, stated in each layer's comment.
+FORM_RULE = "diagram form where its bytes + cycles (planner's price) are below the table form's"
+
+
+def lut_forms(layer, lp: LayerPlan, arch: str) -> LayerPlan:
+    """`lp` with each LUT's form chosen (`diagram_luts`): by `FORM_RULE`, one price of bytes plus
+    cycles (instructions off AVR), each form priced by `table_form_price` / `diagram_form_price`. An
+    architecture without a latency price is priced by bytes alone."""
+    spec = architecture(arch)
+    cost, lat = spec.dwn_code, (spec.latency or {}).get("dwn", {})
+    if "u_diag_node" not in cost:
+        return lp
+    forms = []
+    for j in range(layer.num_luts):
+        n = int(layer.n_inputs[j])
+        d = diagram(layer.lut_table(j))
+        forms.append(sum(diagram_form_price(d, cost, lat)) < sum(table_form_price(n, lp.unrolled_asm, cost, lat)))
+    count = sum(forms)
+    reason = f"{count} of {lp.num_luts} LUTs in diagram form: {FORM_RULE}."
+    return replace(lp, diagram_luts=tuple(forms), form_reason=reason)
+
+
+def _unrolled_code(model: FrozenDWN, layers, cost, lat) -> float:
+    """Code and table bytes of the unrolled layers, each LUT priced in its form."""
+    total = 0.0
+    for lp, layer in zip(layers, model.layers):
+        forms = lp.diagram_luts or (False,) * lp.num_luts
+        for j, in_diagram in enumerate(forms):
+            if in_diagram:
+                total += diagram_form_price(diagram(layer.lut_table(j)), cost, lat)[0]
+            else:
+                total += table_form_price(int(layer.n_inputs[j]), lp.unrolled_asm, cost, lat)[0]
+    return total
+
+
 def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count: str) -> dict:
     cost = architecture(board.arch).dwn_code
     out = {"thresholds": CTYPE_BYTES[key] * model.num_input_bits + CTYPE_BYTES[count] * model.num_features}
@@ -236,18 +303,13 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count:
         if avr_encoder_bytes(model, layers):
             out["code"] += cost["encoder_bytes"]
     else:
-        ns = np.concatenate([layer.n_inputs for layer in model.layers])
-        big = ns[ns > UNROLLED_IMMEDIATE_MAX_N]
-        out["lut tables"] = int(((np.int64(1) << big) // 8).sum())
-        per_lut = np.asarray(cost["u_lut"], dtype=float)
-        code = cost["u_fixed"]
-        for lp, layer in zip(layers, model.layers):
-            if lp.unrolled_asm and "u_lut_asm" in cost:
-                code += cost["u_lut_asm"][lp.uniform_n] * lp.num_luts
-                continue
-            capped = np.minimum(layer.n_inputs, per_lut.size - 1)
-            code += per_lut[capped].sum() + cost["u_input"] * float((layer.n_inputs - capped).sum())
-        out["code"] = int(round(code))
+        lat = (architecture(board.arch).latency or {}).get("dwn", {})
+        tables = _unrolled_code(model, layers, cost, lat)
+        # (the tables of table-form LUTs are in that price; the breakdown shows them apart)
+        out["lut tables"] = int(sum((1 << int(layer.n_inputs[j])) // 8 for lp, layer in zip(layers, model.layers)
+                                    for j in range(layer.num_luts) if int(layer.n_inputs[j]) > UNROLLED_IMMEDIATE_MAX_N
+                                    and not (lp.diagram_luts and lp.diagram_luts[j])))
+        out["code"] = int(round(cost["u_fixed"] + tables - out["lut tables"]))
     if model.input_type == "float32" and key == "uint16_t":
         out["code"] += cost["key16"]
     out["sketch"] = board.sketch_flash_for(model.input_type)
@@ -392,7 +454,10 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     ram_limit = board.ram if budget is None else budget.ram_limit(board)
     fast_layers, avr_bytes, avr_align = _fast_layers(layers, board, ram, fast_stack, ram_limit)
     key, count = key_ctype(model, board.arch), count_ctype(model)
-    by_layout = {lay: _flash(model, board, fast_layers if lay == "table" else layers, lay, key, count)
+    unrolled_layers = layers
+    if layout in (None, "unrolled"):
+        unrolled_layers = tuple(lut_forms(layer, lp, board.arch) for layer, lp in zip(model.layers, layers))
+    by_layout = {lay: _flash(model, board, {"table": fast_layers, "unrolled": unrolled_layers}[lay], lay, key, count)
                  for lay in LAYOUTS}
     if selftest_count:
         for parts in by_layout.values():
@@ -400,8 +465,10 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
                                                           + 4 * model.num_classes + 1)
     totals = {lay: sum(v.values()) for lay, v in by_layout.items()}
     chosen, reason = _choose_layout(layout, totals, board)
-    layers, buffers, avr_bytes, byte_buffers = _layout_memory(model, board, chosen, layers, fast_layers, avr_bytes,
-                                                              buffers, ram, fast_stack, avr_align)
+    layers, buffers, avr_bytes, byte_buffers = _layout_memory(model, board, chosen,
+                                                              unrolled_layers if chosen == "unrolled" else layers,
+                                                              fast_layers, avr_bytes, buffers, ram, fast_stack,
+                                                              avr_align)
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
