@@ -80,12 +80,17 @@ def _mean_leaf_depth(skip, right_leaf, start: int, count: int) -> float:
     return float(np.mean(depths))
 
 
-def xgb_features(tables) -> dict:
-    """The work one inference of an exported XGBoost model does (see `dwn_features`)."""
+def xgb_features(tables, layout: str = "table") -> dict:
+    """The work one inference of an exported XGBoost model does in `layout` (see `dwn_features`): the
+    table layout searches each feature's keys and walks node tables; the inline one keys each feature
+    it reads and runs each tree's if/else path."""
     counts = np.diff(tables.thr_start.astype(np.int64))
     skip, right_leaf = tables.node_skip.astype(np.int64), (tables.node_feat.astype(np.int64) & 1).astype(bool)
     starts = np.concatenate([[0], np.cumsum(tables.tree_nodes.astype(np.int64))])
     path = sum(_mean_leaf_depth(skip, right_leaf, int(s), int(n)) for s, n in zip(starts, tables.tree_nodes))
+    if layout == "inline":
+        return {"base": 1, "feature": int(np.count_nonzero(counts)), "tree": tables.num_trees, "node": path,
+                "margin": tables.num_margins}
     return {"base": 1, "feature": tables.num_features, "search": _search_steps(counts),
             "tree": tables.num_trees, "node": path, "margin": tables.num_margins}
 
@@ -119,9 +124,10 @@ def program_latency(program) -> int:
     return price(dwn_features(program), _constants(program.plan.board.arch, "dwn"))
 
 
-def xgb_latency(tables, arch: str) -> int:
-    """The price of one inference of an exported XGBoost model on `arch`."""
-    return price(xgb_features(tables), _constants(arch, "xgboost"))
+def xgb_latency(tables, arch: str, layout: str = "table") -> int:
+    """The price of one inference of an exported XGBoost model on `arch` in `layout`."""
+    family = "xgboost_inline" if layout == "inline" else "xgboost"
+    return price(xgb_features(tables, layout), _constants(arch, family))
 
 
 def can_price(arch: str, family: str) -> bool:
