@@ -131,15 +131,18 @@ def xgb_model(seed: int, F, classes, depth, rounds):
     return pack(parse_booster(booster)), rng.normal(size=(ROWS, F)).astype(np.float32)
 
 
-def measure_xgb(tables, X, arch: str, name: str = "latx"):
+def measure_xgb(tables, X, arch: str, name: str = "latx", layout: str = "table"):
     from dwn_mcu.baselines.xgb_export import render_sources
     from dwn_mcu.baselines.xgb_target import verify_on_target
 
-    r = verify_on_target(tables, ARCHITECTURES[arch].target, render_sources(tables, name), name, X,
+    r = verify_on_target(tables, ARCHITECTURES[arch].target, render_sources(tables, name, layout), name, X,
                          measure_model_share=False)
     if not r.ok:
-        raise SystemExit(f"XGBoost on {arch}: the firmware disagrees with the reference: {r.first_mismatch}")
-    return xgb_features(tables), float(np.median(r.latency))
+        raise SystemExit(f"XGBoost ({layout}) on {arch}: the firmware disagrees with the reference: {r.first_mismatch}")
+    return xgb_features(tables, layout), float(np.median(r.latency))
+
+
+FAMILIES = ("dwn", "xgboost", "xgboost_inline", "emlearn", "forest")
 
 
 def fit(rows: list) -> tuple[dict, float]:
@@ -156,9 +159,26 @@ def fit(rows: list) -> tuple[dict, float]:
     return costs, float(np.max(np.abs(pred - b) / b)), (pred - b) / b
 
 
-def corpus(arch: str, say) -> dict:
-    """{family: [(features, median, label)]} measured on `arch`'s emulator."""
-    out = {"dwn": []}
+def corpus(arch: str, say, families=FAMILIES) -> dict:
+    """{family: [(features, median, label)]} measured on `arch`'s emulator, for each of `families`."""
+    out = {}
+    if "dwn" in families:
+        out["dwn"] = _dwn_corpus(arch, say)
+    for family, layout in (("xgboost", "table"), ("xgboost_inline", "inline")):
+        if family not in families or (layout == "inline" and ARCHITECTURES[arch].inline_lib_code is None):
+            continue
+        out[family] = []
+        for i, shape in enumerate(XGB_SHAPES):
+            out[family].append((*measure_xgb(*xgb_model(200 + i, *shape), arch, layout=layout), str(shape)))
+            say(f"{arch} XGBoost {layout} {shape}: {out[family][-1][1]:.0f}")
+    for family, kind in (("emlearn", "emlearn"), ("forest", "forest")):
+        if family in families:
+            out[family] = tree_corpus(arch, kind, say)
+    return out
+
+
+def _dwn_corpus(arch: str, say) -> list:
+    rows = []
     models = [(shape, dwn_model(100 + i, *shape)) for i, shape in enumerate(DWN_SHAPES)]
     models += [(shape, data_model(300 + i, *shape)) for i, shape in enumerate(DATA_SHAPES)]
     for shape, made in models:
@@ -167,13 +187,14 @@ def corpus(arch: str, say) -> dict:
             continue
         model, X = made
         for layout in ("table", "unrolled"):
-            out["dwn"].append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
-            say(f"{arch} DWN {shape} {layout}: {out['dwn'][-1][1]:.0f}")
-    out["xgboost"] = []
-    for i, shape in enumerate(XGB_SHAPES):
-        out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape), arch), str(shape)))
-        say(f"{arch} XGBoost {shape}: {out['xgboost'][-1][1]:.0f}")
-    return out
+            rows.append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
+            say(f"{arch} DWN {shape} {layout}: {rows[-1][1]:.0f}")
+    return rows
+
+
+def tree_corpus(arch: str, kind: str, say) -> list:
+    """emlearn's inline trees or our forests (`kind`), on random rows of TREE_SHAPES."""
+    return []
 
 
 def render_constants(latency: dict, errors: dict, command: str) -> str:
@@ -188,6 +209,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arches", nargs="+", default=[a for a in BOARD if ARCHITECTURES[a].target],
                     choices=sorted(BOARD))
+    ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES,
+                    help="refit these families only (the others keep their constants)")
     ap.add_argument("--dry-run", action="store_true", help="print the constants, do not rewrite the file")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
@@ -198,7 +221,9 @@ def main(argv=None) -> int:
     errors = {k: dict(v) for k, v in getattr(old, "FIT_ERROR", {}).items()}
     t0 = time.monotonic()
     for arch in args.arches:
-        for family, rows in corpus(arch, say).items():
+        for family, rows in corpus(arch, say, args.families).items():
+            if not rows:
+                continue
             latency.setdefault(arch, {})[family], errors.setdefault(arch, {})[family], each = fit(rows)
             say(f"{arch} {family}: {len(rows)} models, worst fit error {errors[arch][family]:.1%}")
             for (_, measured, label), e in zip(rows, each):

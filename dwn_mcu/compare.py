@@ -30,7 +30,7 @@ import numpy as np
 
 from .architectures import architecture
 from .baselines.xgb_export import render_sources
-from .baselines.xgb_plan import lower_xgboost, planned_flash, require_measured
+from .baselines.xgb_plan import lower_xgboost, planned_flash, planned_latency, planned_layout, require_measured
 from .baselines.xgb_train import train_xgboost
 from .budget_search import budgets as model_budgets
 from .budget_search import search_dwn
@@ -77,11 +77,11 @@ def _emulated(r) -> dict:
             "first_mismatch": r.first_mismatch}
 
 
-def _emulate_xgb(tables, board, X, expected):
+def _emulate_xgb(tables, board, X, expected, layout="table"):
     from .baselines.xgb_target import verify_on_target
 
-    r = verify_on_target(tables, architecture(board.arch).target, render_sources(tables, XGB_NAME), XGB_NAME, X,
-                         expected=expected)
+    r = verify_on_target(tables, architecture(board.arch).target, render_sources(tables, XGB_NAME, layout), XGB_NAME,
+                         X, expected=expected)
     return _emulated(r)
 
 
@@ -135,28 +135,31 @@ def _fit_dwn(job: dict, budget: int, chosen_dwns: list):
 def _fit_xgb(job: dict, budget: int):
     """The XGBoost search at `budget`, searched again like the DWN's. Returns (result, test predictions,
     emulated, planning budget)."""
-    plan, em = budget, None
+    plan, em, board = budget, None, get_board(job["board"])
     for attempt in range(3):
         job["say"](f"budget {budget} bytes: XGBoost search (planning to {plan} bytes)")
-        xgb = train_xgboost(*job["split"], job["classes"], plan, size_fn=planned_flash(job["board"]),
-                            progress=job["say"], latency_fn=_xgb_price(job["board"]), latency_budget=job["latency"],
-                            **job["xgb_kwargs"])
+        limits = Budget(plan, job["ram_budget"], job["latency"])  # the layout is chosen under these
+        xgb = train_xgboost(*job["split"], job["classes"], plan, size_fn=planned_flash(board, limits),
+                            progress=job["say"], latency_fn=_xgb_price(board, limits), latency_budget=job["latency"],
+                            layout_fn=planned_layout(board, limits), **job["xgb_kwargs"])
         pred = _xgb_classes(xgb.booster, job["Xt"], job["classes"])
         if not job["emulate"]:
             break
-        job["say"](f"budget {budget} bytes: XGBoost emulated, {job['Xt'].shape[0]} test rows")
-        em = _emulate_xgb(xgb.tables, job["board"], job["Xt"], pred)
+        job["say"](f"budget {budget} bytes: XGBoost emulated ({xgb.best.layout} layout), "
+                   f"{job['Xt'].shape[0]} test rows")
+        em = _emulate_xgb(xgb.tables, board, job["Xt"], pred, xgb.best.layout)
         if em["flash"] <= budget or attempt == 2:
             break
         plan = _replan(plan, budget, em["flash"], xgb.best.size_bytes)
     return xgb, pred, em, plan
 
 
-def _xgb_price(board):
-    """XGBoost's latency price on the board (`dwn_mcu.latency`), or None where it is not calibrated."""
-    from .latency import can_price, xgb_latency
+def _xgb_price(board, limits):
+    """XGBoost's latency price on the board in the layout chosen under `limits` (`xgb_plan.planned_latency`),
+    or None where it is not calibrated."""
+    from .latency import can_price
 
-    return (lambda tables: xgb_latency(tables, board.arch)) if can_price(board.arch, "xgboost") else None
+    return planned_latency(board, limits) if can_price(board.arch, "xgboost") else None
 
 
 def _check_latency(board, latency_budget):
@@ -166,7 +169,7 @@ def _check_latency(board, latency_budget):
 
     if latency_budget is None:
         return None
-    for family in ("dwn", "xgboost"):
+    for family in ("dwn", "xgboost") + (("xgboost_inline",) if architecture(board.arch).inline_lib_code else ()):
         check_calibrated(board.arch, family)
     return latency_cycles(latency_budget, board)
 
@@ -216,7 +219,7 @@ def _dwn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, t
 def _xgb_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
     xgb, xgb_pred, xgb_em, xgb_plan = _fit_xgb(job, budget)
     board = get_board(job["board"])
-    xplan = lower_xgboost(xgb.tables, board, Budget(board.flash, job["ram_budget"])).plan
+    xplan = lower_xgboost(xgb.tables, board, Budget(board.flash, job["ram_budget"]), layout=xgb.best.layout).plan
     entry = {"family": "XGBoost", "shape": xgb.best.shape(), "val_accuracy": xgb.best.val_accuracy,
              "test_accuracy": float(np.mean(xgb_pred[0] == job["yt"])), "planned_flash": xplan.model_flash,
              "planned_ram": xplan.model_ram, "planning_budget": xgb_plan, "priced_latency": xgb.best.latency,

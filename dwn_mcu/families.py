@@ -71,12 +71,13 @@ class DWNFamily:
 
 class XGBoostFamily:
     """An exported XGBoost model (`baselines.xgb_export.XGBTables`); `expected` = (classes, float32
-    margins) to hold the C to (default: the tables' NumPy walk, which tests hold equal to xgboost's own)."""
+    margins) to hold the C to (default: the tables' NumPy walk, which tests hold equal to xgboost's own);
+    `layout`: "table" or "inline" (`baselines.xgb_plan.choose_layout` picks; both compute the same)."""
 
     name = "XGBoost"
 
-    def __init__(self, tables, expected=None):
-        self.tables, self.expected = tables, expected
+    def __init__(self, tables, expected=None, layout: str | None = None):
+        self.tables, self.expected, self.layout = tables, expected, layout
 
     def reference(self, X) -> list:
         from .baselines.xgb_export import predict_tables
@@ -89,12 +90,12 @@ class XGBoostFamily:
     def lower(self, board, budget: Budget | None = None, name: str = "xgb_model"):
         from .baselines.xgb_plan import lower_xgboost
 
-        return lower_xgboost(self.tables, board, budget)
+        return lower_xgboost(self.tables, board, budget, layout=self.layout)
 
     def render(self, name: str, board=None, layout: str | None = None) -> dict:
         from .baselines.xgb_export import render_sources
 
-        return render_sources(self.tables, name)
+        return render_sources(self.tables, name, layout or self.layout or "table")
 
     def test_program(self, sources: dict, name: str, X, target: str = "avr") -> TestProgram:
         from .baselines.xgb_target import _parse, render_testbench
