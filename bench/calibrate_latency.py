@@ -192,9 +192,48 @@ def _dwn_corpus(arch: str, say) -> list:
     return rows
 
 
-def tree_corpus(arch: str, kind: str, say) -> list:
-    """emlearn's inline trees or our forests (`kind`), on random rows of TREE_SHAPES."""
-    return []
+#: (features, classes, estimator kind, depth, trees): emlearn's and our forest's inline trees
+TREE_SHAPES = [(4, 2, "tree", 6, 1), (8, 3, "tree", 9, 1), (6, 2, "forest", 4, 5), (5, 2, "extra", 6, 10),
+               (10, 4, "forest", 5, 4), (6, 7, "extra", 3, 8), (3, 2, "forest", 8, 3), (12, 3, "tree", 12, 1),
+               (16, 2, "forest", 3, 20)]
+
+
+def tree_model(seed: int, F, classes, kind, depth, trees, family: str):
+    """A model of the shape trained on int16 rows of a random problem, and `ROWS` rows of the same problem."""
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-20000, 20000, size=(600 + ROWS, F)).astype(np.int16)
+    y = np.argmax(X.astype(np.float64) @ rng.normal(size=(F, classes)) + 8000 * rng.normal(size=(len(X), classes)),
+                  axis=1)
+    est = DecisionTreeClassifier(max_depth=depth, random_state=seed) if kind == "tree" else \
+        (RandomForestClassifier if kind == "forest" else ExtraTreesClassifier)(trees, max_depth=depth, random_state=seed)
+    est.fit(X[:600], y[:600])
+    if family == "emlearn":
+        from dwn_mcu.baselines.emlearn_export import convert
+    else:
+        from dwn_mcu.baselines.forest_export import convert
+    return convert(kind, est, F, classes), X[600:]
+
+
+def tree_corpus(arch: str, family: str, say) -> list:
+    """emlearn's inline trees or our forests (`family`) of TREE_SHAPES on `arch`'s emulator."""
+    from dwn_mcu.families import EmlearnFamily, ForestFamily
+    from dwn_mcu.latency import tree_features
+    from dwn_mcu.targets.verify import verify_program
+
+    rows = []
+    for i, shape in enumerate(TREE_SHAPES):
+        model, X = tree_model(400 + i, *shape, family)
+        fam = (EmlearnFamily if family == "emlearn" else ForestFamily)(model)
+        r = verify_program(fam.test_program(fam.render("latt"), "latt", X), ARCHITECTURES[arch].target, X,
+                           measure_model_share=False)
+        if not r.ok:
+            raise SystemExit(f"{family} on {arch}: the firmware disagrees with the reference: {r.first_mismatch}")
+        rows.append((tree_features(model, family), float(np.median(r.latency)), str(shape)))
+        say(f"{arch} {family} {shape}: {rows[-1][1]:.0f}")
+    return rows
 
 
 def render_constants(latency: dict, errors: dict, command: str) -> str:

@@ -1,6 +1,6 @@
-"""DWN against the baselines (XGBoost, emlearn) on one board at one or more flash budgets, side by side.
+"""DWN against the baselines (XGBoost, emlearn, forest) on one board at one or more flash budgets, side by side.
 
-For each budget every family (`select_families`: DWN, XGBoost, emlearn) is fitted to the same training
+For each budget every family (`select_families`: DWN, XGBoost, emlearn, forest) is fitted to the same training
 rows (minus the same stratified 20% validation split, every family on the same int16 scaling), held to
 the same budget by the same rules (the planner's flash and RAM accounting, `dwn_mcu.compiler.make_plan`,
 `dwn_mcu.baselines.xgb_plan`, `dwn_mcu.baselines.emlearn_plan`), scored on the test split, then built for
@@ -43,6 +43,7 @@ from .errors import DWNError
 REPORT_MARKER = "report.json"  # marks a folder `compare` wrote (the only kind --force replaces)
 DWN_NAME = "dwn_model"
 XGB_NAME = "xgb_model"
+FAMILY_NAMES = ("dwn", "xgboost", "emlearn", "forest")  # `FAMILIES`' keys (defined below, by entry)
 
 
 def default_budgets(board) -> list:
@@ -162,14 +163,17 @@ def _xgb_price(board, limits):
     return planned_latency(board, limits) if can_price(board.arch, "xgboost") else None
 
 
-def _check_latency(board, latency_budget):
+def _check_latency(board, latency_budget, families=tuple(FAMILY_NAMES)):
     """The latency budget in cycles (None: none), refused where a family cannot be priced on the board."""
     from .compiler.budget import latency_cycles
     from .latency import check_calibrated
 
     if latency_budget is None:
         return None
-    for family in ("dwn", "xgboost") + (("xgboost_inline",) if architecture(board.arch).inline_lib_code else ()):
+    priced = [f for f in families if f != "xgboost"]
+    if "xgboost" in families:  # its layouts are priced apart; the inline one exists where it is measured
+        priced += ["xgboost"] + (["xgboost_inline"] if architecture(board.arch).inline_lib_code else [])
+    for family in priced:
         check_calibrated(board.arch, family)
     return latency_cycles(latency_budget, board)
 
@@ -232,9 +236,15 @@ def _xgb_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, N
 
 
 def _emlearn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
-    from .baselines.emlearn_compare import emlearn_entry
+    from .baselines.emlearn_compare import tree_entry
 
-    return (*emlearn_entry(job, budget), None)
+    return (*tree_entry(job, budget, "emlearn"), None)
+
+
+def _forest_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
+    from .baselines.emlearn_compare import tree_entry
+
+    return (*tree_entry(job, budget, "forest"), None)
 
 
 class Family(NamedTuple):
@@ -247,7 +257,8 @@ class Family(NamedTuple):
 #: compare's families, by the name `--families` takes.
 FAMILIES = {"dwn": Family("DWN", _dwn_entry, "torch", "train"),
             "xgboost": Family("XGBoost", _xgb_entry, "xgboost", "baselines"),
-            "emlearn": Family("emlearn", _emlearn_entry, "emlearn", "emlearn")}
+            "emlearn": Family("emlearn", _emlearn_entry, "emlearn", "emlearn"),
+            "forest": Family("forest", _forest_entry, "sklearn", "forest")}
 
 
 def select_families(names=None) -> tuple[list, list]:
@@ -307,7 +318,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
     out = Path(out_dir)
     families, notes = select_families(families)
     budgets, ram_budget = _check_request(board, out, budgets, emulate, force)
-    latency = _check_latency(board, latency_budget)
+    latency = _check_latency(board, latency_budget, families)
     say = progress or (lambda msg: None)
     for note in notes:
         say(note)

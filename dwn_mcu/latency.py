@@ -1,6 +1,7 @@
 """The planner's price of one inference: cycles on AVR (what simavr counts), instructions on the Cortex-M
 and RV32 targets (what QEMU counts), as a pure function of what is compiled: a lowered DWN `Program`
-(`compiler.lower.lower`) or an exported XGBoost model (`baselines.xgb_export.XGBTables`).
+(`compiler.lower.lower`), an exported XGBoost model (`baselines.xgb_export.XGBTables`, either layout) or
+an inline scikit-learn tree model (emlearn's, or our forest's).
 
 A price is a linear model: `features` counts the work the generated C does (features, binary-search
 steps, thermometer bits, LUTs and inputs on each code path, classes; XGBoost: features, search steps,
@@ -93,6 +94,26 @@ def xgb_features(tables, layout: str = "table") -> dict:
                 "margin": tables.num_margins}
     return {"base": 1, "feature": tables.num_features, "search": _search_steps(counts),
             "tree": tables.num_trees, "node": path, "margin": tables.num_margins}
+
+
+def tree_features(model, family: str = "emlearn") -> dict:
+    """The work one inference of an inline scikit-learn tree model does (emlearn's or our forest's:
+    `emlearn_export.EmlearnModel`, `forest_export.ForestModel`): one leaf per tree, the decision nodes
+    on the paths weighted by the training rows that reach each leaf, the classes' scores; our multi-class
+    forests add a row of class weights per tree (`leaf_class`)."""
+    from .baselines.forest_export import expected_path
+
+    T = len(getattr(model.estimator, "estimators_", [model.estimator]))
+    C = model.num_classes
+    out = {"base": 1, "tree": T, "node": expected_path(model.estimator), "class": C}
+    if family == "forest":
+        out["leaf_class"] = T * C if C > 2 else 0
+    return out
+
+
+def tree_latency(model, arch: str, family: str) -> int:
+    """The price of one inference of an inline tree model of `family` ("emlearn", "forest") on `arch`."""
+    return price(tree_features(model, family), _constants(arch, family))
 
 
 def price(features: dict, constants) -> int:

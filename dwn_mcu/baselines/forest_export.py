@@ -88,20 +88,22 @@ class ForestModel:
         """(trees, decision nodes)."""
         return self.num_trees, sum(int((t[0] >= 0).sum()) for t in self.trees)
 
-    def expected_path(self) -> float:
-        """Decision nodes passed per inference, summed over the trees, weighted by the training rows that
-        reach each leaf (`tree_.weighted_n_node_samples`): what the latency price counts."""
-        total = 0.0
-        for est in getattr(self.estimator, "estimators_", [self.estimator]):
-            t = est.tree_
-            depth = np.zeros(t.node_count, np.int64)
-            for n in range(t.node_count):  # children come after their parent in sklearn's numbering
-                if t.children_left[n] >= 0:
-                    depth[t.children_left[n]] = depth[t.children_right[n]] = depth[n] + 1
-            leaf = t.children_left < 0
-            w = t.weighted_n_node_samples[leaf]
-            total += float(np.sum(depth[leaf] * w) / np.sum(w))
-        return total
+
+
+def expected_path(estimator) -> float:
+    """Decision nodes passed per inference, summed over the trees, weighted by the training rows that
+    reach each leaf (`tree_.weighted_n_node_samples`): what the latency price counts."""
+    total = 0.0
+    for est in getattr(estimator, "estimators_", [estimator]):
+        t = est.tree_
+        depth = np.zeros(t.node_count, np.int64)
+        for n in range(t.node_count):  # children come after their parent in scikit-learn's numbering
+            if t.children_left[n] >= 0:
+                depth[t.children_left[n]] = depth[t.children_right[n]] = depth[n] + 1
+        leaf = t.children_left < 0
+        w = t.weighted_n_node_samples[leaf]
+        total += float(np.sum(depth[leaf] * w) / np.sum(w))
+    return total
 
 
 def _int16(Xq, num_features: int) -> np.ndarray:
