@@ -5,6 +5,8 @@ scaling and searches: `dwn_mcu.compare`'s job), built, verified on every test ro
 
 Prints one Markdown row per dataset, budget and family: shape, test accuracy (and scikit-learn's for the
 tree families where it differs), flash and RAM of the model's share of the ELF, median cycles.
+`--at-emlearn-latency`: instead, emlearn's pick, then XGBoost searched with emlearn's measured median
+cycles as its latency budget (the issue's target: our inline XGBoost no slower than emlearn's trees).
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/inline_trees.py \\
         --datasets phoneme segment banana --budgets 2048 --time-limit 30
@@ -65,6 +67,26 @@ def tree_rows(job: dict, budget: int) -> list:
     return out
 
 
+def at_emlearn_latency(job: dict, budget: int) -> list:
+    """emlearn's pick, and XGBoost held to emlearn's measured median cycles (priced latency budget)."""
+    from dwn_mcu.baselines.emlearn_compare import tree_entry
+    from dwn_mcu.baselines import BaselineError
+    from dwn_mcu.compare import _fit_xgb
+
+    e, _ = tree_entry(job, budget, "emlearn")
+    rows = [("emlearn", e["shape"], e["test_accuracy"], e["sklearn_test_accuracy"], e["emulator"])]
+    job["latency"] = int(e["emulator"]["cycles"]["median"])
+    try:
+        xgb, pred, em, _ = _fit_xgb(job, budget)
+        rows.append((f"XGBoost within {job['latency']} cycles", xgb.best.shape(),
+                     float(np.mean(pred[0] == job["yt"])), None, em))
+    except BaselineError as err:
+        print(f"| {budget} | XGBoost within {job['latency']} cycles: {err} |")
+    finally:
+        job["latency"] = None
+    return rows
+
+
 def main(argv=None) -> int:
     from dwn_mcu.compiler import get_board
     from dwn_mcu.data import load_dataset
@@ -74,6 +96,7 @@ def main(argv=None) -> int:
     ap.add_argument("--budgets", nargs="+", type=int, default=[2048])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--time-limit", type=float, default=30.0, help="seconds per search")
+    ap.add_argument("--at-emlearn-latency", action="store_true")
     args = ap.parse_args(argv)
     board = get_board("nano")
     print("| dataset | budget B | family | shape | test acc (C) | sklearn | flash B | RAM B | cycles (median) |")
@@ -83,7 +106,9 @@ def main(argv=None) -> int:
         job = job_for(data, board, args.seed, args.time_limit)
         for budget in args.budgets:
             t0 = time.monotonic()
-            for family, shape, acc, sk, em in xgb_rows(job, budget) + tree_rows(job, budget):
+            rows = at_emlearn_latency(job, budget) if args.at_emlearn_latency else \
+                xgb_rows(job, budget) + tree_rows(job, budget)
+            for family, shape, acc, sk, em in rows:
                 assert em["agree"] == em["vectors"], f"{family}: firmware disagrees with its reference"
                 sk_text = "" if sk is None or sk == acc else f"{100 * sk:.2f}%"
                 print(f"| {name} | {budget} | {family} | {shape} | {100 * acc:.2f}% | {sk_text} | {em['flash']:,} | "
