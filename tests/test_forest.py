@@ -113,3 +113,28 @@ def test_rendering_is_deterministic_and_has_no_malloc():
     assert "malloc" not in a[f"{NAME}.c"] and "PROGMEM" in a[f"{NAME}.c"]
     b = render_sources(_model("forest", 2)[0], NAME)
     assert "PROGMEM" not in b[f"{NAME}.c"]  # binary: the weights are immediates
+
+
+def test_compare_runs_forest_beside_emlearn_both_held_to_a_latency_budget(tmp_path, capsys):
+    pytest.importorskip("emlearn", reason="emlearn is the optional extra dwn-mcu[emlearn]")
+    pytest.importorskip("dwn_mcu.targets.verify", reason="needs the targets package (simavr)")
+    import json
+
+    from dwn_mcu.cli import main
+    from tests.conftest import shared_dataset
+
+    shared_dataset("wisconsin")
+    out = tmp_path / "cmp"
+    code = main(["compare", "--dataset", "wisconsin", "--board", "nano", "--budgets", "2048", "--families",
+                 "forest,emlearn", "--emlearn-trials", "3", "--latency-budget", "600", "-o", str(out), "--quiet"])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["families"] == ["emlearn", "forest"]  # in the registry's order
+    printed = capsys.readouterr().out
+    for e in report["rows"][0]["entries"]:
+        assert e["priced_latency"] <= 600 and e["most_accurate"]["priced_latency"] <= 600
+        em = e["emulator"]
+        assert em["agree"] == em["vectors"] == report["test_rows"] and em["flash"] <= 2048
+        assert all(p["agree"] == p["vectors"] for p in e["proofs"].values()) and "host sanitize" in e["proofs"]
+        assert f"| 2048 | {e['family']} | {e['shape']} |" in printed
+    assert (out / "accuracy_vs_latency_2048.png").read_bytes()[:4] == b"\x89PNG"
