@@ -11,6 +11,10 @@ same firmware gives the same constants. Rerun after any change to the templates:
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_latency.py   # every architecture
     PYTHONPATH=$PWD python bench/calibrate_latency.py --arches avr cortex-m0plus --dry-run
+    PYTHONPATH=$PWD python bench/calibrate_latency.py --families xgboost_inline emlearn forest   # the others kept
+
+Families: dwn, xgboost (table layout), xgboost_inline, emlearn and forest (inline scikit-learn trees of
+TREE_SHAPES on random int16 rows; their price weights each path by the training rows reaching its leaf).
 """
 
 from __future__ import annotations

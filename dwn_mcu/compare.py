@@ -386,7 +386,7 @@ def leader_lines(report: dict) -> list:
     show = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
     for row in report["rows"]:
         for e in row["entries"]:
-            if "most_accurate" not in e:  # a family searched without the speed-valuing rule (emlearn)
+            if "most_accurate" not in e:  # a report written before every family had a most accurate pick
                 continue
             m = e["most_accurate"]
             lines.append(f"| {row['budget']} | {e['family']} | {m['shape']} | {m['val_accuracy']:.4f} | "
