@@ -12,6 +12,10 @@ same firmware gives the same constants. Rerun after any change to the templates:
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_latency.py   # every architecture
     PYTHONPATH=$PWD python bench/calibrate_latency.py --arches avr cortex-m0plus --dry-run
+    PYTHONPATH=$PWD python bench/calibrate_latency.py --families xgboost_inline emlearn forest   # the others kept
+
+Families: dwn, xgboost (table layout), xgboost_inline, emlearn and forest (inline scikit-learn trees of
+TREE_SHAPES on random int16 rows; their price weights each path by the training rows reaching its leaf).
 """
 
 from __future__ import annotations
@@ -158,15 +162,18 @@ def xgb_model(seed: int, F, classes, depth, rounds):
     return pack(parse_booster(booster)), rng.normal(size=(ROWS, F)).astype(np.float32)
 
 
-def measure_xgb(tables, X, arch: str, name: str = "latx"):
+def measure_xgb(tables, X, arch: str, name: str = "latx", layout: str = "table"):
     from dwn_mcu.baselines.xgb_export import render_sources
     from dwn_mcu.baselines.xgb_target import verify_on_target
 
-    r = verify_on_target(tables, ARCHITECTURES[arch].target, render_sources(tables, name), name, X,
+    r = verify_on_target(tables, ARCHITECTURES[arch].target, render_sources(tables, name, layout), name, X,
                          measure_model_share=False)
     if not r.ok:
-        raise SystemExit(f"XGBoost on {arch}: the firmware disagrees with the reference: {r.first_mismatch}")
-    return xgb_features(tables), float(np.median(r.latency))
+        raise SystemExit(f"XGBoost ({layout}) on {arch}: the firmware disagrees with the reference: {r.first_mismatch}")
+    return xgb_features(tables, layout), float(np.median(r.latency))
+
+
+FAMILIES = ("dwn", "xgboost", "xgboost_inline", "emlearn", "forest")
 
 
 def fit(rows: list) -> tuple[dict, float]:
@@ -183,30 +190,87 @@ def fit(rows: list) -> tuple[dict, float]:
     return costs, float(np.max(np.abs(pred - b) / b)), (pred - b) / b
 
 
-def corpus(arch: str, say) -> dict:
-    """{family: [(features, median, label)]} measured on `arch`'s emulator."""
-    out = {"dwn": []}
+def corpus(arch: str, say, families=FAMILIES) -> dict:
+    """{family: [(features, median, label)]} measured on `arch`'s emulator, for each of `families`."""
+    out = {}
+    if "dwn" in families:
+        out["dwn"] = _dwn_corpus(arch, say)
+    for family, layout in (("xgboost", "table"), ("xgboost_inline", "inline")):
+        if family not in families or (layout == "inline" and ARCHITECTURES[arch].inline_lib_code is None):
+            continue
+        out[family] = []
+        for i, shape in enumerate(XGB_SHAPES):
+            out[family].append((*measure_xgb(*xgb_model(200 + i, *shape), arch, layout=layout), str(shape)))
+            say(f"{arch} XGBoost {layout} {shape}: {out[family][-1][1]:.0f}")
+    for family, kind in (("emlearn", "emlearn"), ("forest", "forest")):
+        if family in families:
+            out[family] = tree_corpus(arch, kind, say)
+    return out
+
+
+def _dwn_corpus(arch: str, say) -> list:
+    rows = []
     models = [(shape, dwn_model(100 + i, *shape)) for i, shape in enumerate(DWN_SHAPES)]
     models += [(shape, data_model(300 + i, *shape)) for i, shape in enumerate(DATA_SHAPES)]
     for shape, made in models[: len(DWN_SHAPES)]:  # random LUTs, every one in diagram form
-        out["dwn"].append((*measure_dwn(*made, arch, "unrolled", all_diagrams=True), f"{shape} all diagrams"))
-        say(f"{arch} DWN {shape} unrolled, every LUT a diagram: {out['dwn'][-1][1]:.0f}")
+        rows.append((*measure_dwn(*made, arch, "unrolled", all_diagrams=True), f"{shape} all diagrams"))
+        say(f"{arch} DWN {shape} unrolled, every LUT a diagram: {rows[-1][1]:.0f}")
     for shape, made in models:
         if made is None:
             say(f"{shape}: dataset not found, left out")
             continue
         model, X = made
         for layout in ("table", "unrolled"):
-            out["dwn"].append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
-            say(f"{arch} DWN {shape} {layout}: {out['dwn'][-1][1]:.0f}")
+            rows.append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
+            say(f"{arch} DWN {shape} {layout}: {rows[-1][1]:.0f}")
         # the same shape with few-input LUTs: the diagram form's LUTs and nodes
-        out["dwn"].append((*measure_dwn(few_input_tables(model, 7), X, arch, "unrolled"), f"{shape} few-input"))
-        say(f"{arch} DWN {shape} unrolled, few-input LUTs: {out['dwn'][-1][1]:.0f}")
-    out["xgboost"] = []
-    for i, shape in enumerate(XGB_SHAPES):
-        out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape), arch), str(shape)))
-        say(f"{arch} XGBoost {shape}: {out['xgboost'][-1][1]:.0f}")
-    return out
+        rows.append((*measure_dwn(few_input_tables(model, 7), X, arch, "unrolled"), f"{shape} few-input"))
+        say(f"{arch} DWN {shape} unrolled, few-input LUTs: {rows[-1][1]:.0f}")
+    return rows
+
+
+#: (features, classes, estimator kind, depth, trees): emlearn's and our forest's inline trees
+TREE_SHAPES = [(4, 2, "tree", 6, 1), (8, 3, "tree", 9, 1), (6, 2, "forest", 4, 5), (5, 2, "extra", 6, 10),
+               (10, 4, "forest", 5, 4), (6, 7, "extra", 3, 8), (3, 2, "forest", 8, 3), (12, 3, "tree", 12, 1),
+               (16, 2, "forest", 3, 20)]
+
+
+def tree_model(seed: int, F, classes, kind, depth, trees, family: str):
+    """A model of the shape trained on int16 rows of a random problem, and `ROWS` rows of the same problem."""
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-20000, 20000, size=(600 + ROWS, F)).astype(np.int16)
+    y = np.argmax(X.astype(np.float64) @ rng.normal(size=(F, classes)) + 8000 * rng.normal(size=(len(X), classes)),
+                  axis=1)
+    est = DecisionTreeClassifier(max_depth=depth, random_state=seed) if kind == "tree" else \
+        (RandomForestClassifier if kind == "forest" else ExtraTreesClassifier)(trees, max_depth=depth, random_state=seed)
+    est.fit(X[:600], y[:600])
+    if family == "emlearn":
+        from dwn_mcu.baselines.emlearn_export import convert
+    else:
+        from dwn_mcu.baselines.forest_export import convert
+    return convert(kind, est, F, classes), X[600:]
+
+
+def tree_corpus(arch: str, family: str, say) -> list:
+    """emlearn's inline trees or our forests (`family`) of TREE_SHAPES on `arch`'s emulator."""
+    from dwn_mcu.families import EmlearnFamily, ForestFamily
+    from dwn_mcu.latency import tree_features
+    from dwn_mcu.targets.verify import verify_program
+
+    rows = []
+    for i, shape in enumerate(TREE_SHAPES):
+        model, X = tree_model(400 + i, *shape, family)
+        fam = (EmlearnFamily if family == "emlearn" else ForestFamily)(model)
+        r = verify_program(fam.test_program(fam.render("latt"), "latt", X), ARCHITECTURES[arch].target, X,
+                           measure_model_share=False)
+        if not r.ok:
+            raise SystemExit(f"{family} on {arch}: the firmware disagrees with the reference: {r.first_mismatch}")
+        rows.append((tree_features(model, family), float(np.median(r.latency)), str(shape)))
+        say(f"{arch} {family} {shape}: {rows[-1][1]:.0f}")
+    return rows
 
 
 def render_constants(latency: dict, errors: dict, command: str) -> str:
@@ -221,6 +285,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arches", nargs="+", default=[a for a in BOARD if ARCHITECTURES[a].target],
                     choices=sorted(BOARD))
+    ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES,
+                    help="refit these families only (the others keep their constants)")
     ap.add_argument("--dry-run", action="store_true", help="print the constants, do not rewrite the file")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
@@ -231,7 +297,9 @@ def main(argv=None) -> int:
     errors = {k: dict(v) for k, v in getattr(old, "FIT_ERROR", {}).items()}
     t0 = time.monotonic()
     for arch in args.arches:
-        for family, rows in corpus(arch, say).items():
+        for family, rows in corpus(arch, say, args.families).items():
+            if not rows:
+                continue
             latency.setdefault(arch, {})[family], errors.setdefault(arch, {})[family], each = fit(rows)
             say(f"{arch} {family}: {len(rows)} models, worst fit error {errors[arch][family]:.1%}")
             for (_, measured, label), e in zip(rows, each):

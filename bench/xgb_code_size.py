@@ -5,7 +5,11 @@ and margins, over bench/calibrate_latency.py's XGBoost corpus. Prints each measu
 above all of them (the planner must never be below the chip). On the QEMU targets the model runs through
 the test shim (`baselines.xgb_target.SHIM`), whose few bytes and frame are counted too: the safe side.
 
-    PYTHONPATH=$PWD python bench/xgb_code_size.py [--arches cortex-m0plus ...]
+The inline layout (`--layout inline`) is priced by building its object (`baselines.object_size`); this
+measures what the linked firmware adds beyond the object (the soft-float add, and the shim on QEMU:
+`inline_lib_code`) and the stack beyond the object's frames (`inline_stack`).
+
+    PYTHONPATH=$PWD python bench/xgb_code_size.py [--arches cortex-m0plus ...] [--layout inline]
 """
 
 from __future__ import annotations
@@ -39,6 +43,26 @@ def measure(arch: str) -> list:
     return out
 
 
+def measure_inline(arch: str) -> dict:
+    """`inline_lib_code` and `inline_stack` on `arch`: the most any model of the corpus needs."""
+    from dwn_mcu.baselines.object_size import object_size
+
+    board = {"avr": "nano", "cortex-m0plus": "pico", "cortex-m3": "bluepill", "cortex-m4f": "nucleo_f401re"}[arch]
+    lib, stack = [], []
+    for i, shape in enumerate(XGB_SHAPES):
+        tables, X = xgb_model(200 + i, *shape)
+        sources = render_sources(tables, "xm", "inline")
+        code, _, frame = object_size(sources, "xm", board, "XGBoost inline trees")
+        r = verify_on_target(tables, ARCHITECTURES[arch].target, sources, "xm", X)
+        if not r.ok:
+            raise SystemExit(f"{arch} {shape} inline: disagrees with the reference: {r.first_mismatch}")
+        lib.append(r.model_size.flash - code)
+        stack.append(r.stack_measured - frame)
+        print(f"{arch} {shape} inline: object {code} B, linked {r.model_size.flash} B, frame {frame} B, "
+              f"stack {r.stack_measured} B", flush=True)
+    return {"inline_lib_code": max(lib), "inline_stack": 4 * math.ceil(max(stack) / 4)}
+
+
 def constants(rows: list) -> dict:
     """fixed + per_margin * M at or above every code measurement; the deepest frame, rounded up to 4."""
     one = max(code for M, code, _ in rows if M == 1)
@@ -50,9 +74,10 @@ def constants(rows: list) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arches", nargs="+", default=[a for a, r in ARCHITECTURES.items() if r.target])
+    ap.add_argument("--layout", choices=("table", "inline"), default="table")
     args = ap.parse_args(argv)
     for arch in args.arches:
-        print(f"{arch}: {constants(measure(arch))}", flush=True)
+        print(f"{arch}: {measure_inline(arch) if args.layout == 'inline' else constants(measure(arch))}", flush=True)
     return 0
 
 

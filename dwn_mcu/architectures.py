@@ -51,6 +51,10 @@ class Architecture:
     target: str | None = None  # the emulated target (toolchains.TARGETS) that runs this code, if any
     xgb_code: MappingProxyType | None = None  # XGBoost: {"fixed", "per_margin"} bytes; None: not measured
     xgb_stack: int | None = None  # XGBoost predict's frame besides its bins and margins
+    #: inline tree layouts (XGBoost's): bytes the linked firmware adds beyond the library's object (the
+    #: soft-float add), and stack beyond its frame; measured by bench/xgb_code_size.py; None: not measured
+    inline_lib_code: int | None = None
+    inline_stack: int | None = None
     #: AVR table layout's fast path: predict()'s deepest frame measured in simavr without its score array
     #: (30 bytes: seven layers, 10 classes; 25 to 27 on smaller models) with 2 bytes to spare.
     fast_frame: int | None = None
@@ -104,18 +108,20 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
             # shapes: the estimate 0 to 68 bytes above, at most 8 below)
             encoder_bytes=-100, u_diag_lut=2.3, u_diag_node=8.7),
         dwn_stack=27, dwn_stack_unrolled=(12, 8), target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
-        fast_frame=32),
+        fast_frame=32, inline_lib_code=344, inline_stack=4),
     Architecture("cortex-m0plus", _dwn_code(106, 310, 100, 200, 10.5,
                                             (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4),
                                             layer_word=48, layer_word_input=8, u_diag_lut=0, u_diag_node=7.9),
                  dwn_stack=76, target="cortex-m0plus", dwn_stack_unrolled=(52, 0),
-                 xgb_code=_xgb_code(1150, 25), xgb_stack=112),
+                 xgb_code=_xgb_code(1150, 25), xgb_stack=112, inline_lib_code=1650, inline_stack=48),
     Architecture("cortex-m3", _dwn_code(116, 280, 104, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0),
                                         layer_word=48, layer_word_input=11, u_diag_lut=1.6, u_diag_node=6.9),
-                 dwn_stack=52, target="cortex-m3", xgb_code=_xgb_code(848, 31), xgb_stack=76),
+                 dwn_stack=52, target="cortex-m3", xgb_code=_xgb_code(848, 31), xgb_stack=76,
+                 inline_lib_code=564, inline_stack=28),
     Architecture("cortex-m4f", _dwn_code(116, 276, 102, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6),
                                          layer_word=50, layer_word_input=10, u_diag_lut=1.8, u_diag_node=6.9),
-                 dwn_stack=52, target="cortex-m4f", xgb_code=_xgb_code(315, 32), xgb_stack=80),
+                 dwn_stack=52, target="cortex-m4f", xgb_code=_xgb_code(315, 32), xgb_stack=80,
+                 inline_lib_code=26, inline_stack=28),
     Architecture("riscv32", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0),
                                       layer_word=49, layer_word_input=16, u_diag_lut=2.3, u_diag_node=9.0),
                  dwn_stack=40, target="rv32", xgb_code=_xgb_code(1894, 58), xgb_stack=144),

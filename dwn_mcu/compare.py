@@ -1,6 +1,6 @@
-"""DWN against the baselines (XGBoost, emlearn) on one board at one or more flash budgets, side by side.
+"""DWN against the baselines (XGBoost, emlearn, forest) on one board at one or more flash budgets, side by side.
 
-For each budget every family (`select_families`: DWN, XGBoost, emlearn) is fitted to the same training
+For each budget every family (`select_families`: DWN, XGBoost, emlearn, forest) is fitted to the same training
 rows (minus the same stratified 20% validation split, every family on the same int16 scaling), held to
 the same budget by the same rules (the planner's flash and RAM accounting, `dwn_mcu.compiler.make_plan`,
 `dwn_mcu.baselines.xgb_plan`, `dwn_mcu.baselines.emlearn_plan`), scored on the test split, then built for
@@ -32,7 +32,7 @@ import numpy as np
 
 from .architectures import architecture
 from .baselines.xgb_export import render_sources
-from .baselines.xgb_plan import lower_xgboost, planned_flash, require_measured
+from .baselines.xgb_plan import lower_xgboost, planned_flash, planned_latency, planned_layout, require_measured
 from .baselines.xgb_train import train_xgboost
 from .budget_search import budgets as model_budgets
 from .budget_search import search_dwn
@@ -45,6 +45,7 @@ from .errors import DWNError
 REPORT_MARKER = "report.json"  # marks a folder `compare` wrote (the only kind --force replaces)
 DWN_NAME = "dwn_model"
 XGB_NAME = "xgb_model"
+FAMILY_NAMES = ("dwn", "xgboost", "emlearn", "forest")  # `FAMILIES`' keys (defined below, by entry)
 
 
 def default_budgets(board) -> list:
@@ -79,11 +80,11 @@ def _emulated(r) -> dict:
             "first_mismatch": r.first_mismatch}
 
 
-def _emulate_xgb(tables, board, X, expected):
+def _emulate_xgb(tables, board, X, expected, layout="table"):
     from .baselines.xgb_target import verify_on_target
 
-    r = verify_on_target(tables, architecture(board.arch).target, render_sources(tables, XGB_NAME), XGB_NAME, X,
-                         expected=expected)
+    r = verify_on_target(tables, architecture(board.arch).target, render_sources(tables, XGB_NAME, layout), XGB_NAME,
+                         X, expected=expected)
     return _emulated(r)
 
 
@@ -171,36 +172,44 @@ def _fit_dwn(job: dict, budget: int, chosen_dwns: list):
 
 def _fit_xgb(job: dict, budget: int):
     """The XGBoost search at `budget`, searched again like the DWN's. Returns (result, test predictions,
-    emulated, plans)."""
+    emulated, plans); the layout (table or inline) is chosen under the budgets each search plans to."""
+    board = job["board"]
+
     def search(plan, lat):
         job["say"](f"budget {budget} bytes: XGBoost search (planning to {plan} bytes"
                    + ("" if lat is None else f", {lat} priced") + ")")
-        xgb = train_xgboost(*job["split"], job["classes"], plan, size_fn=planned_flash(job["board"]),
-                            progress=job["say"], latency_fn=_xgb_price(job["board"]), latency_budget=lat,
-                            **job["xgb_kwargs"])
+        limits = Budget(plan, job["ram_budget"], lat)
+        xgb = train_xgboost(*job["split"], job["classes"], plan, size_fn=planned_flash(board, limits),
+                            progress=job["say"], latency_fn=_xgb_price(board, limits), latency_budget=lat,
+                            layout_fn=planned_layout(board, limits), **job["xgb_kwargs"])
         return xgb, _xgb_classes(xgb.booster, job["Xt"], job["classes"])
 
     (xgb, pred), em, plans = _search_until_within(
-        job, budget, "XGBoost", search, lambda r: _emulate_xgb(r[0].tables, job["board"], job["Xt"], r[1]),
+        job, budget, "XGBoost", search,
+        lambda r: _emulate_xgb(r[0].tables, board, job["Xt"], r[1], r[0].best.layout),
         lambda r: (r[0].best.size_bytes, r[0].best.latency))
     return xgb, pred, em, plans
 
 
-def _xgb_price(board):
-    """XGBoost's latency price on the board (`dwn_mcu.latency`), or None where it is not calibrated."""
-    from .latency import can_price, xgb_latency
+def _xgb_price(board, limits):
+    """XGBoost's latency price on the board in the layout chosen under `limits` (`xgb_plan.planned_latency`),
+    or None where it is not calibrated."""
+    from .latency import can_price
 
-    return (lambda tables: xgb_latency(tables, board.arch)) if can_price(board.arch, "xgboost") else None
+    return planned_latency(board, limits) if can_price(board.arch, "xgboost") else None
 
 
-def _check_latency(board, latency_budget):
+def _check_latency(board, latency_budget, families=tuple(FAMILY_NAMES)):
     """The latency budget in cycles (None: none), refused where a family cannot be priced on the board."""
     from .compiler.budget import latency_cycles
     from .latency import check_calibrated
 
     if latency_budget is None:
         return None
-    for family in ("dwn", "xgboost"):
+    priced = [f for f in families if f != "xgboost"]
+    if "xgboost" in families:  # its layouts are priced apart; the inline one exists where it is measured
+        priced += ["xgboost"] + (["xgboost_inline"] if architecture(board.arch).inline_lib_code else [])
+    for family in priced:
         check_calibrated(board.arch, family)
     return latency_cycles(latency_budget, board)
 
@@ -250,7 +259,7 @@ def _dwn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, t
 def _xgb_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
     xgb, xgb_pred, xgb_em, plans = _fit_xgb(job, budget)
     board = get_board(job["board"])
-    xplan = lower_xgboost(xgb.tables, board, Budget(board.flash, job["ram_budget"])).plan
+    xplan = lower_xgboost(xgb.tables, board, Budget(board.flash, job["ram_budget"]), layout=xgb.best.layout).plan
     entry = {"family": "XGBoost", "shape": xgb.best.shape(), "val_accuracy": xgb.best.val_accuracy,
              "test_accuracy": float(np.mean(xgb_pred[0] == job["yt"])), "planned_flash": xplan.model_flash,
              "planned_ram": xplan.model_ram, "priced_latency": xgb.best.latency,
@@ -278,9 +287,15 @@ def _plan_fields(job: dict, plans: dict, em) -> dict:
 
 
 def _emlearn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
-    from .baselines.emlearn_compare import emlearn_entry
+    from .baselines.emlearn_compare import tree_entry
 
-    return (*emlearn_entry(job, budget), None)
+    return (*tree_entry(job, budget, "emlearn"), None)
+
+
+def _forest_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
+    from .baselines.emlearn_compare import tree_entry
+
+    return (*tree_entry(job, budget, "forest"), None)
 
 
 class Family(NamedTuple):
@@ -293,7 +308,8 @@ class Family(NamedTuple):
 #: compare's families, by the name `--families` takes.
 FAMILIES = {"dwn": Family("DWN", _dwn_entry, "torch", "train"),
             "xgboost": Family("XGBoost", _xgb_entry, "xgboost", "baselines"),
-            "emlearn": Family("emlearn", _emlearn_entry, "emlearn", "emlearn")}
+            "emlearn": Family("emlearn", _emlearn_entry, "emlearn", "emlearn"),
+            "forest": Family("forest", _forest_entry, "sklearn", "forest")}
 
 
 def select_families(names=None) -> tuple[list, list]:
@@ -353,7 +369,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
     out = Path(out_dir)
     families, notes = select_families(families)
     budgets, ram_budget = _check_request(board, out, budgets, emulate, force)
-    latency = _check_latency(board, latency_budget)
+    latency = _check_latency(board, latency_budget, families)
     say = progress or (lambda msg: None)
     for note in notes:
         say(note)
@@ -421,7 +437,7 @@ def leader_lines(report: dict) -> list:
     show = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
     for row in report["rows"]:
         for e in row["entries"]:
-            if "most_accurate" not in e:  # a family searched without the speed-valuing rule (emlearn)
+            if "most_accurate" not in e:  # a report written before every family had a most accurate pick
                 continue
             m = e["most_accurate"]
             lines.append(f"| {row['budget']} | {e['family']} | {m['shape']} | {m['val_accuracy']:.4f} | "

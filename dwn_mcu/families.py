@@ -3,7 +3,7 @@ accounting, atomic writing and reports exist once. A family gives its reference 
 itself for a board and budget (a `compiler.program.Lowered`: the model, its flash and RAM by part in the
 shared accounting `compiler.budget.Sizes`, the budget),
 renders its C library, and describes its test firmware for the target proofs (`targets.testbench.
-TestProgram`, run by `targets.verify.verify_program`). DWN, XGBoost and emlearn implement it; another family is
+TestProgram`, run by `targets.verify.verify_program`). DWN, XGBoost, emlearn and forest implement it; another family is
 one module like these plus its templates.
 """
 
@@ -71,12 +71,13 @@ class DWNFamily:
 
 class XGBoostFamily:
     """An exported XGBoost model (`baselines.xgb_export.XGBTables`); `expected` = (classes, float32
-    margins) to hold the C to (default: the tables' NumPy walk, which tests hold equal to xgboost's own)."""
+    margins) to hold the C to (default: the tables' NumPy walk, which tests hold equal to xgboost's own);
+    `layout`: "table" or "inline" (`baselines.xgb_plan.choose_layout` picks; both compute the same)."""
 
     name = "XGBoost"
 
-    def __init__(self, tables, expected=None):
-        self.tables, self.expected = tables, expected
+    def __init__(self, tables, expected=None, layout: str | None = None):
+        self.tables, self.expected, self.layout = tables, expected, layout
 
     def reference(self, X) -> list:
         from .baselines.xgb_export import predict_tables
@@ -89,12 +90,12 @@ class XGBoostFamily:
     def lower(self, board, budget: Budget | None = None, name: str = "xgb_model"):
         from .baselines.xgb_plan import lower_xgboost
 
-        return lower_xgboost(self.tables, board, budget)
+        return lower_xgboost(self.tables, board, budget, layout=self.layout)
 
     def render(self, name: str, board=None, layout: str | None = None) -> dict:
         from .baselines.xgb_export import render_sources
 
-        return render_sources(self.tables, name)
+        return render_sources(self.tables, name, layout or self.layout or "table")
 
     def test_program(self, sources: dict, name: str, X, target: str = "avr") -> TestProgram:
         from .baselines.xgb_target import _parse, render_testbench
@@ -142,6 +143,42 @@ class EmlearnFamily:
 
     def test_program(self, sources: dict, name: str, X) -> TestProgram:
         from .baselines.emlearn_export import INPUT_TYPE
+        from .targets.testbench import render_testbench
+        from .targets.verify import parse_results
+
+        C = self.model.num_classes
+        return TestProgram(
+            name=name, sources=sources,
+            testbench=lambda target, rows, with_model: render_testbench(target, name, rows, C, with_model=with_model,
+                                                                        input_type=INPUT_TYPE),
+            parse=lambda text: parse_results(text, C), expected=self.reference(X),
+            show=lambda v: {"class": v[0], "scores": list(v[1])})
+
+
+class ForestFamily:
+    """A scikit-learn forest or tree as our own inline C (`baselines.forest_export.ForestModel`): int16
+    inputs, per-class integer sums as scores; the reference is the model's integer walk (exact in C)."""
+
+    name = "forest"
+
+    def __init__(self, model):
+        self.model = model
+
+    def reference(self, X) -> list:
+        return self.model.reference(X)
+
+    def lower(self, board, budget: Budget | None = None, name: str = "forest_model"):
+        from .baselines.forest_plan import plan_forest
+
+        return plan_forest(self.model, board, budget, name=name)
+
+    def render(self, name: str, board=None, layout: str | None = None) -> dict:
+        from .baselines.forest_export import render_sources
+
+        return render_sources(self.model, name)
+
+    def test_program(self, sources: dict, name: str, X) -> TestProgram:
+        from .baselines.forest_export import INPUT_TYPE
         from .targets.testbench import render_testbench
         from .targets.verify import parse_results
 

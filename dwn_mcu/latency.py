@@ -1,6 +1,7 @@
 """The planner's price of one inference: cycles on AVR (what simavr counts), instructions on the Cortex-M
 and RV32 targets (what QEMU counts), as a pure function of what is compiled: a lowered DWN `Program`
-(`compiler.lower.lower`) or an exported XGBoost model (`baselines.xgb_export.XGBTables`).
+(`compiler.lower.lower`), an exported XGBoost model (`baselines.xgb_export.XGBTables`, either layout) or
+an inline scikit-learn tree model (emlearn's, or our forest's).
 
 A price is a linear model: `features` counts the work the generated C does (features, binary-search
 steps, thermometer bits, LUTs and inputs on each code path, classes; XGBoost: features, search steps,
@@ -94,14 +95,39 @@ def _mean_leaf_depth(skip, right_leaf, start: int, count: int) -> float:
     return float(np.mean(depths))
 
 
-def xgb_features(tables) -> dict:
-    """The work one inference of an exported XGBoost model does (see `dwn_features`)."""
+def xgb_features(tables, layout: str = "table") -> dict:
+    """The work one inference of an exported XGBoost model does in `layout` (see `dwn_features`): the
+    table layout searches each feature's keys and walks node tables; the inline one keys each feature
+    it reads and runs each tree's if/else path."""
     counts = np.diff(tables.thr_start.astype(np.int64))
     skip, right_leaf = tables.node_skip.astype(np.int64), (tables.node_feat.astype(np.int64) & 1).astype(bool)
     starts = np.concatenate([[0], np.cumsum(tables.tree_nodes.astype(np.int64))])
     path = sum(_mean_leaf_depth(skip, right_leaf, int(s), int(n)) for s, n in zip(starts, tables.tree_nodes))
+    if layout == "inline":
+        return {"base": 1, "feature": int(np.count_nonzero(counts)), "tree": tables.num_trees, "node": path,
+                "margin": tables.num_margins}
     return {"base": 1, "feature": tables.num_features, "search": _search_steps(counts),
             "tree": tables.num_trees, "node": path, "margin": tables.num_margins}
+
+
+def tree_features(model, family: str = "emlearn") -> dict:
+    """The work one inference of an inline scikit-learn tree model does (emlearn's or our forest's:
+    `emlearn_export.EmlearnModel`, `forest_export.ForestModel`): one leaf per tree, the decision nodes
+    on the paths weighted by the training rows that reach each leaf, the classes' scores; our multi-class
+    forests add a row of class weights per tree (`leaf_class`)."""
+    from .baselines.forest_export import expected_path
+
+    T = len(getattr(model.estimator, "estimators_", [model.estimator]))
+    C = model.num_classes
+    out = {"base": 1, "tree": T, "node": expected_path(model.estimator), "class": C}
+    if family == "forest":
+        out["leaf_class"] = T * C if C > 2 else 0
+    return out
+
+
+def tree_latency(model, arch: str, family: str) -> int:
+    """The price of one inference of an inline tree model of `family` ("emlearn", "forest") on `arch`."""
+    return price(tree_features(model, family), _constants(arch, family))
 
 
 def price(features: dict, constants) -> int:
@@ -133,9 +159,10 @@ def program_latency(program) -> int:
     return price(dwn_features(program), _constants(program.plan.board.arch, "dwn"))
 
 
-def xgb_latency(tables, arch: str) -> int:
-    """The price of one inference of an exported XGBoost model on `arch`."""
-    return price(xgb_features(tables), _constants(arch, "xgboost"))
+def xgb_latency(tables, arch: str, layout: str = "table") -> int:
+    """The price of one inference of an exported XGBoost model on `arch` in `layout`."""
+    family = "xgboost_inline" if layout == "inline" else "xgboost"
+    return price(xgb_features(tables, layout), _constants(arch, family))
 
 
 def can_price(arch: str, family: str) -> bool:

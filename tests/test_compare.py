@@ -168,7 +168,7 @@ def test_compare_holds_both_families_to_the_latency_budget_and_shows_both_choice
     out = tmp_path / "cmp"
     code = main(["compare", "--dataset", "wisconsin", "--board", "nano", "--budgets", "2048", "--dwn-trials", "2",
                  "--epochs", "2", "--xgb-trials", "4", "--no-emulate", "--latency-budget", "400us", "-o", str(out),
-                 "--quiet", "--families", "dwn,xgboost"])  # emlearn is not priced: not held to a latency budget
+                 "--quiet", "--families", "dwn,xgboost"])  # the tree families: tests/test_forest.py
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     assert report["latency_budget"] == 6400 and report["latency_unit"] == "cycles"  # 400 us at 16 MHz

@@ -160,7 +160,7 @@ def test_compare_cli_family_errors_are_one_line(tmp_path, capsys, monkeypatch):
 
     orig = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "emlearn" else orig(n, *a))
-    for families, message in (("dwn,nope", "unknown family 'nope' (families: dwn, xgboost, emlearn)"),
+    for families, message in (("dwn,nope", "unknown family 'nope' (families: dwn, xgboost, emlearn, forest)"),
                               ("emlearn", "family emlearn is not installed: pip install 'dwn-mcu[emlearn]'")):
         code = main(["compare", "--dataset", "phoneme", "--board", "nano", "--families", families,
                      "-o", str(tmp_path / "out"), "--quiet"])

@@ -189,3 +189,56 @@ def test_train_board_latency_budget_is_stored_and_build_holds_it(tmp_path, capsy
     assert report["latency"]["unit"] == "cycles"
     assert main(["train", "--dataset", "phoneme", "--latency-budget", "10", "-o", str(tmp_path / "x.dwn")]) == 2
     assert "need --board" in capsys.readouterr().err
+
+
+def test_xgboost_inline_price_within_10_percent_of_simavr():
+    require_target("avr")
+    xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
+    from dwn_mcu.baselines.xgb_export import pack, parse_booster, render_sources
+    from dwn_mcu.baselines.xgb_target import verify_on_avr
+
+    rng = np.random.default_rng(6)
+    for F, classes, depth, rounds in [(6, 2, 3, 12), (7, 3, 4, 6)]:
+        X = rng.normal(size=(300, F)).astype(np.float32)
+        y = np.argmax(X @ rng.normal(size=(F, classes)), axis=1)
+        params = {"max_depth": depth, "eta": 0.3, "tree_method": "hist", "seed": 0, "nthread": 1, "verbosity": 0}
+        params.update({"objective": "binary:logistic"} if classes == 2 else
+                      {"objective": "multi:softmax", "num_class": classes})
+        tables = pack(parse_booster(xgb.train(params, xgb.DMatrix(X, label=y), rounds)))
+        r = verify_on_avr(tables, render_sources(tables, "xl", "inline"), "xl", X[:16], measure_model_share=False)
+        assert r.ok
+        measured, priced = float(np.median(r.latency)), xgb_latency(tables, "avr", "inline")
+        assert abs(priced - measured) <= 0.10 * measured, (F, classes, depth, rounds, priced, measured)
+        assert priced < xgb_latency(tables, "avr", "table")
+
+
+@pytest.mark.parametrize("family", ["emlearn", "forest"])
+def test_inline_tree_price_within_15_percent_of_simavr(family):
+    """The tree families' price (weighted path, trees, classes) against simavr on rows like the training
+    rows (the weights come from them)."""
+    require_target("avr")
+    import importlib.util
+
+    if importlib.util.find_spec(family if family == "emlearn" else "sklearn") is None:
+        pytest.skip(f"{family} is not installed")  # emlearn not imported here: it sets numpy.seterr(all="raise")
+    from sklearn.ensemble import RandomForestClassifier
+
+    from dwn_mcu.families import EmlearnFamily, ForestFamily
+    from dwn_mcu.latency import tree_latency
+    from dwn_mcu.targets.verify import verify_program
+
+    if family == "emlearn":
+        from dwn_mcu.baselines.emlearn_export import convert
+    else:
+        from dwn_mcu.baselines.forest_export import convert
+    rng = np.random.default_rng(7)
+    for F, classes, trees, depth in [(6, 2, 4, 5), (5, 3, 3, 4)]:
+        X = rng.integers(-20000, 20000, size=(640, F)).astype(np.int16)
+        y = np.argmax(X.astype(float) @ rng.normal(size=(F, classes)) + 8000 * rng.normal(size=(640, classes)), axis=1)
+        model = convert("forest", RandomForestClassifier(trees, max_depth=depth, random_state=0).fit(X[:600], y[:600]),
+                        F, classes)
+        fam = (EmlearnFamily if family == "emlearn" else ForestFamily)(model)
+        r = verify_program(fam.test_program(fam.render("tl"), "tl", X[600:]), "avr", X[600:], measure_model_share=False)
+        assert r.ok
+        measured, priced = float(np.median(r.latency)), tree_latency(model, "avr", family)
+        assert abs(priced - measured) <= 0.15 * measured, (family, F, classes, priced, measured)

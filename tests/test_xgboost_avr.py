@@ -21,8 +21,9 @@ def _xgboost_says(booster, X, num_classes):
     return ((out > 0.5) if num_classes == 2 else out).astype(np.int64), margins
 
 
+@pytest.mark.parametrize("layout", ["table", "inline"])
 @pytest.mark.parametrize("dataset,rounds,depth", [("australian", 30, 4), ("segment", 4, 3)])
-def test_whole_test_split_in_simavr(dataset, rounds, depth):
+def test_whole_test_split_in_simavr(dataset, rounds, depth, layout):
     require_target("avr")
     ds = shared_dataset(dataset)
     X, y = ds.train_split()
@@ -35,11 +36,16 @@ def test_whole_test_split_in_simavr(dataset, rounds, depth):
     Xt = Xt.copy()
     Xt[np.random.default_rng(0).random(Xt.shape) < 0.2] = np.nan
     expected = _xgboost_says(booster, Xt, ds.num_classes)
-    result = verify_on_avr(tables, render_sources(tables, "xgbm"), "xgbm", Xt, expected=expected)
+    result = verify_on_avr(tables, render_sources(tables, "xgbm", layout), "xgbm", Xt, expected=expected)
     assert result.ok, result.first_mismatch
     assert result.vectors == Xt.shape[0]
     assert result.model_data_symbols == {} and result.model_size.ram == 0  # tables in flash, not RAM
-    assert tables.table_bytes < result.model_size.flash < tables.table_bytes + 2500  # tables + code + float routines
+    if layout == "table":
+        assert tables.table_bytes < result.model_size.flash < tables.table_bytes + 2500  # tables + code + float add
     assert len(result.latency) == Xt.shape[0] and min(result.latency) > 0 and result.latency_unit == "cycles"
-    # the planner's figure is what budgets are held to: the chip never needs more
-    assert result.model_size.flash <= lower_xgboost(tables, "nano").plan.model_flash
+    # the planner's figures are what budgets are held to: the chip never needs more
+    plan = lower_xgboost(tables, "nano", layout=layout).plan
+    assert result.model_size.flash <= plan.model_flash
+    # a large frame trips the harness's half-written-SP count, 256 bytes too deep (docs/baselines.md, Limits)
+    stack = result.stack_measured - 256 if result.stack_measured > 256 else result.stack_measured
+    assert stack <= plan.model_ram

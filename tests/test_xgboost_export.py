@@ -66,13 +66,16 @@ def _edge_rows(tables, X):
     return rows
 
 
-def _check_host(booster, X, num_classes, name="xgbm", sanitize=False):
+LAYOUTS = pytest.mark.parametrize("layout", ["table", "inline"])
+
+
+def _check_host(booster, X, num_classes, name="xgbm", sanitize=False, layout="table"):
     tables = pack(parse_booster(booster))
     ref_class, ref_margin = _xgb_reference(booster, X, num_classes)
     np_class, np_margin = predict_tables(tables, X)
     assert np.array_equal(np_class, ref_class)
     assert np.array_equal(np_margin.view(np.uint32), ref_margin.view(np.uint32))
-    c_class, c_margin = host_predict(render_sources(tables, name), X, name, sanitize=sanitize)
+    c_class, c_margin = host_predict(render_sources(tables, name, layout), X, name, sanitize=sanitize)
     assert np.array_equal(c_class, ref_class), f"{np.count_nonzero(c_class != ref_class)} classes differ"
     assert np.array_equal(c_margin.view(np.uint32), ref_margin.view(np.uint32)), "margins differ"
     return tables
@@ -92,25 +95,29 @@ def segment_multi():
     return ds, _train(X, y, ds.num_classes, rounds=8, depth=4)
 
 
-def test_binary_whole_test_split_on_host(phoneme_binary):
+@LAYOUTS
+def test_binary_whole_test_split_on_host(phoneme_binary, layout):
     ds, booster = phoneme_binary
     X, _ = ds.test_split()
-    tables = _check_host(booster, X, 2)
+    tables = _check_host(booster, X, 2, layout=layout)
     assert tables.num_margins == 1 and tables.num_trees == 40
 
 
-def test_binary_with_nans_and_edges_under_sanitizers(phoneme_binary):
+@LAYOUTS
+def test_binary_with_nans_and_edges_under_sanitizers(phoneme_binary, layout):
     ds, booster = phoneme_binary
     X, _ = ds.test_split()
     tables = pack(parse_booster(booster))
     rows = np.concatenate([_with_nans(X), _edge_rows(tables, X)])
-    _check_host(booster, rows, 2, sanitize=True)
+    _check_host(booster, rows, 2, sanitize=True, layout=layout)
 
 
-def test_multiclass_whole_test_split_with_nans(segment_multi):
+@LAYOUTS
+def test_multiclass_whole_test_split_with_nans(segment_multi, layout):
     ds, booster = segment_multi
     X, _ = ds.test_split()
-    tables = _check_host(booster, np.concatenate([X, _with_nans(X)]), ds.num_classes, name="seg")
+    rows = np.concatenate([X, _with_nans(X), _edge_rows(pack(parse_booster(booster)), X)])
+    tables = _check_host(booster, rows, ds.num_classes, name="seg", sanitize=layout == "inline", layout=layout)
     assert tables.num_margins == 7 and tables.num_trees == 8 * 7
     # tree t adds to class t mod 7; the base margin comes from xgboost, one value per class
     assert tables.base_margin.shape == (7,)
@@ -134,6 +141,7 @@ def test_binary_class_rule_matches_xgboost_at_tiny_positive_margins():
         booster.load_model(bytearray(json.dumps(d).encode()))
         assert int(booster.predict(xgb.DMatrix(X))[0] > 0.5) == expected
         _check_host(booster, X, 2)
+        _check_host(booster, X, 2, layout="inline")
 
 
 def test_many_features_use_wider_types_and_still_agree():
@@ -141,8 +149,10 @@ def test_many_features_use_wider_types_and_still_agree():
     X = rng.normal(size=(600, 90)).astype(np.float32)
     y = (X[:, 70] + X[:, 5] * X[:, 80] > 0).astype(np.int64)
     booster = _train(X, y, 2, rounds=12, depth=3)
-    tables = _check_host(booster, _with_nans(rng.normal(size=(300, 90)).astype(np.float32)), 2)
+    rows = _with_nans(rng.normal(size=(300, 90)).astype(np.float32))
+    tables = _check_host(booster, rows, 2)
     assert tables.node_feat.dtype == np.uint16  # 90 features << 2 needs 16 bits
+    _check_host(booster, rows, 2, layout="inline")
 
 
 def test_rendered_c_is_deterministic_and_sizes_are_declared(phoneme_binary, tmp_path):
@@ -190,3 +200,28 @@ def test_unsupported_objective_is_a_clear_error():
 def test_bad_model_name_is_rejected(phoneme_binary):
     with pytest.raises(BaselineError, match="C identifier"):
         render_sources(pack(parse_booster(phoneme_binary[1])), "my-model")
+    with pytest.raises(BaselineError, match="C identifier"):
+        render_sources(pack(parse_booster(phoneme_binary[1])), "my-model", "inline")
+    with pytest.raises(BaselineError, match="unknown XGBoost layout"):
+        render_sources(pack(parse_booster(phoneme_binary[1])), "m", "unrolled")
+
+
+def test_inline_code_has_no_tables_and_is_deterministic(phoneme_binary, tmp_path):
+    """The inline layout's split keys and leaves are immediates: no array of the model in the object
+    (only the `k` and `m` buffers on the stack), nothing in RAM; the same model gives the same bytes."""
+    ds, booster = phoneme_binary
+    tables = pack(parse_booster(booster))
+    a = render_sources(tables, "xgbm", "inline")
+    assert a == render_sources(pack(parse_booster(booster)), "xgbm", "inline")
+    assert "#define XGBM_TABLE_BYTES 0\n" in a["xgbm.h"] and "PROGMEM" not in a["xgbm.c"]
+    assert a["xgbm.c"].count("m[0] += v;") == tables.num_trees
+    if shutil.which("avr-gcc") is None:
+        pytest.skip("avr-gcc not installed")
+    for fname, text in a.items():
+        (tmp_path / fname).write_text(text)
+    obj = tmp_path / "xgbm.o"
+    subprocess.run(["avr-gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Os", "-mmcu=atmega328p",
+                    "-c", str(tmp_path / "xgbm.c"), "-o", str(obj)], check=True)
+    with open(obj, "rb") as fh:
+        sections = {s.name: s.data_size for s in ELFFile(fh).iter_sections()}
+    assert not any(sections.get(k, 0) for k in (".data", ".rodata", ".bss", ".progmem.data"))

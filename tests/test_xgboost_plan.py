@@ -8,7 +8,10 @@ xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-m
 
 from dwn_mcu.baselines import BaselineError  # noqa: E402
 from dwn_mcu.baselines.xgb_export import pack, parse_booster  # noqa: E402
-from dwn_mcu.baselines.xgb_plan import lower_xgboost, planned_flash  # noqa: E402
+from dwn_mcu.baselines.object_size import object_size  # noqa: E402
+from dwn_mcu.baselines.xgb_export import render_sources  # noqa: E402
+from dwn_mcu.baselines.xgb_plan import choose_layout, lower_xgboost, planned_flash, planned_layout  # noqa: E402
+from dwn_mcu.latency import xgb_latency  # noqa: E402
 from dwn_mcu.compiler import Budget, BudgetError, Lowered, get_board  # noqa: E402
 
 
@@ -23,7 +26,7 @@ def tables():
 
 def test_plan_counts_tables_exactly_plus_code_and_the_boards_sketch(tables):
     board = get_board("nano")
-    program = lower_xgboost(tables, board)
+    program = lower_xgboost(tables, board, layout="table")
     assert isinstance(program, Lowered) and program.model is tables and program.budget is None
     plan = program.plan
     assert plan.flash["sketch"] == board.sketch_flash
@@ -35,8 +38,8 @@ def test_plan_counts_tables_exactly_plus_code_and_the_boards_sketch(tables):
 
 def test_over_budget_is_the_compilers_budget_error_with_a_breakdown(tables):
     nano = get_board("nano")
-    small = lower_xgboost(tables, nano).plan.model_flash - 1
-    with pytest.raises(BudgetError, match=f"XGBoost model does not fit a budget of {small} bytes .* model flash "
+    small = lower_xgboost(tables, nano, layout="table").plan.model_flash - 1
+    with pytest.raises(BudgetError, match=f"XGBoost model does not fit a budget of {small} bytes .* table layout: model flash "
                                           f"{small + 1} > budget {small} bytes"):
         lower_xgboost(tables, nano, Budget(small, nano.ram))
     with pytest.raises(BudgetError, match="RAM"):
@@ -48,3 +51,27 @@ def test_over_budget_is_the_compilers_budget_error_with_a_breakdown(tables):
 def test_unmeasured_architecture_is_refused(tables):
     with pytest.raises(BaselineError, match="not been measured"):
         lower_xgboost(tables, "esp32")  # xtensa: no emulator, so no measurement
+
+
+def test_inline_layout_is_priced_by_its_object_plus_the_float_add(tables):
+    nano = get_board("nano")
+    program = lower_xgboost(tables, nano, layout="inline")
+    code, data, frame = object_size(render_sources(tables, "xgb_model", "inline"), "xgb_model", nano, "x")
+    assert program.layout == "inline"
+    assert program.plan.flash["code"] == code and program.plan.flash["float add"] == 344
+    assert program.plan.model_flash == code + 344 and program.plan.ram["frame"] == frame
+
+
+def test_the_layout_is_the_fastest_that_fits(tables):
+    nano = get_board("nano")
+    table = lower_xgboost(tables, nano, layout="table").plan.model_flash
+    inline = lower_xgboost(tables, nano, layout="inline").plan.model_flash
+    assert table < inline  # this model: the inline code is larger than its tables ...
+    assert xgb_latency(tables, "avr", "inline") < xgb_latency(tables, "avr", "table")  # ... and faster
+    assert choose_layout(tables, nano, Budget(inline, nano.ram)).layout == "inline"
+    assert choose_layout(tables, nano, Budget(inline - 1, nano.ram)).layout == "table"
+    assert planned_layout(nano, Budget(inline - 1, nano.ram))(tables) == "table"
+    assert planned_flash(nano, Budget(inline, nano.ram))(tables) == inline
+    slow = xgb_latency(tables, "avr", "inline") - 1  # a latency budget the inline price is over
+    assert choose_layout(tables, nano, Budget(inline, nano.ram, slow)).layout == "table"
+    assert lower_xgboost(tables, nano, Budget(inline - 1, nano.ram)).layout == "table"

@@ -7,7 +7,11 @@ grows, as sklearn draws each tree's seed in order), so each (kind, depth) trial 
 by `size_fn` (default: `emlearn_plan.planned_flash(board)`, by building) and scored on the validation rows
 by emlearn's own predict, which is what the C computes (scikit-learn's accuracy is recorded beside it:
 emlearn's forests vote one class per tree). The best is the highest validation accuracy that fits, ties
-to the smaller model, then to the earlier candidate. Inputs are int16 rows (`integer_inputs.quantize`).
+to the smaller model, then to the earlier candidate; with a latency price (`latency_fn`), the fastest
+within one standard error of it (`dwn_mcu.selection`, every family's rule). Inputs are int16 rows (`integer_inputs.quantize`).
+
+The same search fits the `forest` family (`forest_train.train_forest`: our own inline C of the same
+scikit-learn estimators, `forest_export.convert`), with `convert_fn` and `what` naming it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..selection import choose, most_accurate
 from . import BaselineError
 from .emlearn_export import EmlearnModel, convert
 
@@ -39,6 +44,7 @@ class EmlearnCandidate:
     val_accuracy: float  # emlearn's predict (the C)
     sklearn_val_accuracy: float
     fits: bool
+    latency: int | None = None  # priced per inference (`latency_fn`); None: not priced
 
     def shape(self) -> str:
         limit = f"depth {self.depth}" if self.depth is not None else f"{self.max_leaf_nodes} leaves"
@@ -53,6 +59,7 @@ class EmlearnSearchResult:
     candidates: list = field(default_factory=list)
     trials: int = 0
     seconds: float = 0.0
+    most_accurate: EmlearnCandidate | None = None  # `best` is the selection rule's pick among the fitting
 
     def table(self) -> list:
         return [asdict(c) for c in self.candidates]
@@ -88,12 +95,13 @@ def _new_estimator(kind: str, depth, leaves, seed: int):
 
 def _score(job: dict, kind: str, est, depth, leaves, k: int):
     """(candidate, converted model or None when it does not fit)."""
-    model = convert(kind, est, job["features"], job["classes"])
+    model = job["convert"](kind, est, job["features"], job["classes"])
     size = int(job["size_fn"](model))
-    fits = size <= job["budget"]
+    latency = job["latency_fn"](model) if job["latency_fn"] else None
+    fits = size <= job["budget"] and (job["latency_budget"] is None or latency <= job["latency_budget"])
     acc = float(np.mean(model.predict(job["X_val"]) == job["y_val"])) if fits else float("nan")
     sk = float(np.mean(model.sklearn_predict(job["X_val"]) == job["y_val"])) if fits else float("nan")
-    cand = EmlearnCandidate(kind, depth, leaves, k, model.node_counts()[1], size, acc, sk, fits)
+    cand = EmlearnCandidate(kind, depth, leaves, k, model.node_counts()[1], size, acc, sk, fits, latency)
     return cand, (model if fits else None)
 
 
@@ -114,21 +122,29 @@ def _trial(job: dict, kind: str, depth, leaves) -> list:
 
 def train_emlearn(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes: int, size_fn: Callable, *,
                   max_trials: int | None = None, time_limit: float | None = None, seed: int = 0,
-                  progress: Callable[[str], None] | None = None) -> EmlearnSearchResult:
+                  progress: Callable[[str], None] | None = None, convert_fn: Callable = convert,
+                  what: str = "emlearn", latency_fn: Callable | None = None,
+                  latency_budget: int | None = None) -> EmlearnSearchResult:
     """Search for the most accurate (on the validation rows, as the C computes) emlearn model whose
-    `size_fn(model)` fits `budget_bytes`. Rows are int16 features. At least one trial always runs."""
+    `size_fn(model)` fits `budget_bytes`. Rows are int16 features. At least one trial always runs.
+    `convert_fn(kind, estimator, features, classes)` makes the model (default emlearn's conversion);
+    `what` names the family in messages. `latency_fn(model)`: its priced latency (`dwn_mcu.latency.
+    tree_latency`), held to `latency_budget` when given; the chosen model is then the selection rule's
+    (`dwn_mcu.selection.choose`: the fastest within one standard error of the most accurate)."""
     y_train = np.asarray(y_train, np.int64)
     if num_classes < 2 or np.unique(y_train).size < 2:
-        raise BaselineError("emlearn's trees need training rows of at least two classes")
+        raise BaselineError(f"{what}'s trees need training rows of at least two classes")
     if np.asarray(X_val).shape[0] == 0:
-        raise BaselineError("emlearn's search needs validation rows")
+        raise BaselineError(f"{what}'s search needs validation rows")
     if not np.array_equal(np.unique(y_train), np.arange(num_classes)):
-        raise BaselineError(f"emlearn's trees need training rows of every class 0..{num_classes - 1}")
+        raise BaselineError(f"{what}'s trees need training rows of every class 0..{num_classes - 1}")
     job = {"X_train": np.asarray(X_train, np.int16), "y_train": y_train, "X_val": np.asarray(X_val, np.int16),
            "y_val": np.asarray(y_val, np.int64), "features": np.asarray(X_train).shape[1], "classes": num_classes,
-           "budget": budget_bytes, "size_fn": size_fn, "seed": seed}
+           "budget": budget_bytes, "size_fn": size_fn, "seed": seed,
+           "convert": convert_fn, "latency_fn": latency_fn,
+           "latency_budget": latency_budget if latency_fn else None}
     start, trials = time.monotonic(), 0
-    candidates, best, best_model, best_key = [], None, None, None
+    candidates, fitting = [], []
     for kind, depth, leaves in _estimator_grid(seed):
         if (max_trials is not None and trials >= max_trials) or \
                 (trials and time_limit is not None and time.monotonic() - start > time_limit):
@@ -136,13 +152,22 @@ def train_emlearn(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
         trials += 1
         for cand, model in _trial(job, kind, depth, leaves):
             candidates.append(cand)
-            key = (cand.val_accuracy, -cand.size_bytes)
-            if cand.fits and (best_key is None or key > best_key):
-                best, best_model, best_key = cand, model, key
-        if progress and best is not None:
-            progress(f"emlearn trial {trials}: {kind}, depth {depth}, leaves {leaves}; best so far "
+            if cand.fits:
+                fitting.append((cand, model))
+        if progress and fitting:
+            best = fitting[most_accurate(_items(fitting))][0]
+            progress(f"{what} trial {trials}: {kind}, depth {depth}, leaves {leaves}; best so far "
                      f"{best.val_accuracy:.4f} ({best.shape()}, {best.size_bytes} B)")
-    if best is None:
+    if not fitting:
         smallest = min(c.size_bytes for c in candidates)
-        raise BaselineError(f"no emlearn model fits in {budget_bytes} bytes (the smallest tried takes {smallest} bytes)")
-    return EmlearnSearchResult(best, best_model, candidates, trials, time.monotonic() - start)
+        within = "" if job["latency_budget"] is None else f" within {latency_budget} (priced latency)"
+        raise BaselineError(f"no {what} model fits in {budget_bytes} bytes{within} (the smallest tried takes "
+                            f"{smallest} bytes)")
+    best, best_model = fitting[choose(_items(fitting), len(job["y_val"]))]
+    return EmlearnSearchResult(best, best_model, candidates, trials, time.monotonic() - start,
+                               fitting[most_accurate(_items(fitting))][0])
+
+
+def _items(fitting: list) -> list:
+    """(accuracy, latency, size) of each fitting candidate, for `dwn_mcu.selection`."""
+    return [(c.val_accuracy, c.latency, c.size_bytes) for c, _ in fitting]

@@ -400,12 +400,19 @@ def _c_array(values: np.ndarray) -> dict:
     return {"ctype": ctype, "read": reader, "elems": items or ["0"], "size": int(values.size)}
 
 
-def render_sources(tables: XGBTables, name: str) -> dict:
+def render_sources(tables: XGBTables, name: str, layout: str = "table") -> dict:
     """`{NAME.h: text, NAME.c: text}`: the model as a C99 library with API
-    `uint8_t NAME_predict(const float *features, float *margins)`."""
+    `uint8_t NAME_predict(const float *features, float *margins)`, in `layout` ("table": the node
+    tables above; "inline": if/else code, `xgb_inline`). `xgb_plan.lower_xgboost` chooses the layout."""
     from ..compiler.cgen import c_identifier, environment
 
     c_identifier(name, "model name", BaselineError)
+    if layout == "inline":
+        from .xgb_inline import render_inline
+
+        return render_inline(tables, name)
+    if layout != "table":
+        raise BaselineError(f"unknown XGBoost layout {layout!r} (table, inline)")
     env = environment("xgboost", trim_blocks=True)
     arrays = {k: _c_array(v) for k, v in tables.arrays().items()}
     ctx = {
@@ -415,7 +422,7 @@ def render_sources(tables: XGBTables, name: str) -> dict:
         "class1_min_key": f"0x{int(threshold_keys(np.float32([tables.class1_min_margin]))[0]):08X}UL",
         "node_index_t": _C_TYPES[narrowest(max(int(tables.node_feat.size), 1))][0],
         "leaf_index_t": _C_TYPES[narrowest(max(int(tables.leaves.size), 1))][0],
-        "feature_t": _C_TYPES[narrowest(max(tables.num_features, 255))][0],
+        "feature_t": _C_TYPES[narrowest(max(tables.num_features, 255))][0], "layout": "table",
     }
     return {f"{name}.h": env.get_template("model.h.j2").render(ctx),
             f"{name}.c": env.get_template("model.c.j2").render(ctx)}

@@ -4,13 +4,20 @@ same sketch allowance, the model's share counted apart from the sketch (`compile
 the shared accounting), and the compiler's `BudgetError` with a breakdown (`compiler.budget.check_fits`)
 when it does not fit.
 
-Flash = the packed tables (exact) + the code of `NAME_predict` and the soft-float add it pulls in
-(measured per architecture: the model's share of a linked ELF minus its tables; see
-`bench/compare_nano.py`). RAM = the bins and margins on the stack plus the call's frame.
+Two layouts (`xgb_inline.LAYOUTS`), chosen here and only here (`choose_layout`), by the DWN's rule
+(`compiler.lower.choose`): the fastest by the latency price that fits the flash, RAM and latency budget.
+
+* table: flash = the packed tables (exact) + the code of `NAME_predict` and the soft-float add it pulls
+  in (measured per architecture: the model's share of a linked ELF minus its tables; see
+  `bench/xgb_code_size.py`). RAM = the bins and margins on the stack plus the call's frame.
+* inline: flash = the library's object built for the board (`object_size`: its code is its size) + the
+  soft-float add it links (`Architecture.inline_lib_code`, measured by bench/xgb_code_size.py); RAM = its
+  frame from `-fstack-usage` (keys and margins included) plus `Architecture.inline_stack`.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from ..architectures import ARCHITECTURES, architecture
@@ -18,6 +25,7 @@ from ..compiler.boards import Board, get_board
 from ..compiler.budget import Budget, Footprint, check_fits
 from . import BaselineError
 from .xgb_export import XGBTables
+from .xgb_inline import LAYOUTS
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,6 +35,7 @@ class XGBProgram:
     model: XGBTables  # the tables as exported and rendered
     plan: Footprint  # flash and RAM by part, the sketch's included
     budget: Budget | None = None  # the budget it was priced against (None: the whole board)
+    layout: str = "table"  # `xgb_inline.LAYOUTS`: what `render_sources` writes (`choose_layout` decides)
 
 
 def require_measured(board: Board):
@@ -39,9 +48,13 @@ def require_measured(board: Board):
     return arch
 
 
-def footprint(tables: XGBTables, board: Board) -> Footprint:
-    """Flash and RAM of `tables` on `board`, by part."""
+def footprint(tables: XGBTables, board: Board, layout: str = "table") -> Footprint:
+    """Flash and RAM of `tables` on `board` in `layout`, by part."""
     arch = require_measured(board)
+    if layout == "inline":
+        return _inline_footprint(tables, board, arch)
+    if layout != "table":
+        raise BaselineError(f"unknown XGBoost layout {layout!r} ({', '.join(LAYOUTS)})")
     cost = arch.xgb_code
     flash = {name: int(a.nbytes) for name, a in tables.arrays().items()}
     flash["code"] = cost["fixed"] + cost["per_margin"] * tables.num_margins
@@ -56,16 +69,104 @@ def footprint(tables: XGBTables, board: Board) -> Footprint:
     return Footprint(board, flash, ram)
 
 
-def lower_xgboost(tables: XGBTables, board, budget: Budget | None = None, check_budget: bool = True) -> XGBProgram:
-    """`tables` on `board`: the model must fit the board with its sketch and, under `budget`, its own share
-    must fit the budget; otherwise `BudgetError` (not raised with `check_budget=False`)."""
-    program = XGBProgram(tables, footprint(tables, get_board(board)), budget)
+_INLINE_SIZES = weakref.WeakKeyDictionary()  # tables -> {board key: (code, data, frame)}: one build each
+
+
+def _inline_footprint(tables: XGBTables, board: Board, arch) -> Footprint:
+    from .object_size import object_size
+    from .xgb_export import render_sources
+
+    if arch.inline_lib_code is None:
+        raise BaselineError(f"the inline tree layout's library code on {board.arch} has not been measured")
+    sizes = _INLINE_SIZES.setdefault(tables, {})
+    if board.key not in sizes:
+        sizes[board.key] = object_size(render_sources(tables, "xgb_model", "inline"), "xgb_model", board,
+                                       "XGBoost inline trees")
+    code, data, frame = sizes[board.key]
+    flash = {"code": code, "float add": arch.inline_lib_code, "sketch": board.sketch_flash}
+    ram = {"data": data, "frame": frame, "stack": arch.inline_stack, "sketch input buffer": 4 * tables.num_features,
+           "sketch": board.sketch_ram}
+    return Footprint(board, flash, ram)
+
+
+def choose_layout(tables: XGBTables, board, budget: Budget | None = None, layout: str | None = None) -> XGBProgram:
+    """The one layout decision: `layout` when given, else the fastest layout (by the latency price;
+    inline first where the architecture has none: it runs no search and no table walk) that fits
+    `budget` (flash, RAM and its latency), else the table layout (the smallest; `lower_xgboost` then
+    says why it does not fit)."""
+    from ..latency import can_price, xgb_latency
+
+    board = get_board(board)
+    order = [layout] if layout else [lay for lay in ("inline", "table") if _measured(board, lay)]
+    if not layout and all(can_price(board.arch, _price_family(lay)) for lay in order):
+        order.sort(key=lambda lay: xgb_latency(tables, board.arch, lay))
+    for lay in order:
+        if lay == "inline" and not layout and budget is not None and _inline_lower_bound(tables, board) > budget.flash:
+            continue  # cannot fit: not worth a build
+        program = XGBProgram(tables, footprint(tables, board, lay), budget, lay)
+        if layout or (not program.plan.problems(budget) and not _over_latency(program)):
+            return program
+    return XGBProgram(tables, footprint(tables, board, "table"), budget, "table")
+
+
+def _measured(board: Board, layout: str) -> bool:
+    return layout == "table" or architecture(board.arch).inline_lib_code is not None
+
+
+def _inline_lower_bound(tables: XGBTables, board: Board) -> int:
+    """Flash the inline layout needs at least: every leaf's float32 immediate and the float add."""
+    return 4 * int(tables.leaves.size) + architecture(board.arch).inline_lib_code
+
+
+def _over_latency(program: XGBProgram) -> bool:
+    from ..latency import can_price, xgb_latency
+
+    budget, arch = program.budget, program.plan.board.arch
+    if budget is None or budget.latency is None or not can_price(arch, _price_family(program.layout)):
+        return False
+    return xgb_latency(program.model, arch, program.layout) > budget.latency
+
+
+def _price_family(layout: str) -> str:
+    return "xgboost_inline" if layout == "inline" else "xgboost"
+
+
+def lower_xgboost(tables: XGBTables, board, budget: Budget | None = None, check_budget: bool = True,
+                  layout: str | None = None) -> XGBProgram:
+    """`tables` on `board` in the layout `choose_layout` picks (or `layout`): the model must fit the board
+    with its sketch and, under `budget`, its own share must fit the budget; otherwise `BudgetError` (not
+    raised with `check_budget=False`)."""
+    program = choose_layout(tables, board, budget, layout)
     if check_budget:
-        check_fits(program.plan, budget, "XGBoost model")
+        check_fits(program.plan, budget, "XGBoost model", f" in the {program.layout} layout")
     return program
 
 
-def planned_flash(board):
-    """A `size_fn` for `train_xgboost`: the model's planned flash share on `board`."""
+def planned_flash(board, budget: Budget | None = None):
+    """A `size_fn` for `train_xgboost`: the model's planned flash share on `board` in the layout
+    `choose_layout` picks under `budget` (None: the table layout, the smallest)."""
     board = get_board(board)
-    return lambda tables: footprint(tables, board).model_flash
+    if budget is None:
+        return lambda tables: footprint(tables, board).model_flash
+    return lambda tables: choose_layout(tables, board, budget).plan.model_flash
+
+
+def planned_layout(board, budget: Budget):
+    """A `layout_fn` for `train_xgboost`: the layout `choose_layout` picks (what its sizes are of)."""
+    board = get_board(board)
+    return lambda tables: choose_layout(tables, board, budget).layout
+
+
+def planned_latency(board, budget: Budget | None = None):
+    """A `latency_fn` for `train_xgboost`: the price of the layout `choose_layout` picks under `budget`
+    (None where the architecture has no price for it)."""
+    from ..latency import can_price, xgb_latency
+
+    board = get_board(board)
+
+    def price(tables):
+        program = choose_layout(tables, board, budget)
+        if not can_price(board.arch, _price_family(program.layout)):
+            return None
+        return xgb_latency(tables, board.arch, program.layout)
+    return price

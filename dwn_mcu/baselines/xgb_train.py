@@ -45,9 +45,11 @@ class XGBCandidate:
     val_accuracy: float
     fits: bool
     latency: int | None = None  # priced per inference (`latency_fn`); None: not priced
+    layout: str = "table"  # the layout its size and latency are of (`layout_fn`; `xgb_plan.choose_layout`)
 
     def shape(self) -> str:
-        return f"{self.trees} trees x depth {self.depth} (lr {self.learning_rate:g}, {self.max_bin} bins)"
+        return (f"{self.trees} trees x depth {self.depth} (lr {self.learning_rate:g}, {self.max_bin} bins, "
+                f"{self.layout} layout)")
 
 
 @dataclass(eq=False)
@@ -134,7 +136,8 @@ def _trial(job: dict, depth: int, lr: float, max_bin: int):
         if k not in sizes:
             tables = pack(model.first_rounds(k))
             latency = job["latency_fn"](tables) if job["latency_fn"] else None
-            sizes[k] = (job["size_fn"](tables), tables.table_bytes, latency)
+            sizes[k] = (job["size_fn"](tables), tables.table_bytes, latency,
+                        job["layout_fn"](tables) if job["layout_fn"] else "table")
         return sizes[k][0]
 
     def fits(k):
@@ -159,12 +162,14 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
                   learning_rates=DEFAULT_LEARNING_RATES, max_bins=DEFAULT_MAX_BINS, max_trials: int | None = None,
                   time_limit: float | None = None, seed: int = 0, progress: Callable[[str], None] | None = None,
                   nthread: int = 1, latency_fn: Callable[[XGBTables], int] | None = None,
-                  latency_budget: int | None = None) -> XGBSearchResult:
+                  latency_budget: int | None = None,
+                  layout_fn: Callable[[XGBTables], str] | None = None) -> XGBSearchResult:
     """Search for the most accurate XGBoost model (on the validation rows) whose size fits `budget_bytes`.
 
     `size_fn(tables)` gives a model's size in bytes (default: its flash tables); `max_trials` and
     `time_limit` (seconds) bound the search (at least one trial always runs). `latency_fn(tables)`: a
-    model's priced latency, held to `latency_budget` when given, and the selection's speed. Deterministic for a given
+    model's priced latency, held to `latency_budget` when given, and the selection's speed; `layout_fn(tables)`
+    names the layout those are of (`xgb_plan.planned_layout`; default "table"). Deterministic for a given
     seed, trial limit and machine-independent inputs (a time limit can cut the search at a different
     trial on a slower machine)."""
     import xgboost as xgb
@@ -179,7 +184,7 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
     job = {"X_train": np.asarray(X_train, np.float32), "y_train": y_train, "y_val": np.asarray(y_val, np.int64),
            "dval": xgb.DMatrix(X_val), "classes": num_classes, "margins": 1 if num_classes == 2 else num_classes,
            "budget": budget_bytes, "size_fn": size_fn, "seed": seed, "nthread": nthread, "latency_fn": latency_fn,
-           "latency_budget": latency_budget if latency_fn else None}
+           "layout_fn": layout_fn, "latency_budget": latency_budget if latency_fn else None}
     start = time.monotonic()
     candidates, fitting, trials, smallest = [], [], 0, None
     for depth, lr, max_bin in _grid(depths, learning_rates, max_bins, seed):
@@ -220,4 +225,4 @@ def _items(fitting: list) -> list:
 def _candidate(depth, lr, max_bin, rounds, num_margins, sizes, acc, fits) -> XGBCandidate:
     return XGBCandidate(depth=int(depth), learning_rate=float(lr), max_bin=int(max_bin), rounds=int(rounds),
                         trees=int(rounds * num_margins), table_bytes=int(sizes[1]), size_bytes=int(sizes[0]),
-                        val_accuracy=acc, fits=bool(fits), latency=sizes[2])
+                        val_accuracy=acc, fits=bool(fits), latency=sizes[2], layout=sizes[3])

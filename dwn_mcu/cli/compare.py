@@ -20,7 +20,7 @@ def _budget(text):
 
 
 def register(sub):
-    p = sub.add_parser("compare", help="fit DWN and the baselines (XGBoost, emlearn) to a board's budgets and measure them")
+    p = sub.add_parser("compare", help="fit DWN and the baselines (XGBoost, emlearn, forest) to a board's budgets and measure them")
     add_data_arguments(p)
     p.add_argument("--board", required=True, help="board name (see `dwn-mcu boards`)")
     p.add_argument("--budgets", nargs="+", type=_budget, metavar="BYTES",
@@ -38,7 +38,7 @@ def register(sub):
     p.add_argument("--emlearn-trials", type=int, default=None, help="emlearn trials per budget (default: all)")
     p.add_argument("--emlearn-time-limit", type=float, default=60.0, help="seconds of emlearn search per budget")
     p.add_argument("--families", type=lambda t: [n for n in t.split(",") if n.strip()], default=None,
-                   metavar="LIST", help="comma-separated: dwn,xgboost,emlearn (default: every installed one)")
+                   metavar="LIST", help="comma-separated: dwn,xgboost,emlearn,forest (default: every installed one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-emulate", action="store_true", help="skip building and running on the emulator")
     p.add_argument("--force", action="store_true", help="overwrite the report folder")
