@@ -103,11 +103,13 @@ def data_model(seed: int, dataset, bits, luts_per_class, n, f16):
     return dataclasses.replace(model, thresholds=np.concatenate(grid)).validate(), Xt
 
 
-def measure_dwn(model, X, arch: str, layout: str, name: str = "lat"):
-    """(features, median latency) of `model` lowered for the architecture's board in `layout`."""
+def measure_dwn(model, X, arch: str, layout: str, encoder: str | None = None, name: str = "lat"):
+    """(features, median latency) of `model` lowered for the architecture's board in `layout` (`encoder`:
+    the encoder's search, None: the planner's)."""
     from dwn_mcu.targets.verify import verify_on_target
 
-    program = lower(model, BOARD[arch], name=name, layout=layout, optimize=False, check_budget=False)
+    program = lower(model, BOARD[arch], name=name, layout=layout, optimize=False, check_budget=False,
+                    encoder=encoder)
     r = verify_on_target(program.model, ARCHITECTURES[arch].target, X, render_library(program), name,
                          measure_model_share=False)
     if not r.ok:
@@ -161,14 +163,16 @@ def corpus(arch: str, say) -> dict:
     out = {"dwn": []}
     models = [(shape, dwn_model(100 + i, *shape)) for i, shape in enumerate(DWN_SHAPES)]
     models += [(shape, data_model(300 + i, *shape)) for i, shape in enumerate(DATA_SHAPES)]
-    for shape, made in models:
+    for i, (shape, made) in enumerate(models):
         if made is None:
             say(f"{shape}: dataset not found, left out")
             continue
         model, X = made
-        for layout in ("table", "unrolled"):
-            out["dwn"].append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
-            say(f"{arch} DWN {shape} {layout}: {out['dwn'][-1][1]:.0f}")
+        # every model with the planner's encoder (immediate where it fits), every other one also with the
+        # threshold-table encoder (what a tight flash budget gets)
+        for layout, encoder in [(lay, enc) for lay in ("table", "unrolled") for enc in (None, "table")[: 2 - i % 2]]:
+            out["dwn"].append((*measure_dwn(model, X, arch, layout, encoder), f"{shape} {layout} {encoder or ''}"))
+            say(f"{arch} DWN {shape} {layout} {encoder or ''}: {out['dwn'][-1][1]:.0f}")
     out["xgboost"] = []
     for i, shape in enumerate(XGB_SHAPES):
         out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape), arch), str(shape)))

@@ -67,7 +67,7 @@ def test_float16_keys_are_exact(layout, build):
 
 def test_float16_keys_halve_the_threshold_flash():
     model = float16_model(seed=2)
-    plan = make_plan(model, get_board("nano"), "m", "table")
+    plan = make_plan(model, get_board("nano"), "m", "table", encoder="table")  # the threshold table
     assert plan.key_ctype == "uint16_t"
     counts_bytes = plan.flash["thresholds"] - 2 * model.num_input_bits
     assert 0 < counts_bytes <= 2 * model.num_features

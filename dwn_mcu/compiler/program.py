@@ -42,4 +42,4 @@ def pack_program(model: FrozenDWN, plan: Plan, optimizer: dict | None = None,
         layers = tuple(pack_table_layer(layer, lp.map_format) for layer, lp in zip(model.layers, plan.layers))
     else:
         layers = tuple(pack_unrolled_layer(layer) for layer in model.layers)
-    return Program(model, plan, pack_encoder(model, plan.key_ctype, plan.count_ctype), layers, optimizer, budget)
+    return Program(model, plan, pack_encoder(model, plan.key_ctype, plan.count_ctype, plan.encoder_search), layers, optimizer, budget)
