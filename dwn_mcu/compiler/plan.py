@@ -421,6 +421,9 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
     if search == "immediate":
         by_layout[chosen] = imm
         totals[chosen] = sum(imm.values())
+        imm_stack = architecture(board.arch).dwn_stack_immediate
+        if chosen == "table" and imm_stack is not None:
+            ram["stack"] = min(ram["stack"], imm_stack)
     else:
         ram.pop("feature ranks", None)
     plan = Plan(
