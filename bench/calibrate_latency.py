@@ -158,8 +158,8 @@ def fit(rows: list) -> tuple[dict, float]:
     return costs, float(np.max(np.abs(pred - b) / b)), (pred - b) / b
 
 
-def corpus(arch: str, say) -> dict:
-    """{family: [(features, median, label)]} measured on `arch`'s emulator."""
+def corpus(arch: str, say, xgboost: bool = True) -> dict:
+    """{family: [(features, median, label)]} measured on `arch`'s emulator (`xgboost=False`: DWN only)."""
     out = {"dwn": []}
     models = [(shape, dwn_model(100 + i, *shape)) for i, shape in enumerate(DWN_SHAPES)]
     models += [(shape, data_model(300 + i, *shape)) for i, shape in enumerate(DATA_SHAPES)]
@@ -173,6 +173,8 @@ def corpus(arch: str, say) -> dict:
         for layout, encoder in [(lay, enc) for lay in ("table", "unrolled") for enc in (None, "table")[: 2 - i % 2]]:
             out["dwn"].append((*measure_dwn(model, X, arch, layout, encoder), f"{shape} {layout} {encoder or ''}"))
             say(f"{arch} DWN {shape} {layout} {encoder or ''}: {out['dwn'][-1][1]:.0f}")
+    if not xgboost:
+        return out
     out["xgboost"] = []
     for i, shape in enumerate(XGB_SHAPES):
         out["xgboost"].append((*measure_xgb(*xgb_model(200 + i, *shape), arch), str(shape)))
@@ -194,6 +196,7 @@ def main(argv=None) -> int:
                     choices=sorted(BOARD))
     ap.add_argument("--dry-run", action="store_true", help="print the constants, do not rewrite the file")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--dwn-only", action="store_true", help="refit the DWN constants only (XGBoost's are kept)")
     args = ap.parse_args(argv)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     from dwn_mcu import latency_constants as old  # the architectures not rerun keep their constants
@@ -202,7 +205,7 @@ def main(argv=None) -> int:
     errors = {k: dict(v) for k, v in getattr(old, "FIT_ERROR", {}).items()}
     t0 = time.monotonic()
     for arch in args.arches:
-        for family, rows in corpus(arch, say).items():
+        for family, rows in corpus(arch, say, xgboost=not args.dwn_only).items():
             latency.setdefault(arch, {})[family], errors.setdefault(arch, {})[family], each = fit(rows)
             say(f"{arch} {family}: {len(rows)} models, worst fit error {errors[arch][family]:.1%}")
             for (_, measured, label), e in zip(rows, each):
