@@ -125,10 +125,12 @@ def data_model(seed: int, dataset, bits, luts_per_class, n, f16):
     return dataclasses.replace(model, thresholds=np.concatenate(grid)).validate(), Xt
 
 
-def measure_dwn(model, X, arch: str, layout: str, name: str = "lat", all_diagrams: bool = False):
-    """(features, median latency) of `model` lowered for the architecture's board in `layout`;
-    `all_diagrams`: every unrolled LUT in diagram form (the planner's `lut_forms` replaced for the run),
-    so that the corpus holds large diagrams with long paths too, not only the ones the rule picks."""
+def measure_dwn(model, X, arch: str, layout: str, encoder: str | None = None, name: str = "lat",
+                all_diagrams: bool = False):
+    """(features, median latency) of `model` lowered for the architecture's board in `layout` (`encoder`:
+    the encoder's search, None: the planner's); `all_diagrams`: every unrolled LUT in diagram form (the
+    planner's `lut_forms` replaced for the run), so that the corpus holds large diagrams with long paths
+    too, not only the ones the rule picks."""
     from dwn_mcu.compiler import plan as plan_module
     from dwn_mcu.targets.verify import verify_on_target
 
@@ -136,7 +138,8 @@ def measure_dwn(model, X, arch: str, layout: str, name: str = "lat", all_diagram
     if all_diagrams:
         plan_module.lut_forms = lambda layer, lp, arch: dataclasses.replace(lp, diagram_luts=(True,) * lp.num_luts)
     try:
-        program = lower(model, BOARD[arch], name=name, layout=layout, optimize=False, check_budget=False)
+        program = lower(model, BOARD[arch], name=name, layout=layout, optimize=False, check_budget=False,
+                        encoder=encoder)
     finally:
         plan_module.lut_forms = choose
     r = verify_on_target(program.model, ARCHITECTURES[arch].target, X, render_library(program), name,
@@ -215,14 +218,16 @@ def _dwn_corpus(arch: str, say) -> list:
     for shape, made in models[: len(DWN_SHAPES)]:  # random LUTs, every one in diagram form
         rows.append((*measure_dwn(*made, arch, "unrolled", all_diagrams=True), f"{shape} all diagrams"))
         say(f"{arch} DWN {shape} unrolled, every LUT a diagram: {rows[-1][1]:.0f}")
-    for shape, made in models:
+    for i, (shape, made) in enumerate(models):
         if made is None:
             say(f"{shape}: dataset not found, left out")
             continue
         model, X = made
-        for layout in ("table", "unrolled"):
-            rows.append((*measure_dwn(model, X, arch, layout), f"{shape} {layout}"))
-            say(f"{arch} DWN {shape} {layout}: {rows[-1][1]:.0f}")
+        # every model with the planner's encoder (immediate where it fits), every other one also with the
+        # threshold-table encoder (what a tight flash budget gets)
+        for layout, encoder in [(lay, enc) for lay in ("table", "unrolled") for enc in (None, "table")[: 2 - i % 2]]:
+            rows.append((*measure_dwn(model, X, arch, layout, encoder), f"{shape} {layout} {encoder or ''}"))
+            say(f"{arch} DWN {shape} {layout} {encoder or ''}: {rows[-1][1]:.0f}")
         # the same shape with few-input LUTs: the diagram form's LUTs and nodes
         rows.append((*measure_dwn(few_input_tables(model, 7), X, arch, "unrolled"), f"{shape} few-input"))
         say(f"{arch} DWN {shape} unrolled, few-input LUTs: {rows[-1][1]:.0f}")

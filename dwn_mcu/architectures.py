@@ -60,6 +60,9 @@ class Architecture:
     fast_frame: int | None = None
     #: the unrolled layout's stack where it differs from `dwn_stack`: (bytes, more bytes per layer)
     dwn_stack_unrolled: tuple[int, int] | None = None
+    #: the table layout's stack with the immediate encoder, where it is smaller (no key function or search
+    #: loop frame): RISC-V 8 bytes deepest on tests/test_targets_verify.py's model, 24 with the table encoder
+    dwn_stack_immediate: int | None = None
 
     @property
     def latency(self) -> MappingProxyType | None:
@@ -78,10 +81,18 @@ class Architecture:
 
 
 def _dwn_code(key16: int, fixed: int, layer: int, u_fixed: int, u_input: float, u_lut: tuple,
-              **avr_paths) -> MappingProxyType:
-    """A DWN code-cost model (see the module docstring), read-only."""
+              imm: dict, **avr_paths) -> MappingProxyType:
+    """A DWN code-cost model (see the module docstring), read-only. `imm`: the immediate encoder's code,
+    (fixed, per feature, per threshold) by input kind, see `plan.immediate_search_code`."""
     return MappingProxyType({"key16": key16, "fixed": fixed, "layer": layer, "u_fixed": u_fixed,
-                             "u_input": u_input, "u_lut": u_lut, **avr_paths})
+                             "u_input": u_input, "u_lut": u_lut, "imm": MappingProxyType(imm), **avr_paths})
+
+
+def _imm(float32: tuple, int8: tuple, int16: tuple) -> dict:
+    """The immediate encoder's code over the table encoder's, (fixed, per feature, per threshold) bytes, for
+    float inputs, 8-bit keys and wider keys (bench/encoder_code_size.py: the object difference fitted over
+    six shapes, plus the threshold table it no longer has; avr-gcc 5.4 / gcc 12.2 -Os)."""
+    return {"float32": float32, "int8": int8, "int16": int16}
 
 
 def _xgb_code(fixed: int, per_margin: int) -> MappingProxyType:
@@ -98,6 +109,7 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     Architecture(
         "avr", _dwn_code(
             268, 518, 178, 536, 8.5, (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
+            _imm((-176, 31.2, 17.4), (-35, 9.8, 8.0), (-68, 11.1, 11.0)),
             # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
             u_lut_asm={4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
             # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per
@@ -111,22 +123,27 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
         fast_frame=32, inline_lib_code=344, inline_stack=4),
     Architecture("cortex-m0plus", _dwn_code(106, 310, 100, 200, 10.5,
                                             (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4),
+                                            _imm((-115, 21.8, 13.9), (-57, 8.0, 8.0), (-66, 12.8, 12.2)),
                                             layer_word=48, layer_word_input=8, u_diag_lut=0, u_diag_node=7.9),
                  dwn_stack=76, target="cortex-m0plus", dwn_stack_unrolled=(52, 0),
                  xgb_code=_xgb_code(1150, 25), xgb_stack=112, inline_lib_code=1650, inline_stack=48),
     Architecture("cortex-m3", _dwn_code(116, 280, 104, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0),
+                                        _imm((-75, 22.7, 14.8), (-20, 7.7, 7.3), (-31, 9.0, 11.5)),
                                         layer_word=48, layer_word_input=11, u_diag_lut=1.6, u_diag_node=6.9),
                  dwn_stack=52, target="cortex-m3", xgb_code=_xgb_code(848, 31), xgb_stack=76,
                  inline_lib_code=564, inline_stack=28),
     Architecture("cortex-m4f", _dwn_code(116, 276, 102, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6),
+                                         _imm((-71, 22.7, 14.8), (-20, 7.7, 7.3), (-37, 9.1, 11.5)),
                                          layer_word=50, layer_word_input=10, u_diag_lut=1.8, u_diag_node=6.9),
                  dwn_stack=52, target="cortex-m4f", xgb_code=_xgb_code(315, 32), xgb_stack=80,
                  inline_lib_code=26, inline_stack=28),
     Architecture("riscv32", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0),
+                                      _imm((-178, 19.2, 15.7), (-64, 7.2, 9.9), (-100, 8.6, 11.7)),
                                       layer_word=49, layer_word_input=16, u_diag_lut=2.3, u_diag_node=9.0),
-                 dwn_stack=40, target="rv32", xgb_code=_xgb_code(1894, 58), xgb_stack=144),
+                 dwn_stack=40, dwn_stack_immediate=24, target="rv32", xgb_code=_xgb_code(1894, 58), xgb_stack=144),
     # No Xtensa toolchain or emulator in Debian: projects are generated and parsed, not run.
     Architecture("xtensa", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0),
+                                     _imm((-178, 19.2, 15.7), (-64, 7.2, 9.9), (-100, 8.6, 11.7)),  # as riscv32
                                      layer_word=49, layer_word_input=16, u_diag_lut=2.3, u_diag_node=9.0),
                  dwn_stack=64),
 )}

@@ -41,6 +41,8 @@ def dwn_features(program) -> dict:
            # ones before a feature's first whole byte are written one by one (a shift per bit on AVR)
            "bit_small": int(np.minimum(model.bits_per_feature, 8).sum()),
            "class": model.num_classes, "out_lut": model.layers[-1].num_luts if model.layers else 0}
+    if plan.encoder_search == "immediate":  # compares with constants: no key function, no loads, no loop
+        out.update(float_feature=0, key16=0, imm_feature=read, imm_search=out.pop("search"))
     if plan.byte_buffers or plan.avr_encoder_bytes:  # the encoder writes one byte per bit, not bits
         out["byte"] = out.pop("bit")
         out.pop("bit_small")

@@ -76,8 +76,12 @@ def test_plan_checks_the_model_share_against_the_budget():
     model = _model()
     plan = make_plan(model, NANO, layout="table", budget=Budget(NANO.flash, RAM))
     assert plan == make_plan(model, NANO, layout="table", budget=Budget(plan.model_flash, RAM))
+    # a byte less: the thresholds go back into a flash table (plan.encoder_search), which fits
+    smaller = make_plan(model, NANO, layout="table", budget=Budget(plan.model_flash - 1, RAM))
+    assert (plan.encoder_search, smaller.encoder_search) == ("immediate", "table")
+    assert smaller.model_flash < plan.model_flash
     with pytest.raises(BudgetError, match=r"model flash \d+ > budget \d+ bytes"):
-        make_plan(model, NANO, layout="table", budget=Budget(plan.model_flash - 1, RAM))
+        make_plan(model, NANO, layout="table", budget=Budget(smaller.model_flash - 1, RAM))
     with pytest.raises(BudgetError, match=r"model RAM \d+ > budget 10 bytes"):
         make_plan(model, NANO, layout="table", budget=Budget(NANO.flash, 10))
 

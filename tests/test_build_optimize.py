@@ -61,11 +61,12 @@ def test_board_form_is_small_and_fast_and_keeps_the_answers():
     assert counts.max() == 6 and counts.min() < 6
     X = adversarial_inputs(model)
 
+    # (the threshold-table encoder throughout: the forms' flash, not the encoder's choice, is under test)
     def plan(m, layout):
-        return make_plan(m, nano, layout=layout, check_budget=False)
+        return make_plan(m, nano, layout=layout, check_budget=False, encoder="table")
 
     def board_form(mixed, board, layout, budget=None):  # the form `lower` chooses for a layout
-        form, chosen = choose(input_count_forms(mixed), board, budget, layout=layout)
+        form, chosen = choose(input_count_forms(mixed), board, budget, layout=layout, encoder="table")
         assert chosen.layout == layout and chosen.model_flash == plan(form, layout).model_flash
         return form
 

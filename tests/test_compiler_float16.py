@@ -67,11 +67,14 @@ def test_float16_keys_are_exact(layout, build):
 
 def test_float16_keys_halve_the_threshold_flash():
     model = float16_model(seed=2)
-    plan = make_plan(model, get_board("nano"), "m", "table")
+    plan = make_plan(model, get_board("nano"), "m", "table", encoder="table")  # the threshold table
     assert plan.key_ctype == "uint16_t"
     counts_bytes = plan.flash["thresholds"] - 2 * model.num_input_bits
     assert 0 < counts_bytes <= 2 * model.num_features
-    text = render_model_sources(model, "nano", "m", "table")["m.c"]
+    from dwn_mcu.compiler.program import pack_program
+    from dwn_mcu.compiler.render import render_library
+
+    text = render_library(pack_program(model, plan))["m.c"]
     assert "static const uint16_t m_thresholds[" in text
     # Few thresholds do not pay for the key function's code: 32-bit keys then.
     few = float16_model(seed=2, bits=[3, 1, 4, 2, 2, 1])

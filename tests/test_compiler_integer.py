@@ -84,7 +84,8 @@ def test_adversarial_integer_inputs_probe_every_threshold():
 def test_plan_prices_inputs_and_thresholds_in_their_types():
     float_model, model = integer_model("int8")
     board = get_board("nano")
-    fplan, plan = make_plan(float_model, board, "x", selftest_count=3), make_plan(model, board, "x", selftest_count=3)
+    # the threshold-table encoder: thresholds in flash in their types (the immediate one keeps only counts)
+    fplan, plan = (make_plan(m, board, "x", selftest_count=3, encoder="table") for m in (float_model, model))
     assert (fplan.input_ctype, fplan.key_ctype) == ("float", "uint32_t")
     assert plan.input_ctype == "int8_t" and plan.key_ctype == "int16_t"
     assert plan.flash["thresholds"] == 2 * model.num_input_bits + model.num_features  # uint8 counts

@@ -18,11 +18,12 @@ from .program import Program, pack_program
 
 def lower(model: FrozenDWN, board, budget: Budget | None = None, name: str = "dwn_model",
           layout: str | None = None, selftest_count: int = 0, optimize: bool = True,
-          check_budget: bool = True) -> Program:
+          check_budget: bool = True, encoder: str | None = None) -> Program:
     """The program of `model` on `board`, priced against `budget` (None: the whole board). `optimize`
     runs the exact passes and chooses the input-count form (`input_count_forms`); without it the model is
     compiled as it is. `layout` None: the planner's rule, or under a budget the fastest layout that fits
-    it. `check_budget=False` plans a test firmware without the sketch (no BudgetError)."""
+    it. `check_budget=False` plans a test firmware without the sketch (no BudgetError). `encoder` forces
+    the encoder's search (`plan.encoder_search`; benchmarks)."""
     from ..optimize import input_count_forms, optimize as exact_passes
 
     model = model.validate()
@@ -31,7 +32,7 @@ def lower(model: FrozenDWN, board, budget: Budget | None = None, name: str = "dw
     if optimize:
         mixed, report = exact_passes(model, uniform=False)
         optimizer, forms = report.to_dict(), input_count_forms(mixed)
-    model, plan = choose(forms, board, budget, name, layout, selftest_count)
+    model, plan = choose(forms, board, budget, name, layout, selftest_count, encoder)
     if check_budget:
         check_fits(plan, budget)
     if budget is not None and layout is None:
@@ -61,7 +62,7 @@ def _fits(plan: Plan, budget: Budget) -> bool:
 
 
 def choose(forms, board: Board, budget: Budget | None = None, name: str = "dwn_model",
-           layout: str | None = None, selftest_count: int = 0) -> tuple[FrozenDWN, Plan]:
+           layout: str | None = None, selftest_count: int = 0, encoder: str | None = None) -> tuple[FrozenDWN, Plan]:
     """(form, plan): of the candidate `forms` of one model (equal answers; ties go to the first), the
     one with the lowest `form_price` against the budget's flash (default: the board's flash less the
     sketch's). The layout: the one asked; without a budget each form's own by the planner's rule; under
@@ -72,7 +73,8 @@ def choose(forms, board: Board, budget: Budget | None = None, name: str = "dwn_m
     limit = board.flash - board.sketch_flash if budget is None else budget.flash
     best = None
     for lay in layouts:
-        plans = [make_plan(f, board, name, lay, selftest_count, check_budget=False, budget=budget) for f in forms]
+        plans = [make_plan(f, board, name, lay, selftest_count, check_budget=False, budget=budget, encoder=encoder)
+                 for f in forms]
         i = min(range(len(forms)), key=lambda k: form_price(plans[k], limit))
         if budget is None or _fits(plans[i], budget):
             return forms[i], plans[i]

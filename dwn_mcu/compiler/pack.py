@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple, Union
 
 import numpy as np
 
@@ -91,10 +92,44 @@ def narrowest_uint(max_value: int) -> np.dtype:
     raise ValueError(f"{max_value} does not fit 32 bits")
 
 
+class SearchLeaf(NamedTuple):
+    """The end of a generated search: the feature's rank (thresholds below x); `nan_guard`: the leaf above
+    every non-negative threshold of a float feature, where a positive NaN's bit pattern also lands (its
+    rank is 0)."""
+
+    rank: int
+    nan_guard: bool = False
+
+
+class SearchNode(NamedTuple):
+    """One comparison of a generated search: `x > t` for the threshold `t`, written as `literal`
+    (`SearchTree` says how it is compared); `above` when it holds, else `below`."""
+
+    literal: int
+    above: "SearchTree"
+    below: "SearchTree"
+
+
+SearchTree = Union[SearchNode, SearchLeaf]
+
+
+@dataclass(frozen=True)
+class FeatureSearch:
+    """The immediate encoder's search for one feature (`plan.encoder_search == "immediate"`), a balanced
+    binary tree of comparisons with the thresholds as constants. Float features: `u` is x's float32 bit
+    pattern; `negative` (taken when its sign bit is set) compares `u < literal` with the negative
+    thresholds' patterns (a larger pattern is a smaller value), `positive` compares `u > literal` with the
+    others' (-0.0 folded onto +0.0). Integer features: `positive` alone, `x > literal`."""
+
+    negative: SearchTree | None
+    positive: SearchTree | None
+
+
 @dataclass(frozen=True, eq=False)
 class PackedEncoder:
     keys: np.ndarray  # (total_bits,) feature-major: uint32 keys (float models) or int64 thresholds (integer)
     counts: np.ndarray  # (F,) thresholds per feature, narrowest unsigned type
+    searches: tuple = ()  # one FeatureSearch per feature when the planner chose the immediate encoder
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,9 +172,10 @@ class PackedUnrolledLayer:
     tables: np.ndarray  # uint8, byte-aligned tables of the LUTs with more than 8 table bits
 
 
-def pack_encoder(model: FrozenDWN, key_ctype: str, count_ctype: str) -> PackedEncoder:
+def pack_encoder(model: FrozenDWN, key_ctype: str, count_ctype: str, search: str = "table") -> PackedEncoder:
     """Thresholds as the encoder's keys and the counts per feature, in the planner's types
-    (`plan.key_ctype`, `plan.count_ctype`)."""
+    (`plan.key_ctype`, `plan.count_ctype`); with `search="immediate"` (`plan.encoder_search`) also each
+    feature's search tree."""
     counts = model.bits_per_feature
     dtype = np.dtype(count_ctype.removesuffix("_t"))
     if model.input_type == "float32" and key_ctype == "uint16_t":
@@ -148,7 +184,37 @@ def pack_encoder(model: FrozenDWN, key_ctype: str, count_ctype: str) -> PackedEn
         keys = threshold_keys(model.thresholds)
     else:
         keys = model.thresholds.astype(np.int64)  # integers in [min - 1, max], exact in float32
-    return PackedEncoder(keys=keys, counts=counts.astype(dtype))
+    searches = ()
+    if search == "immediate":
+        starts = np.concatenate([[0], np.cumsum(counts.astype(np.int64))])
+        searches = tuple(feature_search(model.thresholds[starts[f]:starts[f + 1]], model.input_type == "float32")
+                         for f in range(model.num_features))
+    return PackedEncoder(keys=keys, counts=counts.astype(dtype), searches=searches)
+
+
+def _tree(literals: list, lo: int, hi: int, offset: int, nan_guard: bool) -> SearchTree:
+    """Balanced search over `literals[lo:hi]` (increasing values): the rank `offset + (thresholds below x)`."""
+    if lo == hi:
+        return SearchLeaf(offset + lo, nan_guard and hi == len(literals))
+    mid = (lo + hi) // 2
+    return SearchNode(literals[mid], _tree(literals, mid + 1, hi, offset, nan_guard),
+                      _tree(literals, lo, mid, offset, nan_guard))
+
+
+def feature_search(thresholds, is_float: bool) -> FeatureSearch:
+    """One feature's search tree (`FeatureSearch`) from its increasing thresholds."""
+    if not is_float:
+        values = [int(v) for v in np.asarray(thresholds, dtype=np.float64)]
+        return FeatureSearch(None, _tree(values, 0, len(values), 0, False) if values else None)
+    t = np.asarray(thresholds, dtype=np.float32)
+    if t.size == 0:
+        return FeatureSearch(None, None)
+    bits = t.view(np.uint32).copy()
+    bits[bits == _SIGN] = 0  # -0.0 is +0.0 to a comparison
+    negative = (bits & _SIGN) != 0
+    neg, pos = [int(b) for b in bits[negative]], [int(b) for b in bits[~negative]]
+    return FeatureSearch(_tree(neg, 0, len(neg), 0, False) if neg else None,
+                         _tree(pos, 0, len(pos), len(neg), True))
 
 
 def pack_table_layer(layer: LutLayer, fmt: str, record_pad: int | None = None) -> PackedTableLayer:

@@ -14,7 +14,7 @@ from ..errors import DWNError
 from ..frozen import INPUT_TYPES, FrozenDWN
 from ..threshold_grid import fits_float16_grid
 from .boards import Board
-from .budget import Budget, Sizes
+from .budget import SKETCH_FLASH_PARTS, Budget, Sizes
 from .budget import check_fits as check_budget_fits
 from .cgen import c_identifier
 from .bdd import Diagram, diagram
@@ -134,6 +134,10 @@ class Plan(Sizes):
     # AVR table layout with layer 1 on the fast path: the encoder writes one byte per bit straight into
     # the fast path's byte array (layer 1 spreads nothing; buffer 0 holds no encoder bits)
     avr_encoder_bytes: bool = False
+    # how the encoder finds each feature's rank (`encoder_search`): "table", a loop over the thresholds in
+    # flash, or "immediate", generated comparisons with the thresholds as constants
+    encoder_search: str = "table"
+    encoder_reason: str = ""
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
     ram: dict = field(default_factory=dict)
     flash_by_layout: dict = field(default_factory=dict)  # total estimate of each layout
@@ -289,7 +293,18 @@ def _unrolled_code(model: FrozenDWN, layers, cost, lat) -> float:
     return total
 
 
-def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count: str) -> dict:
+def immediate_search_code(model: FrozenDWN, cost, key: str) -> int:
+    """Code bytes of the immediate encoder's searches over the table encoder's loop and key function: a
+    fixed part (negative: the loop goes), per feature read, per threshold (a constant, a compare, a branch
+    and a rank), by input kind (architectures `_imm`)."""
+    kind = "float32" if model.input_type == "float32" else "int8" if CTYPE_BYTES[key] == 1 else "int16"
+    fixed, per_feature, per_threshold = cost["imm"][kind]
+    read = int(np.count_nonzero(model.bits_per_feature))
+    return int(round(fixed + per_feature * read + per_threshold * model.num_input_bits))
+
+
+def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count: str,
+           search: str = "table") -> dict:
     cost = architecture(board.arch).dwn_code
     out = {"thresholds": CTYPE_BYTES[key] * model.num_input_bits + CTYPE_BYTES[count] * model.num_features}
     if layout == "table":
@@ -312,6 +327,10 @@ def _flash(model: FrozenDWN, board: Board, layers, layout: str, key: str, count:
         out["code"] = int(round(cost["u_fixed"] + tables - out["lut tables"]))
     if model.input_type == "float32" and key == "uint16_t":
         out["code"] += cost["key16"]
+    if search == "immediate":
+        out["thresholds"] = CTYPE_BYTES[count] * model.num_features  # the counts stay: they place the bits
+        # (the 16-bit key function is not needed: the searches compare float32 patterns)
+        out["code"] += immediate_search_code(model, cost, key) - (cost["key16"] if key == "uint16_t" else 0)
     out["sketch"] = board.sketch_flash_for(model.input_type)
     return out
 
@@ -413,6 +432,29 @@ def _choose_layout(layout: str | None, totals: dict, board: Board) -> tuple[str,
                      f"layout (smallest) needs {totals['table']}")
 
 
+ENCODER_SEARCHES = ("table", "immediate")
+
+
+def encoder_search(model: FrozenDWN, board: Board, flash: dict, immediate_flash: dict,
+                   budget: Budget | None, request: str | None = None) -> tuple[str, str]:
+    """How the encoder searches each feature's thresholds, and why: generated comparisons with the
+    thresholds as constants ("immediate": no loads, no loop, no key function; simavr and QEMU measure it
+    the faster on every target, BENCHMARKS.md "An encoder that costs little") while the chosen layout
+    with it stays under UNROLLED_FLASH_SHARE of the board's flash and within the budget's model share; else
+    the loop over the thresholds in flash ("table", 2 or 4 bytes per threshold)."""
+    if request is not None:
+        return request, f"{request} encoder requested"
+    if model.num_input_bits == 0:
+        return "table", "no thresholds to search"
+    total, share = sum(immediate_flash.values()), UNROLLED_FLASH_SHARE * board.flash
+    model_flash = total - sum(v for k, v in immediate_flash.items() if k in SKETCH_FLASH_PARTS)
+    if total <= share and (budget is None or model_flash <= budget.flash):
+        return "immediate", (f"thresholds as constants in the code (fastest): {total} bytes of flash with them, "
+                             f"{sum(flash.values())} with a threshold table")
+    return "table", (f"thresholds in a flash table: as constants in the code the model would need {total} "
+                     f"bytes of flash" + ("" if budget is None else f", {model_flash} of a {budget.flash}-byte budget"))
+
+
 def _counter_ctypes(model: FrozenDWN) -> dict:
     """The C types of the generated code's counters: each the narrowest that holds its range."""
     u16 = lambda limit: "uint16_t" if limit <= 65535 else "uint32_t"  # noqa: E731
@@ -428,8 +470,10 @@ def _counter_ctypes(model: FrozenDWN) -> dict:
     }
 
 
-def _check_request(model: FrozenDWN, name: str, layout: str | None) -> None:
+def _check_request(model: FrozenDWN, name: str, layout: str | None, encoder: str | None = None) -> None:
     check_name(name)
+    if encoder is not None and encoder not in ENCODER_SEARCHES:
+        raise PlanError(f"encoder {encoder!r} is not one of {', '.join(ENCODER_SEARCHES)}")
     if layout is not None and layout not in LAYOUTS:
         raise PlanError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
     if model.num_classes > 255:
@@ -437,23 +481,27 @@ def _check_request(model: FrozenDWN, name: str, layout: str | None) -> None:
 
 
 def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
-              selftest_count: int = 0, check_budget: bool = True, budget: Budget | None = None) -> Plan:
+              selftest_count: int = 0, check_budget: bool = True, budget: Budget | None = None,
+              encoder: str | None = None) -> Plan:
     """Choose types, buffers and layout for `model` on `board`; raise BudgetError when it does not fit.
     `selftest_count` test vectors embedded in the sketch count against the flash budget; `check_budget=False`
     plans a model for a test firmware that does not carry the sketch (e.g. on an emulator). `budget`: the
-    model's own share must fit it too, and RAM-hungry options are fitted to it rather than to the board."""
-    _check_request(model, name, layout)
+    model's own share must fit it too, and RAM-hungry options are fitted to it rather than to the board.
+    `encoder`: "table" or "immediate" forces the encoder's search (`encoder_search`; benchmarks, tests)."""
+    _check_request(model, name, layout, encoder)
     layers = _layer_plans(model)
     buffers = _buffers(model, layers)
     score_ctype = score_type(model)
     score_bytes = CTYPE_BYTES[score_ctype]
     input_ctype = INPUT_CTYPES[model.input_type]
     ram = _ram(model, board, buffers, score_bytes)
+    key, count = key_ctype(model, board.arch), count_ctype(model)
+    if model.num_input_bits and encoder != "table":  # the immediate encoder's ranks, held for the fast path's fit
+        ram["feature ranks"] = CTYPE_BYTES[count] * model.num_features
     # (the fast path's frame without the score array, plus that array: it grows with the classes)
     fast_stack = max(ram["stack"], (architecture(board.arch).fast_frame or 0) + score_bytes * model.num_classes)
     ram_limit = board.ram if budget is None else budget.ram_limit(board)
     fast_layers, avr_bytes, avr_align = _fast_layers(layers, board, ram, fast_stack, ram_limit)
-    key, count = key_ctype(model, board.arch), count_ctype(model)
     unrolled_layers = layers
     if layout in (None, "unrolled"):
         unrolled_layers = tuple(lut_forms(layer, lp, board.arch) for layer, lp in zip(model.layers, layers))
@@ -469,6 +517,17 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
                                                               unrolled_layers if chosen == "unrolled" else layers,
                                                               fast_layers, avr_bytes, buffers, ram, fast_stack,
                                                               avr_align)
+    imm = _flash(model, board, layers, chosen, key, count, "immediate")
+    imm.update({k: v for k, v in by_layout[chosen].items() if k == "selftest vectors"})
+    search, search_reason = encoder_search(model, board, by_layout[chosen], imm, budget, encoder)
+    if search == "immediate":
+        by_layout[chosen] = imm
+        totals[chosen] = sum(imm.values())
+        imm_stack = architecture(board.arch).dwn_stack_immediate
+        if chosen == "table" and imm_stack is not None:
+            ram["stack"] = min(ram["stack"], imm_stack)
+    else:
+        ram.pop("feature ranks", None)
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype,
@@ -477,6 +536,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         layers=layers, buffers=buffers, avr_bytes=avr_bytes, avr_align=avr_align if avr_bytes else 0,
         byte_buffers=byte_buffers, flash=by_layout[chosen],
         ram=ram, avr_encoder_bytes=avr_encoder_bytes(model, layers),
+        encoder_search=search, encoder_reason=search_reason,
         flash_by_layout=totals, **_counter_ctypes(model),
     )
     if check_budget:

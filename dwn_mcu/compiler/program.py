@@ -43,4 +43,5 @@ def pack_program(model: FrozenDWN, plan: Plan, optimizer: dict | None = None,
                        for layer, lp in zip(model.layers, plan.layers))
     else:
         layers = tuple(pack_unrolled_layer(layer, lp.diagram_luts) for layer, lp in zip(model.layers, plan.layers))
-    return Program(model, plan, pack_encoder(model, plan.key_ctype, plan.count_ctype), layers, optimizer, budget)
+    return Program(model, plan, pack_encoder(model, plan.key_ctype, plan.count_ctype, plan.encoder_search), layers,
+                   optimizer, budget)
