@@ -480,6 +480,24 @@ def _check_request(model: FrozenDWN, name: str, layout: str | None, encoder: str
         raise PlanError(f"{model.num_classes} classes: the C API returns the class as uint8_t (at most 255)")
 
 
+def _encoder(model: FrozenDWN, board: Board, chosen: str, layers, types, by_layout: dict, totals: dict, ram: dict,
+             budget, encoder) -> tuple[str, str]:
+    """The encoder's search (`encoder_search`) for the chosen layout, with its flash, totals and RAM (the
+    ranks array; the table layout's stack where the architecture measured it) updated in place."""
+    imm = _flash(model, board, layers, chosen, *types, "immediate")
+    imm.update({k: v for k, v in by_layout[chosen].items() if k == "selftest vectors"})
+    search, reason = encoder_search(model, board, by_layout[chosen], imm, budget, encoder)
+    if search == "immediate":
+        by_layout[chosen] = imm
+        totals[chosen] = sum(imm.values())
+        imm_stack = architecture(board.arch).dwn_stack_immediate
+        if chosen == "table" and imm_stack is not None:
+            ram["stack"] = min(ram["stack"], imm_stack)
+    else:
+        ram.pop("feature ranks", None)
+    return search, reason
+
+
 def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
               selftest_count: int = 0, check_budget: bool = True, budget: Budget | None = None,
               encoder: str | None = None) -> Plan:
@@ -517,21 +535,11 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
                                                               unrolled_layers if chosen == "unrolled" else layers,
                                                               fast_layers, avr_bytes, buffers, ram, fast_stack,
                                                               avr_align)
-    imm = _flash(model, board, layers, chosen, key, count, "immediate")
-    imm.update({k: v for k, v in by_layout[chosen].items() if k == "selftest vectors"})
-    search, search_reason = encoder_search(model, board, by_layout[chosen], imm, budget, encoder)
-    if search == "immediate":
-        by_layout[chosen] = imm
-        totals[chosen] = sum(imm.values())
-        imm_stack = architecture(board.arch).dwn_stack_immediate
-        if chosen == "table" and imm_stack is not None:
-            ram["stack"] = min(ram["stack"], imm_stack)
-    else:
-        ram.pop("feature ranks", None)
+    search, search_reason = _encoder(model, board, chosen, layers, (key, count), by_layout, totals, ram, budget,
+                                     encoder)
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
-        score_ctype=score_ctype,
-        input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
+        score_ctype=score_ctype, input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
         count_ctype=count,
         layers=layers, buffers=buffers, avr_bytes=avr_bytes, avr_align=avr_align if avr_bytes else 0,
         byte_buffers=byte_buffers, flash=by_layout[chosen],
