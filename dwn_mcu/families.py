@@ -119,6 +119,21 @@ class XGBoostFamily:
             parse=lambda text: parse_shim(text, M), expected=self.reference(X))
 
 
+def _tree_test_program(model, input_type: str, sources: dict, name: str, X) -> TestProgram:
+    """The test program of an inline tree model behind the DWN C API (emlearn's or our forest's): integer
+    inputs of `input_type`, the class and per-class scores compared with the model's own reference."""
+    from .targets.testbench import render_testbench
+    from .targets.verify import parse_results
+
+    C = model.num_classes
+    return TestProgram(
+        name=name, sources=sources,
+        testbench=lambda target, rows, with_model: render_testbench(target, name, rows, C, with_model=with_model,
+                                                                    input_type=input_type),
+        parse=lambda text: parse_results(text, C), expected=model.reference(X),
+        show=lambda v: {"class": v[0], "scores": list(v[1])})
+
+
 class EmlearnFamily:
     """A scikit-learn tree or forest as emlearn's inline C (`baselines.emlearn_export.EmlearnModel`): int16
     inputs, the class one-hot as scores; the reference is emlearn's own host predict."""
@@ -143,16 +158,8 @@ class EmlearnFamily:
 
     def test_program(self, sources: dict, name: str, X) -> TestProgram:
         from .baselines.emlearn_export import INPUT_TYPE
-        from .targets.testbench import render_testbench
-        from .targets.verify import parse_results
 
-        C = self.model.num_classes
-        return TestProgram(
-            name=name, sources=sources,
-            testbench=lambda target, rows, with_model: render_testbench(target, name, rows, C, with_model=with_model,
-                                                                        input_type=INPUT_TYPE),
-            parse=lambda text: parse_results(text, C), expected=self.reference(X),
-            show=lambda v: {"class": v[0], "scores": list(v[1])})
+        return _tree_test_program(self.model, INPUT_TYPE, sources, name, X)
 
 
 class ForestFamily:
@@ -179,13 +186,5 @@ class ForestFamily:
 
     def test_program(self, sources: dict, name: str, X) -> TestProgram:
         from .baselines.forest_export import INPUT_TYPE
-        from .targets.testbench import render_testbench
-        from .targets.verify import parse_results
 
-        C = self.model.num_classes
-        return TestProgram(
-            name=name, sources=sources,
-            testbench=lambda target, rows, with_model: render_testbench(target, name, rows, C, with_model=with_model,
-                                                                        input_type=INPUT_TYPE),
-            parse=lambda text: parse_results(text, C), expected=self.reference(X),
-            show=lambda v: {"class": v[0], "scores": list(v[1])})
+        return _tree_test_program(self.model, INPUT_TYPE, sources, name, X)
