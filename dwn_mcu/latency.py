@@ -42,7 +42,9 @@ def dwn_features(program) -> dict:
            "bit_small": int(np.minimum(model.bits_per_feature, 8).sum()),
            "class": model.num_classes, "out_lut": model.layers[-1].num_luts if model.layers else 0}
     if plan.encoder_search == "immediate":  # compares with constants: no key function, no loads, no loop
-        out.update(float_feature=0, key16=0, imm_feature=read, imm_search=out.pop("search"))
+        # a feature without thresholds has no search: only the bit writer's loop passes over it
+        out.update(float_feature=0, key16=0, imm_feature=read, imm_search=out.pop("search"), feature=read,
+                   imm_empty=F - read)
     if plan.byte_buffers or plan.avr_encoder_bytes:  # the encoder writes one byte per bit, not bits
         out["byte"] = out.pop("bit")
         out.pop("bit_small")
