@@ -486,7 +486,7 @@ def _search_lines(report: dict) -> list:
             over, n = e.get("over_latency_budget"), e.get("searches", 1)
             if n == 1 and not over:
                 continue
-            text = f"- {e['family']} at {row['budget']} B: searched {n} times"
+            text = f"- {e['family']} at {row['budget']} B: searched {'once' if n == 1 else f'{n} times'}"
             if lat is not None:
                 text += f", the last priced to {e['latency_planning_budget']:,} {unit}"
                 median = e["emulator"]["cycles"]["median"]

@@ -101,8 +101,9 @@ def test_without_emulation_or_a_latency_budget_one_search_and_no_latency_fields(
 
 
 def test_compare_searches_again_on_the_measured_cycles_until_within_the_latency_budget(tmp_path, monkeypatch):
-    """The price made to err 40% low (it errs up to -11% on trained models): the chosen models, priced within
-    2,000 cycles, measure over it in simavr, so both families are searched again and end within it."""
+    """The price made to err 70% low (it errs up to -28% on the calibration corpus): chosen models priced
+    within 1,000 cycles measure over it in simavr, so they are searched again with a lowered plan. A family
+    ends within the budget, or, where nothing fits the lowered plan, is kept and reported over with why."""
     pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
     pytest.importorskip("torch", reason="training needs torch")
     pytest.importorskip("dwn_mcu.targets.verify", reason="needs the targets package (simavr)")
@@ -114,22 +115,31 @@ def test_compare_searches_again_on_the_measured_cycles_until_within_the_latency_
     require_target("avr")
     shared_dataset("wisconsin")
     real = latency.price
-    monkeypatch.setattr(latency, "price", lambda features, constants: int(real(features, constants) * 0.6))
+    monkeypatch.setattr(latency, "price", lambda features, constants: int(real(features, constants) * 0.3))
     out = tmp_path / "cmp"
     assert main(["compare", "--dataset", "wisconsin", "--board", "nano", "--budgets", "2048", "--dwn-trials", "2",
-                 "--epochs", "2", "--xgb-trials", "4", "--latency-budget", "2000", "-o", str(out), "--quiet",
+                 "--epochs", "2", "--xgb-trials", "4", "--latency-budget", "1000", "-o", str(out), "--quiet",
                  "--families", "dwn,xgboost"]) == 0
     report = json.loads((out / "report.json").read_text())
     md = (out / "report.md").read_text()
-    assert report["latency_budget"] == 2000
-    for e in report["rows"][0]["entries"]:
+    assert report["latency_budget"] == 1000
+    entries = report["rows"][0]["entries"]
+    within = [e for e in entries if e["emulator"]["cycles"]["median"] <= 1000]
+    assert any(e["searches"] >= 2 for e in within)  # searched again, and then within the budget
+    for e in entries:
         em = e["emulator"]
         assert em["agree"] == em["vectors"] == report["test_rows"]
-        assert e["searches"] >= 2 and e["priced_latency"] <= e["latency_planning_budget"] < 2000
-        assert em["cycles"]["median"] <= 2000 and e["over_latency_budget"] is False
+        assert e["over_latency_budget"] is (e not in within)
+        if e not in within:  # kept over the budget: only when a further search found nothing, said so
+            assert "within" in e["not_searched_again"]
+            assert f"- {e['family']} at 2048 B: " in md
+            continue
+        if e["searches"] == 1:
+            continue
+        assert e["priced_latency"] <= e["latency_planning_budget"] < 1000
         assert (f"- {e['family']} at 2048 B: searched {e['searches']} times, the last priced to "
                 f"{e['latency_planning_budget']:,} cycles; measured {em['cycles']['median']:,.0f}, within the "
-                "2,000 budget") in md
+                "1,000 budget") in md
 
 
 def test_a_median_half_way_between_two_counts_lowers_the_plan_to_a_whole_count():
