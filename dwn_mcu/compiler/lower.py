@@ -63,7 +63,7 @@ def _fits(plan: Plan, budget: Budget) -> bool:
 
 def choose(forms, board: Board, budget: Budget | None = None, name: str = "dwn_model",
            layout: str | None = None, selftest_count: int = 0, encoder: str | None = None) -> tuple[FrozenDWN, Plan]:
-    """(form, plan): of the candidate `forms` of one model (equal answers; ties go to the first), the
+    """(form, plan): of the candidate `forms` of one model (equal answers; ties go to the smaller model, then the first), the
     one with the lowest `form_price` against the budget's flash (default: the board's flash less the
     sketch's). The layout: the one asked; without a budget each form's own by the planner's rule; under
     a budget the fastest layout whose cheapest form fits it (unrolled, then table), none fitting: the
@@ -75,7 +75,8 @@ def choose(forms, board: Board, budget: Budget | None = None, name: str = "dwn_m
     for lay in layouts:
         plans = [make_plan(f, board, name, lay, selftest_count, check_budget=False, budget=budget, encoder=encoder)
                  for f in forms]
-        i = min(range(len(forms)), key=lambda k: form_price(plans[k], limit))
+        # equal prices (a padded input a LUT's diagram ignores costs nothing): the smaller model, then the first
+        i = min(range(len(forms)), key=lambda k: (form_price(plans[k], limit), forms[k].size_bits()["total_bits"]))
         if budget is None or _fits(plans[i], budget):
             return forms[i], plans[i]
         if best is None or plans[i].model_flash < best[1].model_flash:
