@@ -88,20 +88,27 @@ def test_dwn_price_within_10_percent_of_the_emulator(target):
             assert abs(priced - measured) <= 0.10 * measured, (target, shape, layout, priced, measured)
 
 
-def test_xgboost_price_within_10_percent_of_simavr():
-    require_target("avr")
-    xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
-    from dwn_mcu.baselines.xgb_export import pack, parse_booster, render_sources
-    from dwn_mcu.baselines.xgb_target import verify_on_avr
+def _xgb_models(xgb, seed: int):
+    """(rows, packed tables) of two small boosters, binary and three-class, trained on random problems."""
+    from dwn_mcu.baselines.xgb_export import pack, parse_booster
 
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(seed)
     for F, classes, depth, rounds in [(6, 2, 3, 12), (7, 3, 4, 6)]:
         X = rng.normal(size=(300, F)).astype(np.float32)
         y = np.argmax(X @ rng.normal(size=(F, classes)), axis=1)
         params = {"max_depth": depth, "eta": 0.3, "tree_method": "hist", "seed": 0, "nthread": 1, "verbosity": 0}
         params.update({"objective": "binary:logistic"} if classes == 2 else
                       {"objective": "multi:softmax", "num_class": classes})
-        tables = pack(parse_booster(xgb.train(params, xgb.DMatrix(X, label=y), rounds)))
+        yield X, pack(parse_booster(xgb.train(params, xgb.DMatrix(X, label=y), rounds)))
+
+
+def test_xgboost_price_within_10_percent_of_simavr():
+    require_target("avr")
+    xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
+    from dwn_mcu.baselines.xgb_export import render_sources
+    from dwn_mcu.baselines.xgb_target import verify_on_avr
+
+    for X, tables in _xgb_models(xgb, 5):
         r = verify_on_avr(tables, render_sources(tables, "xl"), "xl", X[:16], measure_model_share=False)
         assert r.ok
         measured, priced = float(np.median(r.latency)), xgb_latency(tables, "avr")
@@ -194,17 +201,10 @@ def test_train_board_latency_budget_is_stored_and_build_holds_it(tmp_path, capsy
 def test_xgboost_inline_price_within_10_percent_of_simavr():
     require_target("avr")
     xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
-    from dwn_mcu.baselines.xgb_export import pack, parse_booster, render_sources
+    from dwn_mcu.baselines.xgb_export import render_sources
     from dwn_mcu.baselines.xgb_target import verify_on_avr
 
-    rng = np.random.default_rng(6)
-    for F, classes, depth, rounds in [(6, 2, 3, 12), (7, 3, 4, 6)]:
-        X = rng.normal(size=(300, F)).astype(np.float32)
-        y = np.argmax(X @ rng.normal(size=(F, classes)), axis=1)
-        params = {"max_depth": depth, "eta": 0.3, "tree_method": "hist", "seed": 0, "nthread": 1, "verbosity": 0}
-        params.update({"objective": "binary:logistic"} if classes == 2 else
-                      {"objective": "multi:softmax", "num_class": classes})
-        tables = pack(parse_booster(xgb.train(params, xgb.DMatrix(X, label=y), rounds)))
+    for X, tables in _xgb_models(xgb, 6):
         r = verify_on_avr(tables, render_sources(tables, "xl", "inline"), "xl", X[:16], measure_model_share=False)
         assert r.ok
         measured, priced = float(np.median(r.latency)), xgb_latency(tables, "avr", "inline")
