@@ -2,10 +2,14 @@
 
 Determinism (docs/search.md): per family one study with a seeded multi-objective TPE sampler (maximise
 validation accuracy, minimise flash and priced latency; the budgets as constraints). The search goes
-in rounds; each round asks every family for `batch` trials (fewer at the end), runs them all, and tells
-each study its trials in trial-number order. Nothing a worker does reaches the sampler before the round
-is whole, and each trial's seed comes from its parameters (`space.trial_seed`), so the trials and their
-metrics are the same with 1 worker or 20. A --time-limit stops before a new round, never inside one.
+in rounds; each round asks every family for `batch` trials (fewer at the end) and tells each study its
+trials in trial-number order once the round is whole. `IN_FLIGHT` rounds run at once: round k + 2 is
+asked right after round k is told, while round k + 1 still runs, so a worker that is done with its share
+of a round starts on the next one instead of waiting for the round's longest trial. The order of asks
+and tells is fixed (ask 0, ask 1, tell 0, ask 2, tell 1, ...), nothing a worker does reaches the sampler
+out of that order (TPE ignores asked, untold trials), and each trial's seed comes from its parameters
+(`space.trial_seed`), so the trials and their metrics are the same with 1 worker or 20. A --time-limit
+stops before a new round is asked, never inside one.
 
 Faults: a trial that raises is recorded as failed, with its error (a retry would fail the same way);
 a worker that dies (killed, out of memory) is retried by Ray up to `max_retries` times, then recorded as
@@ -28,6 +32,8 @@ from . import records as rec
 from .cluster import SearchError, connected
 from .space import FAMILIES, describe, suggest, trial_seed
 from .trial import run_trial
+
+IN_FLIGHT = 2  # rounds running at once (part of the manifest: it decides what the sampler has seen)
 
 
 @dataclass
@@ -62,8 +68,8 @@ def manifest(config: SearchConfig, data: dict, dataset: str) -> dict:
     return {"format": "dwn-mcu search", "dataset": dataset, "data_sha256": data["digest"], "board": config.board,
             "flash_budget": config.flash_budget, "ram_budget": config.ram_budget,
             "latency_budget": config.latency_budget, "families": list(config.families), "trials": config.trials,
-            "batch": config.batch, "seed": config.seed, "epochs": config.epochs, "patience": config.patience,
-            "space": describe()}
+            "batch": config.batch, "rounds_in_flight": IN_FLIGHT, "seed": config.seed, "epochs": config.epochs,
+            "patience": config.patience, "space": describe()}
 
 
 def _studies(config: SearchConfig) -> dict:
@@ -189,15 +195,19 @@ def _line(r: dict, done: int, total: int) -> str:
            f"{r['seconds']:.1f} s on {r['worker']}"
 
 
-def _run_round(round_: list, state: SearchState, remote, data_ref, trial_fn, progress, total: int,
-               memory: int | None = None) -> None:
-    """Run the round's unrecorded trials on Ray; record each as it finishes. Ctrl-C (state.stop): cancel
-    what still runs and raise KeyboardInterrupt."""
+def _submit(round_: list, state: SearchState, pending: dict, remote, data_ref, trial_fn, memory) -> None:
+    """Hand the round's unrecorded trials to Ray (a resumed search skips the recorded ones)."""
+    for _, _, spec in round_:
+        if spec["number"] not in state.records:
+            pending[remote.remote(trial_fn, spec, data_ref, memory)] = spec
+
+
+def _wait_for(round_: list, state: SearchState, pending: dict, progress, total: int) -> None:
+    """Record trials as they finish (of any round in flight) until every trial of `round_` is recorded.
+    Ctrl-C (state.stop): cancel every running trial and raise KeyboardInterrupt."""
     import ray
 
-    pending = {remote.remote(trial_fn, spec, data_ref, memory): spec for _, _, spec in round_
-               if spec["number"] not in state.records}
-    while pending:
+    while any(spec["number"] not in state.records for _, _, spec in round_):
         if state.stop:
             for ref in pending:
                 ray.cancel(ref, force=True)
@@ -286,10 +296,14 @@ def search(data: dict, config: SearchConfig, out, dataset: str, *, resume: bool 
         start_folder(out, manifest_, resume, force)  # once Ray is up: a refused cluster leaves nothing
         remote = ray.remote(num_cpus=1, max_retries=config.max_retries)(_task)
         data_ref = ray.put(data)
-        while sum(asked.values()) < total:
-            if config.time_limit is not None and state.next_number and time.monotonic() - start > config.time_limit:
+        in_flight, pending = [], {}  # rounds asked and not yet told, oldest first; Ray ref -> spec
+        while True:
+            while len(in_flight) < IN_FLIGHT and sum(asked.values()) < total and not (
+                    config.time_limit is not None and state.next_number and time.monotonic() - start > config.time_limit):
+                in_flight.append(_ask_round(studies, config, asked, state))
+                _submit(in_flight[-1], state, pending, remote, data_ref, trial_fn, config.trial_memory)
+            if not in_flight:
                 break
-            round_ = _ask_round(studies, config, asked, state)
-            _run_round(round_, state, remote, data_ref, trial_fn, progress, total, config.trial_memory)
-            _tell(studies, round_, state, config)
+            _wait_for(in_flight[0], state, pending, progress, total)
+            _tell(studies, in_flight.pop(0), state, config)
     return [state.records[n] for n in sorted(state.records)]
