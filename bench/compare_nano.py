@@ -16,7 +16,8 @@ and compared with xgboost's own predictions, bit for bit.
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_nano.py --xgboost-only [--out F.json]
 
-`--latency-matched` (issue 14): per dataset, seed and flash budget (2 KB, 8 KB), `compare` at that flash
+`--latency-matched` (issue 14): per dataset, seed and flash budget (2 KB, 8 KB), `compare` of the DWN
+and XGBoost (the issue's two families; the other tree families are bench/compare_families.py's) at that flash
 budget alone, then again with the latency budget set to the simavr cycles (`--board pico`: QEMU
 instructions of the Cortex-M0+) of the XGBoost model chosen in the first run; the DWN chosen under both budgets against that XGBoost model, and the plain DWN/XGBoost
 cycle ratio at equal flash. Reports in `--out-dir/<dataset>/seed<k>/{flash,latency}<budget>/`.
@@ -202,7 +203,7 @@ def run_latency_matched(args):
     from dwn_mcu.compare import compare
 
     kw = {"dwn_trials": args.dwn_trials, "dwn_time_limit": args.dwn_time_limit, "epochs": args.epochs,
-          "xgb_time_limit": args.time_limit, "force": True, "progress": lambda m: print(m, file=sys.stderr, flush=True)}
+          "xgb_time_limit": args.time_limit, "families": ["dwn", "xgboost"], "force": True, "progress": lambda m: print(m, file=sys.stderr, flush=True)}
     rows, out = [], Path(args.out_dir)
     print("| dataset | seed | flash B | XGBoost (flash only) acc | XGB cycles | DWN (flash only) acc | DWN/XGB cycles "
           "| DWN (flash + latency) acc | its cycles | its priced | DWN >= XGB | XGB (both budgets) acc |")
