@@ -65,12 +65,15 @@ def _xgb_classes(booster, X, num_classes):
     return ((out > 0.5) if num_classes == 2 else out).astype(np.int64), margins
 
 
-def _emulate_dwn(model, board, layout, X):
+def _emulate_dwn(dwn, board, X):
+    """The search's chosen DWN built as planned, under the budgets its search planned to (without them the
+    planner would take the whole board's choices, e.g. the larger immediate encoder), and run on X."""
     from .targets.verify import verify_on_target
 
     target = architecture(board.arch).target
-    r = verify_on_target(model, target, X, render_model_sources(model, board, DWN_NAME, layout), DWN_NAME)
-    return _emulated(r)
+    budget = Budget(dwn.flash_budget, dwn.ram_budget, dwn.latency_budget)
+    sources = render_model_sources(dwn.model, board, DWN_NAME, dwn.layout, budget=budget)
+    return _emulated(verify_on_target(dwn.model, target, X, sources, DWN_NAME))
 
 
 def _emulated(r) -> dict:
@@ -166,7 +169,7 @@ def _fit_dwn(job: dict, budget: int, chosen_dwns: list):
                           **job["dwn_kwargs"])
 
     return _search_until_within(
-        job, budget, "DWN", search, lambda dwn: _emulate_dwn(dwn.model, job["board"], dwn.layout, job["Xt"]),
+        job, budget, "DWN", search, lambda dwn: _emulate_dwn(dwn, job["board"], job["Xt"]),
         lambda dwn: (dwn.best.flash, dwn.best.latency))
 
 

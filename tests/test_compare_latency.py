@@ -102,7 +102,7 @@ def test_without_emulation_or_a_latency_budget_one_search_and_no_latency_fields(
 
 def test_compare_searches_again_on_the_measured_cycles_until_within_the_latency_budget(tmp_path, monkeypatch):
     """The price made to err 70% low (it errs up to -28% on the calibration corpus): chosen models priced
-    within 1,000 cycles measure over it in simavr, so they are searched again with a lowered plan. A family
+    within 1,300 cycles measure over it in simavr, so they are searched again with a lowered plan. A family
     ends within the budget, or, where nothing fits the lowered plan, is kept and reported over with why."""
     pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
     pytest.importorskip("torch", reason="training needs torch")
@@ -118,28 +118,28 @@ def test_compare_searches_again_on_the_measured_cycles_until_within_the_latency_
     monkeypatch.setattr(latency, "price", lambda features, constants: int(real(features, constants) * 0.3))
     out = tmp_path / "cmp"
     assert main(["compare", "--dataset", "wisconsin", "--board", "nano", "--budgets", "2048", "--dwn-trials", "2",
-                 "--epochs", "2", "--xgb-trials", "4", "--latency-budget", "1000", "-o", str(out), "--quiet",
+                 "--epochs", "2", "--xgb-trials", "4", "--latency-budget", "1300", "-o", str(out), "--quiet",
                  "--families", "dwn,xgboost"]) == 0
     report = json.loads((out / "report.json").read_text())
     md = (out / "report.md").read_text()
-    assert report["latency_budget"] == 1000
+    assert report["latency_budget"] == 1300
     entries = report["rows"][0]["entries"]
-    within = [e for e in entries if e["emulator"]["cycles"]["median"] <= 1000]
+    within = [e for e in entries if e["emulator"]["cycles"]["median"] <= 1300]
     assert any(e["searches"] >= 2 for e in within)  # searched again, and then within the budget
     for e in entries:
         em = e["emulator"]
         assert em["agree"] == em["vectors"] == report["test_rows"]
         assert e["over_latency_budget"] is (e not in within)
         if e not in within:  # kept over the budget: only when a further search found nothing, said so
-            assert "within" in e["not_searched_again"]
+            assert e["not_searched_again"] in md  # e.g. nothing fits the lowered plan, or it leaves nothing
             assert f"- {e['family']} at 2048 B: " in md
             continue
         if e["searches"] == 1:
             continue
-        assert e["priced_latency"] <= e["latency_planning_budget"] < 1000
+        assert e["priced_latency"] <= e["latency_planning_budget"] < 1300
         assert (f"- {e['family']} at 2048 B: searched {e['searches']} times, the last priced to "
                 f"{e['latency_planning_budget']:,} cycles; measured {em['cycles']['median']:,.0f}, within the "
-                "1,000 budget") in md
+                "1,300 budget") in md
 
 
 def test_a_median_half_way_between_two_counts_lowers_the_plan_to_a_whole_count():
@@ -151,3 +151,34 @@ def test_a_median_half_way_between_two_counts_lowers_the_plan_to_a_whole_count()
 
     _loop(_job(1000), search, lambda f: (1600, 1100.5 if f.price == 1000 else 900))
     assert calls == [1000, 899] and all(isinstance(v, int) for v in calls)  # 899.5 rounded down
+
+
+def test_the_emulated_dwn_is_built_under_the_budgets_its_search_planned_to(monkeypatch):
+    """compare measures the firmware its search priced: built under the search's budgets. Built for the
+    whole board instead, the planner takes the larger immediate encoder, whose flash the search never saw
+    (phoneme at 2 KB: planned 1,394 B, measured 3,440 B)."""
+    from types import SimpleNamespace
+
+    from dwn_mcu.compiler import Budget, get_board, make_plan
+    from dwn_mcu.synthetic import random_model
+    from dwn_mcu.targets import verify
+
+    model = random_model(seed=0, num_features=5, bits_per_feature=32, luts=(40,), n=6, num_classes=2)
+    board = get_board("nano")
+    assert make_plan(model, board, "m", "table").encoder_search == "immediate"  # the whole board's choice
+    small = make_plan(model, board, "m", "table", encoder="table").model_flash + 10
+    assert make_plan(model, board, "m", "table", budget=Budget(small, 1000)).encoder_search == "table"
+    built = []
+
+    class Built(Exception):
+        pass
+
+    def capture(model_, target, X, sources, name):
+        built.append(sources[f"{name}.c"])
+        raise Built
+
+    monkeypatch.setattr(verify, "verify_on_target", capture)
+    dwn = SimpleNamespace(model=model, layout="table", flash_budget=small, ram_budget=1000, latency_budget=None)
+    with pytest.raises(Built):
+        cmp._emulate_dwn(dwn, board, None)
+    assert f"{cmp.DWN_NAME}_thresholds[" in built[0] and f"{cmp.DWN_NAME}_ranks(" not in built[0]

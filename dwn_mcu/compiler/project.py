@@ -36,10 +36,12 @@ REPORT = "dwn_report.json"
 
 
 def render_model_sources(model: FrozenDWN, board="nano", name: str = "dwn_model", layout: str | None = None,
-                         boards_dir=None, check_budget: bool = True) -> dict[str, str]:
+                         boards_dir=None, check_budget: bool = True, budget=None) -> dict[str, str]:
     """`{NAME.h: text, NAME.c: text}`: the model library alone (what test firmwares compile).
-    `check_budget=False` skips the board's flash/RAM check (a test firmware on an emulator)."""
-    program = lower(model, get_board(board, boards_dir), name=name, layout=layout, optimize=False,
+    `check_budget=False` skips the board's flash/RAM check (a test firmware on an emulator). `budget`
+    (a `Budget`): the one the model was planned under, so that its decisions (the encoder's search among
+    them) are the planned ones; None: the whole board."""
+    program = lower(model, get_board(board, boards_dir), budget, name=name, layout=layout, optimize=False,
                     check_budget=check_budget)
     return render_library(program)
 
