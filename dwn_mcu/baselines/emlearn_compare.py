@@ -2,8 +2,8 @@
 the int16 rows (`emlearn_train.train_emlearn`, one search for both), the chosen model built for the board
 and run on its emulator (the targets' `verify_program`, as every family), searched again with lowered
 planning budgets while the ELF overshoots the flash budget or the measured median latency the latency
-budget (`compare._search_until_within`, the loop every family runs under), and the report's entry. With emulation the chosen
-model's C is also proven on the host and on a QEMU Cortex-M (`other_proofs`)."""
+budget (`compare._search_until_within`, the loop every family runs under), and the report's entry.
+With emulation the chosen model's C is also proven on the host and on a QEMU Cortex-M (`other_proofs`)."""
 
 from __future__ import annotations
 
