@@ -253,7 +253,8 @@ def _dwn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, t
     if job["emulate"]:
         entry["emulator"] = dwn_em
     cands = [{"budget": budget, "family": "DWN", "chosen": c.shape == dwn.best.shape and c.trained,
-              "flash": c.flash, "val_accuracy": c.val_accuracy} for c in dwn.candidates if c.trained]
+              "flash": c.flash, "val_accuracy": c.val_accuracy, "latency": c.latency}
+             for c in dwn.candidates if c.trained]
     return entry, cands, (dwn.shape, dwn.model)
 
 
@@ -269,7 +270,7 @@ def _xgb_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, N
     if job["emulate"]:
         entry["emulator"] = xgb_em
     cands = [{"budget": budget, "family": "XGBoost", "chosen": c == xgb.best, "flash": c.size_bytes,
-              "val_accuracy": c.val_accuracy} for c in xgb.candidates if c.fits]
+              "val_accuracy": c.val_accuracy, "latency": c.latency} for c in xgb.candidates if c.fits]
     return entry, cands, None
 
 

@@ -145,7 +145,7 @@ def tree_entry(job: dict, budget: int, family: str = "emlearn") -> tuple[dict, l
         entry["emulator"] = em
         entry["proofs"] = other_proofs(spec.family(res.model), spec.name, Xt)
     cands = [{"budget": budget, "family": spec.label, "chosen": c == res.best, "flash": c.size_bytes,
-              "val_accuracy": c.val_accuracy} for c in res.candidates if c.fits]
+              "val_accuracy": c.val_accuracy, "latency": c.latency} for c in res.candidates if c.fits]
     return entry, cands
 
 
