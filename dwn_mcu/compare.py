@@ -8,9 +8,10 @@ the board and run on its emulator where there is one (simavr for AVR boards): ag
 reference on the test split, the model's measured share of flash and RAM, and cycles per inference.
 Budgets are fitted smallest first, and the DWNs chosen at smaller budgets are candidates at the larger
 ones (priced again, possibly in a faster layout), as XGBoost's smaller models are in its search.
-With a latency budget (`latency_budget`: the planner's price, `dwn_mcu.latency`) both searches reject
-candidates priced over it, and, emulated, a family whose chosen model measures over it is searched again
-with a lowered price (`_search_until_within`, as when its ELF overshoots the flash budget). Both choose by one rule (`dwn_mcu.selection`: the fastest within one standard
+With a latency budget (`latency_budget`: the planner's price, `dwn_mcu.latency`) every family's search
+rejects candidates priced over it, and, emulated, a family whose chosen model measures over it is searched
+again with a lowered price (`_search_until_within`, the one loop of every family, as when its ELF
+overshoots the flash budget). All choose by one rule (`dwn_mcu.selection`: the fastest within one standard
 error of the most accurate on the validation rows); the report shows the most accurate and the chosen.
 The emulator is the board's architecture's target: simavr on AVR (cycles), QEMU on Cortex-M and RV32
 (instructions, said so in the report).
@@ -255,7 +256,8 @@ def _dwn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, t
     if job["emulate"]:
         entry["emulator"] = dwn_em
     cands = [{"budget": budget, "family": "DWN", "chosen": c.shape == dwn.best.shape and c.trained,
-              "flash": c.flash, "val_accuracy": c.val_accuracy} for c in dwn.candidates if c.trained]
+              "flash": c.flash, "val_accuracy": c.val_accuracy, "latency": c.latency}
+             for c in dwn.candidates if c.trained]
     return entry, cands, (dwn.shape, dwn.model)
 
 
@@ -271,7 +273,7 @@ def _xgb_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, N
     if job["emulate"]:
         entry["emulator"] = xgb_em
     cands = [{"budget": budget, "family": "XGBoost", "chosen": c == xgb.best, "flash": c.size_bytes,
-              "val_accuracy": c.val_accuracy} for c in xgb.candidates if c.fits]
+              "val_accuracy": c.val_accuracy, "latency": c.latency} for c in xgb.candidates if c.fits]
     return entry, cands, None
 
 

@@ -1,5 +1,6 @@
 """The verdict of a `compare` report: at each flash budget, and at each baseline's latency, which family
-is the most accurate; and the accuracy-latency plot of each budget.
+is the most accurate; and the accuracy-latency plot of each budget (every family's candidates at their
+priced latency and its chosen models at their measured latency, each with its front).
 
 At budget B the pool is every chosen model of a budget up to B (a model that fits a smaller budget fits
 B). The most accurate at B: the highest test accuracy in the pool, ties to fewer cycles. At a baseline's
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import io
 
-COLORS = {"DWN": "tab:blue", "XGBoost": "tab:orange", "emlearn": "tab:green"}
+COLORS = {"DWN": "tab:blue", "XGBoost": "tab:orange", "emlearn": "tab:green", "forest": "tab:red"}
 
 
 def _cycles(e) -> float | None:
@@ -95,20 +96,37 @@ def png_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
+def candidate_points(report: dict, budget: int, family: str) -> list:
+    """(priced latency, validation accuracy) of every candidate of `family` searched at a budget up to
+    `budget` whose planned flash is within it (a report's candidates without a price are left out)."""
+    return [(c["latency"], c["val_accuracy"]) for c in report.get("candidates", ())
+            if c["family"] == family and c["budget"] <= budget and c["flash"] <= budget
+            and c.get("latency") is not None]
+
+
 def latency_plot(report: dict, budget: int) -> bytes:
-    """Test accuracy against median cycles of every family's chosen models with flash <= `budget`,
-    each family's front drawn as a step line."""
+    """At `budget`: each family's candidates (priced latency, validation accuracy; faint) with their front
+    (dashed), and its chosen models with flash <= `budget` (median emulated latency, test accuracy) with
+    theirs (solid)."""
     fig, ax = new_figure()
     pool = [e for e in _pool(report, budget) if _cycles(e) is not None]
-    for family in dict.fromkeys(e["family"] for e in pool):
-        pts = [(_cycles(e), e["test_accuracy"]) for e in pool if e["family"] == family]
+    for family in dict.fromkeys([e["family"] for e in pool] + [c["family"] for c in report.get("candidates", ())]):
         color = COLORS.get(family, "tab:gray")
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=60, color=color, edgecolor="black", label=family)
-        front = _front(pts)
-        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color=color, lw=1)
+        cands = candidate_points(report, budget, family)
+        if cands:
+            ax.scatter([p[0] for p in cands], [p[1] for p in cands], s=8, alpha=0.3, color=color,
+                       label=f"{family} candidates (priced, validation)")
+            front = _front(cands)
+            ax.step([p[0] for p in front], [p[1] for p in front], where="post", color=color, lw=0.8, ls="--")
+        pts = [(_cycles(e), e["test_accuracy"]) for e in pool if e["family"] == family]
+        if pts:
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=60, color=color, edgecolor="black",
+                       label=f"{family} chosen (measured, test)")
+            front = _front(pts)
+            ax.step([p[0] for p in front], [p[1] for p in front], where="post", color=color, lw=1)
     ax.set_xscale("log")
-    ax.set_xlabel(f"{report.get('latency_unit', 'cycles')} per inference (median, emulated)")
-    ax.set_ylabel("test accuracy")
+    ax.set_xlabel(f"{report.get('latency_unit', 'cycles')} per inference (candidates priced; chosen: median, emulated)")
+    ax.set_ylabel("accuracy")
     ax.set_title(f"{report['dataset']} on {report['board']['name']}: models with flash <= {budget} B")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right")
     return png_bytes(fig)

@@ -1,7 +1,7 @@
 """compare's verdict: at each budget the most accurate model with flash up to it (smaller budgets' picks
 included), and at each baseline's latency the most accurate model no slower than it."""
 
-from dwn_mcu.compare_verdict import _front, verdict, verdict_lines
+from dwn_mcu.compare_verdict import _front, candidate_points, latency_plot, verdict, verdict_lines
 
 
 def _e(family, acc, cycles):
@@ -42,3 +42,17 @@ def test_verdict_without_emulation_has_the_flash_verdict_only():
                                          {"family": "emlearn", "shape": "t", "test_accuracy": 0.72}]}]
     (v,) = verdict({"rows": rows})
     assert v["best"]["family"] == "emlearn" and v["best"]["cycles"] is None and v["at_latency"] == []
+
+
+def test_latency_plot_shows_each_familys_candidates_within_the_budget():
+    cands = [{"budget": 2048, "family": "emlearn", "flash": 900, "val_accuracy": 0.7, "latency": 250},
+             {"budget": 2048, "family": "emlearn", "flash": 3000, "val_accuracy": 0.9, "latency": 400},  # over 2 KB
+             {"budget": 8192, "family": "emlearn", "flash": 3000, "val_accuracy": 0.8, "latency": 900},
+             {"budget": 2048, "family": "forest", "flash": 500, "val_accuracy": 0.75, "latency": 90},
+             {"budget": 2048, "family": "DWN", "flash": 1500, "val_accuracy": 0.8, "latency": None}]  # not priced
+    report = {**REPORT, "candidates": cands, "dataset": "d", "board": {"name": "b"}}
+    assert candidate_points(report, 2048, "emlearn") == [(250, 0.7)]
+    assert candidate_points(report, 8192, "emlearn") == [(250, 0.7), (400, 0.9), (900, 0.8)]
+    assert candidate_points(report, 2048, "forest") == [(90, 0.75)] and candidate_points(report, 8192, "DWN") == []
+    png = latency_plot(report, 2048)  # forest has candidates but no chosen entry here: drawn all the same
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png == latency_plot(report, 2048)  # deterministic bytes

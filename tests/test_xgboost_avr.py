@@ -43,9 +43,14 @@ def test_whole_test_split_in_simavr(dataset, rounds, depth, layout):
     if layout == "table":
         assert tables.table_bytes < result.model_size.flash < tables.table_bytes + 2500  # tables + code + float add
     assert len(result.latency) == Xt.shape[0] and min(result.latency) > 0 and result.latency_unit == "cycles"
-    # the planner's figures are what budgets are held to: the chip never needs more
+    # the planner's figures are what budgets are held to: the table layout's never under the chip; the
+    # inline layout's code is a fitted formula (tests/test_inline_size.py), within its 10% of the ELF
+    # (`compare` searches again on the measured flash when it is under)
     plan = lower_xgboost(tables, "nano", layout=layout).plan
-    assert result.model_size.flash <= plan.model_flash
+    if layout == "table":
+        assert result.model_size.flash <= plan.model_flash
+    else:
+        assert abs(result.model_size.flash - plan.model_flash) <= 0.10 * result.model_size.flash
     # a large frame trips the harness's half-written-SP count, 256 bytes too deep (docs/baselines.md, Limits)
     stack = result.stack_measured - 256 if result.stack_measured > 256 else result.stack_measured
     assert stack <= plan.model_ram

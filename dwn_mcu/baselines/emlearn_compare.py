@@ -1,8 +1,9 @@
 """The inline tree families in `compare` (emlearn's C, and our own forest C): the budget-fitted search on
 the int16 rows (`emlearn_train.train_emlearn`, one search for both), the chosen model built for the board
-and run on its emulator (the targets' `verify_program`, as every family), searched again with a lowered
-planning budget while the ELF overshoots the budget, and the report's entry. With emulation the chosen
-model's C is also proven on the host and on a QEMU Cortex-M (`other_proofs`)."""
+and run on its emulator (the targets' `verify_program`, as every family), searched again with lowered
+planning budgets while the ELF overshoots the flash budget or the measured median latency the latency
+budget (`compare._search_until_within`, the loop every family runs under), and the report's entry.
+With emulation the chosen model's C is also proven on the host and on a QEMU Cortex-M (`other_proofs`)."""
 
 from __future__ import annotations
 
@@ -100,37 +101,42 @@ def tree_price(board, family: str):
 
 
 def _fit(job: dict, budget: int, spec: TreeSpec):
-    plan, em = budget, None
+    """The family's search at `budget` (and the latency budget), searched again while the built model's
+    measured flash or median latency is over its budget: `compare._search_until_within`, the one loop
+    every family runs under. Returns (result, emulated or None, plans)."""
+    from ..compare import _search_until_within
+
     Xtr, ytr, Xv, yv = job["int16_split"]
-    for attempt in range(3):
-        job["say"](f"budget {budget} bytes: {spec.label} search (planning to {plan} bytes)")
-        res = train_emlearn(Xtr, ytr, Xv, yv, job["classes"], plan, spec.planned_flash(job["board"], spec.name),
-                            convert_fn=spec.convert, what=spec.label, latency_fn=tree_price(job["board"], spec.label),
-                            latency_budget=job["latency"], **job["emlearn_kwargs"])
-        if not job["emulate"]:
-            break
-        target = architecture(get_board(job["board"]).arch).target
-        job["say"](f"budget {budget} bytes: {spec.label} on {target}, {job['Xt_int16'].shape[0]} test rows")
-        em = emulate(spec.family(res.model), spec.name, job["Xt_int16"], target)
-        if em["flash"] <= budget or attempt == 2:
-            break
-        plan = min(plan - (em["flash"] - budget), budget - (em["flash"] - res.best.size_bytes))
-    return res, em, plan
+    board = get_board(job["board"])
+    target = architecture(board.arch).target
+
+    def search(plan, lat):
+        job["say"](f"budget {budget} bytes: {spec.label} search (planning to {plan} bytes"
+                   + ("" if lat is None else f", {lat} priced") + ")")
+        return train_emlearn(Xtr, ytr, Xv, yv, job["classes"], plan, spec.planned_flash(board, spec.name),
+                             convert_fn=spec.convert, what=spec.label, latency_fn=tree_price(board, spec.label),
+                             latency_budget=lat, **job["emlearn_kwargs"])
+
+    return _search_until_within(job, budget, spec.label, search,
+                                lambda res: emulate(spec.family(res.model), spec.name, job["Xt_int16"], target),
+                                lambda res: (res.best.size_bytes, res.best.latency))
 
 
 def tree_entry(job: dict, budget: int, family: str = "emlearn") -> tuple[dict, list]:
     """(report entry, candidates) of an inline tree family at `budget`. Accuracy is what the C computes
     (its reference); scikit-learn's own is reported beside it."""
     spec = SPECS[family]()
-    res, em, plan_budget = _fit(job, budget, spec)
+    from ..compare import _plan_fields
+
+    res, em, plans = _fit(job, budget, spec)
     Xt, yt = job["Xt_int16"], job["yt"]
     plan = spec.plan(res.model, job["board"], job["ram_budget"], spec.name)
     entry = {"family": spec.label, "shape": res.best.shape() + spec.style, "val_accuracy": res.best.val_accuracy,
              "test_accuracy": float(np.mean(res.model.predict(Xt) == yt)),
              "sklearn_val_accuracy": res.best.sklearn_val_accuracy,
              "sklearn_test_accuracy": float(np.mean(res.model.sklearn_predict(Xt) == yt)),
-             "planned_flash": plan.model_flash, "planned_ram": plan.model_ram, "planning_budget": plan_budget,
-             "priced_latency": res.best.latency}
+             "planned_flash": plan.model_flash, "planned_ram": plan.model_ram,
+             "priced_latency": res.best.latency, **_plan_fields(job, plans, em)}
     if res.most_accurate is not None:
         entry["most_accurate"] = {"shape": res.most_accurate.shape() + spec.style,
                                   "val_accuracy": res.most_accurate.val_accuracy,
@@ -139,7 +145,7 @@ def tree_entry(job: dict, budget: int, family: str = "emlearn") -> tuple[dict, l
         entry["emulator"] = em
         entry["proofs"] = other_proofs(spec.family(res.model), spec.name, Xt)
     cands = [{"budget": budget, "family": spec.label, "chosen": c == res.best, "flash": c.size_bytes,
-              "val_accuracy": c.val_accuracy} for c in res.candidates if c.fits]
+              "val_accuracy": c.val_accuracy, "latency": c.latency} for c in res.candidates if c.fits]
     return entry, cands
 
 

@@ -10,9 +10,14 @@ Two layouts (`xgb_inline.LAYOUTS`), chosen here and only here (`choose_layout`),
 * table: flash = the packed tables (exact) + the code of `NAME_predict` and the soft-float add it pulls
   in (measured per architecture: the model's share of a linked ELF minus its tables; see
   `bench/xgb_code_size.py`). RAM = the bins and margins on the stack plus the call's frame.
-* inline: flash = the library's object built for the board (`object_size`: its code is its size) + the
-  soft-float add it links (`Architecture.inline_lib_code`, measured by bench/xgb_code_size.py); RAM = its
-  frame from `-fstack-usage` (keys and margins included) plus `Architecture.inline_stack`.
+* inline: flash = the library's code by the fitted formula of its nodes, leaves, trees, keyed features
+  and margins (`inline_size`, fitted per architecture by bench/calibrate_inline_size.py to the objects
+  the board's compiler builds: a fit within its stated error, not a bound; `compare` judges the built
+  ELF and searches again when it overshoots) + the soft-float add it links (`Architecture.inline_lib_code`,
+  measured by bench/xgb_code_size.py); RAM = its frame by the formula's upper envelope (keys and
+  margins included) plus `Architecture.inline_stack`. No compiler runs while the search prices models.
+  Where no formula fits within its stated error (the Cortex-M targets: GCC duplicates tree code there,
+  up to 46% off a linear price), the library's object is built for the board instead (`object_size`).
 """
 
 from __future__ import annotations
@@ -73,16 +78,21 @@ _INLINE_SIZES = weakref.WeakKeyDictionary()  # tables -> {board key: (code, data
 
 
 def _inline_footprint(tables: XGBTables, board: Board, arch) -> Footprint:
-    from .object_size import object_size
-    from .xgb_export import render_sources
+    from .inline_size import can_size, inline_size
 
     if arch.inline_lib_code is None:
         raise BaselineError(f"the inline tree layout's library code on {board.arch} has not been measured")
-    sizes = _INLINE_SIZES.setdefault(tables, {})
-    if board.key not in sizes:
-        sizes[board.key] = object_size(render_sources(tables, "xgb_model", "inline"), "xgb_model", board,
-                                       "XGBoost inline trees")
-    code, data, frame = sizes[board.key]
+    if can_size(board.arch):  # the fitted formula: no compiler run while the search prices models
+        code, data, frame = inline_size(tables, board.arch)
+    else:  # no formula within its stated error on this architecture: priced by building, once per board
+        sizes = _INLINE_SIZES.setdefault(tables, {})
+        if board.key not in sizes:
+            from .object_size import object_size
+            from .xgb_export import render_sources
+
+            sizes[board.key] = object_size(render_sources(tables, "xgb_model", "inline"), "xgb_model", board,
+                                           "XGBoost inline trees")
+        code, data, frame = sizes[board.key]
     flash = {"code": code, "float add": arch.inline_lib_code, "sketch": board.sketch_flash}
     ram = {"data": data, "frame": frame, "stack": arch.inline_stack, "sketch input buffer": 4 * tables.num_features,
            "sketch": board.sketch_ram}
@@ -101,8 +111,6 @@ def choose_layout(tables: XGBTables, board, budget: Budget | None = None, layout
     if not layout and all(can_price(board.arch, _price_family(lay)) for lay in order):
         order.sort(key=lambda lay: xgb_latency(tables, board.arch, lay))
     for lay in order:
-        if lay == "inline" and not layout and budget is not None and _inline_lower_bound(tables, board) > budget.flash:
-            continue  # cannot fit: not worth a build
         program = XGBProgram(tables, footprint(tables, board, lay), budget, lay)
         if layout or (not program.plan.problems(budget) and not _over_latency(program)):
             return program
@@ -111,11 +119,6 @@ def choose_layout(tables: XGBTables, board, budget: Budget | None = None, layout
 
 def _measured(board: Board, layout: str) -> bool:
     return layout == "table" or architecture(board.arch).inline_lib_code is not None
-
-
-def _inline_lower_bound(tables: XGBTables, board: Board) -> int:
-    """Flash the inline layout needs at least: every leaf's float32 immediate and the float add."""
-    return 4 * int(tables.leaves.size) + architecture(board.arch).inline_lib_code
 
 
 def _over_latency(program: XGBProgram) -> bool:
