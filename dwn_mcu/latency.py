@@ -48,6 +48,10 @@ def dwn_features(program) -> dict:
     if plan.byte_buffers or plan.avr_encoder_bytes:  # the encoder writes one byte per bit, not bits
         out["byte"] = out.pop("bit")
         out.pop("bit_small")
+    if plan.rank_inputs:  # layer 1 compares the ranks: no bit writer, and a feature without thresholds
+        # costs one store of its rank
+        for k in ("bit", "bit_small", "byte", "imm_empty"):
+            out.pop(k, None)
     if plan.layout == "table":
         out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_fast_layer=0, t_fast_byte=0, t_fast_lut=0,
                    t_fast_input=0, t_word_layer=0, t_word_lut=0, t_word_input=0)
@@ -60,14 +64,17 @@ def dwn_features(program) -> dict:
                 out["t_fast_byte"] += lp.prev_bits
     else:
         out.update(unrolled=1, u_lut=0, u_input=0, u_asm_lut=0, u_asm_input=0, u_diag_lut=0, u_diag_node=0.0)
+        out["u_rank_lut"] = 0
         for lp, layer in zip(plan.layers, model.layers):
-            _unrolled_layer_features(out, lp, layer)
+            _unrolled_layer_features(out, lp, layer, plan.rank_inputs and lp.index == 1)
     return out
 
 
-def _unrolled_layer_features(out: dict, lp, layer) -> None:
+def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False) -> None:
     """Table-form LUTs: one step per LUT and per input; diagram-form LUTs (`LayerPlan.diagram_luts`):
-    one step per LUT and one per test on the mean path (`bdd.Diagram.mean_path`)."""
+    one step per LUT and one per test on the mean path (`bdd.Diagram.mean_path`). `ranks`: layer 1
+    compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a `u_rank_lut` step (AVR's
+    assembly: the carries of slots 3.. gathered and flipped into Z, slots 0..2 stepped past a branch)."""
     from .compiler.bdd import diagram
 
     kind = "u_asm_" if lp.unrolled_asm else "u_"
@@ -79,6 +86,7 @@ def _unrolled_layer_features(out: dict, lp, layer) -> None:
         else:
             out[kind + "lut"] += 1
             out[kind + "input"] += int(layer.n_inputs[j])
+            out["u_rank_lut"] += int(ranks)
 
 
 def _mean_leaf_depth(skip, right_leaf, start: int, count: int) -> float:

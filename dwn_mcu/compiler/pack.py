@@ -164,6 +164,9 @@ class UnrolledLut:
     # offset None); the diagram it walks
     branch: BranchCode | None = None
     diagram: Diagram | None = None
+    # layer 1 reading the encoder's ranks (`plan.Plan.rank_inputs`): per input slot (feature f, index i),
+    # tested as rank[f] > i; None where the layer reads bits
+    ranks: tuple | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,23 +258,35 @@ def reverse_word_bits(words) -> np.ndarray:
     return np.packbits(bits[:, ::-1], bitorder="little").view("<u4").astype(np.uint32)
 
 
-def pack_unrolled_layer(layer: LutLayer, diagram_luts=()) -> PackedUnrolledLayer:
+def rank_inputs(counts) -> np.ndarray:
+    """(feature, index within the feature) of each thermometer bit, feature-major as the encoder orders
+    them: bit i of feature f is set exactly when rank[f] > i (`plan.rank_inputs`)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    feature = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    starts = np.concatenate([[0], np.cumsum(counts)])[:-1]
+    return np.stack([feature, np.arange(feature.size, dtype=np.int64) - starts[feature]], axis=1)
+
+
+def pack_unrolled_layer(layer: LutLayer, diagram_luts=(), counts=None) -> PackedUnrolledLayer:
     """A layer for the unrolled layout; LUT j in diagram form where `diagram_luts[j]` (the planner's
-    choice, `plan.LayerPlan.diagram_luts`; missing: table form)."""
+    choice, `plan.LayerPlan.diagram_luts`; missing: table form). `counts` (thresholds per feature; layer 1
+    when the plan's `rank_inputs`): each input is also given as (feature, index) for the rank compare."""
     luts, chunks, offset = [], [], 0
+    where = None if counts is None else rank_inputs(counts)
     for j in range(layer.num_luts):
         table = layer.lut_table(j)
         idx = layer.lut_inputs(j)
         inputs = tuple((int(i) >> 3, 1 << (int(i) & 7)) for i in idx)
+        ranks = None if where is None else tuple((int(where[i, 0]), int(where[i, 1])) for i in idx)
         if j < len(diagram_luts) and diagram_luts[j]:
             d = diagram(table)
-            luts.append(UnrolledLut(inputs, None, None, branch_code(d), d))
+            luts.append(UnrolledLut(inputs, None, None, branch_code(d), d, ranks))
         elif idx.size <= UNROLLED_IMMEDIATE_MAX_N:
             value = int(np.dot(table.astype(np.int64), np.int64(1) << np.arange(table.size, dtype=np.int64)))
-            luts.append(UnrolledLut(inputs, value, None))
+            luts.append(UnrolledLut(inputs, value, None, ranks=ranks))
         else:
             data = pack_bits(table)
-            luts.append(UnrolledLut(inputs, None, offset))
+            luts.append(UnrolledLut(inputs, None, offset, ranks=ranks))
             chunks.append(data)
             offset += data.size
     tables = np.concatenate(chunks) if chunks else np.zeros(0, np.uint8)
