@@ -521,6 +521,22 @@ def _encoder(model: FrozenDWN, board: Board, chosen: str, layers, types, by_layo
     return search, reason
 
 
+def _rank_memory(model: FrozenDWN, board: Board, layers, parts: dict, ram: dict) -> tuple[int, ...]:
+    """Layer 1 reading the ranks (`rank_inputs`): the bit buffers without layer 0's bits, and `parts`
+    (flash) and `ram` updated in place: the counts placed the bits and go, with the bit writer's code
+    (`rank_writer`, where measured) and its stack frame."""
+    buffers = _buffers(model, layers, encoder_bits=False)
+    if len(layers) <= 2:  # buffer 0 held layer 0's bits and would hold layer 2's, which feeds the scores
+        buffers = (0,) + buffers[1:]
+    ram["activation buffers"] = sum(buffers)
+    spec = architecture(board.arch)
+    if spec.dwn_stack_unrolled is None and spec.dwn_stack_immediate is not None:
+        ram["stack"] = min(ram["stack"], spec.dwn_stack_immediate)  # no bit writer's frame either
+    parts["thresholds"] = 0
+    parts["code"] -= spec.dwn_code.get("rank_writer", 0)
+    return buffers
+
+
 def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
               selftest_count: int = 0, check_budget: bool = True, budget: Budget | None = None,
               encoder: str | None = None) -> Plan:
@@ -562,18 +578,8 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
                                      encoder)
     ranks, ranks_reason = rank_inputs(model, chosen, search, count)
     if ranks:
-        buffers = _buffers(model, layers, encoder_bits=False)
-        if len(layers) <= 2:  # buffer 0 held layer 0's bits and would hold layer 2's, which feeds the scores
-            buffers = (0,) + buffers[1:]
-        ram["activation buffers"] = sum(buffers)
-        spec = architecture(board.arch)
-        if spec.dwn_stack_unrolled is None and spec.dwn_stack_immediate is not None:
-            ram["stack"] = min(ram["stack"], spec.dwn_stack_immediate)  # no bit writer's frame either
-        # the counts placed the bits; the bit writer's code goes too (`rank_writer`, where measured)
-        parts = by_layout[chosen]
-        parts["thresholds"] = 0
-        parts["code"] -= architecture(board.arch).dwn_code.get("rank_writer", 0)
-        totals[chosen] = sum(parts.values())
+        buffers = _rank_memory(model, board, layers, by_layout[chosen], ram)
+        totals[chosen] = sum(by_layout[chosen].values())
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype, input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
