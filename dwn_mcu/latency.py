@@ -64,18 +64,29 @@ def dwn_features(program) -> dict:
                 out["t_fast_byte"] += lp.prev_bits
     else:
         out.update(unrolled=1, u_lut=0, u_input=0, u_asm_lut=0, u_asm_input=0, u_diag_lut=0, u_diag_node=0.0)
-        out["u_rank_lut"] = 0
+        out.update(u_rank_lut=0, u_asm_rank_input=0, u_asm_rank_load=0)
         for lp, layer in zip(plan.layers, model.layers):
-            _unrolled_layer_features(out, lp, layer, plan.rank_inputs and lp.index == 1)
+            _unrolled_layer_features(out, lp, layer, plan.rank_inputs and lp.index == 1, model.bits_per_feature)
     return out
 
 
-def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False) -> None:
+def _lut_ranks(layer, j: int, counts) -> tuple:
+    """(feature, index) of each input of LUT `j` of layer 1 (`pack.rank_inputs`)."""
+    from .compiler.pack import rank_inputs
+
+    where = rank_inputs(counts)
+    return tuple((int(where[i, 0]), int(where[i, 1])) for i in layer.lut_inputs(j))
+
+
+def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False, counts=None) -> None:
     """Table-form LUTs: one step per LUT and per input; diagram-form LUTs (`LayerPlan.diagram_luts`):
     one step per LUT and one per test on the mean path (`bdd.Diagram.mean_path`). `ranks`: layer 1
-    compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a `u_rank_lut` step (AVR's
-    assembly: the carries of slots 3.. gathered and flipped into Z, slots 0..2 stepped past a branch)."""
+    compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a `u_rank_lut` step; on
+    AVR's rank assembly its steps are its own (`u_rank_lut`, `u_asm_rank_input` per input, and
+    `u_asm_rank_load` per `lds`: the carries of slots 3.. gathered and flipped into Z, slots 0..2 stepped
+    past a branch)."""
     from .compiler.bdd import diagram
+    from .compiler.pack import avr_rank_loads
 
     kind = "u_asm_" if lp.unrolled_asm else "u_"
     forms = lp.diagram_luts or (False,) * lp.num_luts
@@ -83,6 +94,11 @@ def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False) -> None:
         if in_diagram:
             out["u_diag_lut"] += 1
             out["u_diag_node"] += diagram(layer.lut_table(j)).mean_path()
+        elif ranks and lp.unrolled_asm:  # AVR's rank assembly (elsewhere the C below); a feature's rank
+            # is loaded once per LUT while it stays in a register (`pack.avr_rank_loads`)
+            out["u_rank_lut"] += 1
+            out["u_asm_rank_input"] += int(layer.n_inputs[j])
+            out["u_asm_rank_load"] += sum(load for _, _, load in avr_rank_loads(_lut_ranks(layer, j, counts)))
         else:
             out[kind + "lut"] += 1
             out[kind + "input"] += int(layer.n_inputs[j])
