@@ -48,10 +48,11 @@ def dwn_features(program) -> dict:
     if plan.byte_buffers or plan.avr_encoder_bytes:  # the encoder writes one byte per bit, not bits
         out["byte"] = out.pop("bit")
         out.pop("bit_small")
-    if plan.rank_inputs:  # layer 1 compares the ranks: no bit writer, and a feature without thresholds
-        # costs one store of its rank
-        for k in ("bit", "bit_small", "byte", "imm_empty"):
+    if plan.rank_inputs:  # layer 1 compares the ranks: no bit writer, so a feature's fixed cost is its own
+        # (read, search, store the rank: `rank_feature`; one store without thresholds: `rank_empty`)
+        for k in ("bit", "bit_small", "byte", "imm_empty", "imm_feature", "feature"):
             out.pop(k, None)
+        out.update(rank_feature=read, rank_empty=F - read)
     if plan.layout == "table":
         out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_fast_layer=0, t_fast_byte=0, t_fast_lut=0,
                    t_fast_input=0, t_word_layer=0, t_word_lut=0, t_word_input=0)

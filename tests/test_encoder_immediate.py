@@ -170,3 +170,22 @@ def test_unrolled_layer_1_reads_the_ranks():
             host.close()
         result = compare(model, X, classes, scores, "sanitize")
         assert result.ok, f"{result.mismatches} of {result.vectors} differ, first {result.first}"
+
+
+def test_avr_rank_loads_keep_a_feature_in_its_register():
+    from dwn_mcu.compiler.pack import AVR_RANK_REGISTERS, avr_rank_loads
+
+    # slots 0..5 on features 0, 1, 0, 2, 1, 2: order 5, 4, 3, 1, 2, 0; each feature loaded once
+    steps = avr_rank_loads(((0, 1), (1, 0), (0, 3), (2, 2), (1, 5), (2, 7)))
+    assert [k for k, _, _ in steps] == [5, 4, 3, 1, 2, 0]
+    assert [load for _, _, load in steps] == [True, True, False, False, True, False]
+    assert len({r for _, r, _ in steps}) == 3
+    # more features than registers: the last register is shared and reloaded when its feature changes
+    ranks = tuple((f, 0) for f in (0, 1, 2, 3, 4, 5, 0, 5))
+    steps = avr_rank_loads(ranks)
+    assert max(r for _, r, _ in steps) == AVR_RANK_REGISTERS - 1
+    held = {}
+    for k, r, load in steps:  # every test reads the register holding its own feature's rank
+        if load:
+            held[r] = ranks[k][0]
+        assert held[r] == ranks[k][0]
