@@ -67,7 +67,8 @@ def dwn_features(program) -> dict:
         out.update(unrolled=1, u_lut=0, u_input=0, u_asm_lut=0, u_asm_input=0, u_diag_lut=0, u_diag_node=0.0)
         out.update(u_rank_lut=0, u_asm_rank_input=0, u_asm_rank_load=0)
         for lp, layer in zip(plan.layers, model.layers):
-            _unrolled_layer_features(out, lp, layer, plan.rank_inputs and lp.index == 1, model.bits_per_feature)
+            _unrolled_layer_features(out, lp, layer, plan.rank_inputs and lp.index == 1, model.bits_per_feature,
+                                     plan.board.arch == "avr")
     return out
 
 
@@ -79,11 +80,11 @@ def _lut_ranks(layer, j: int, counts) -> tuple:
     return tuple((int(where[i, 0]), int(where[i, 1])) for i in layer.lut_inputs(j))
 
 
-def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False, counts=None) -> None:
+def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False, counts=None, avr: bool = False) -> None:
     """Table-form LUTs: one step per LUT and per input; diagram-form LUTs (`LayerPlan.diagram_luts`):
     one step per LUT and one per test on the mean path (`bdd.Diagram.mean_path`). `ranks`: layer 1
-    compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a `u_rank_lut` step; on
-    AVR's rank assembly its steps are its own (`u_rank_lut`, `u_asm_rank_input` per input, and
+    compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a `u_rank_lut` step; `avr`:
+    AVR's rank assembly (layers of 4..8 inputs) has steps of its own (`u_rank_lut`, `u_asm_rank_input` per input, and
     `u_asm_rank_load` per `lds`: the carries of slots 3.. gathered and flipped into Z, slots 0..2 stepped
     past a branch)."""
     from .compiler.bdd import diagram
@@ -95,7 +96,7 @@ def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False, counts=N
         if in_diagram:
             out["u_diag_lut"] += 1
             out["u_diag_node"] += diagram(layer.lut_table(j)).mean_path()
-        elif ranks and lp.unrolled_asm:  # AVR's rank assembly (elsewhere the C below); a feature's rank
+        elif ranks and lp.unrolled_asm and avr:  # AVR's rank assembly (elsewhere the C); a feature's rank
             # is loaded once per LUT while it stays in a register (`pack.avr_rank_loads`)
             out["u_rank_lut"] += 1
             out["u_asm_rank_input"] += int(layer.n_inputs[j])
