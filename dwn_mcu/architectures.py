@@ -61,9 +61,7 @@ class Architecture:
     #: the unrolled layout's stack where it differs from `dwn_stack`: (bytes, more bytes per layer)
     dwn_stack_unrolled: tuple[int, int] | None = None
     #: the table layout's stack with the immediate encoder, where it is smaller (no key function or search
-    #: loop frame): RISC-V 8 bytes deepest on tests/test_targets_verify.py's model, 24 with the table encoder;
-    #: also the unrolled layout's when layer 1 reads the ranks (`plan.rank_inputs`: no bit writer) and the
-    #: architecture has no `dwn_stack_unrolled` (RISC-V: 8 bytes deepest there too)
+    #: loop frame): RISC-V 8 bytes deepest on tests/test_targets_verify.py's model, 24 with the table encoder
     dwn_stack_immediate: int | None = None
 
     @property

@@ -524,14 +524,13 @@ def _encoder(model: FrozenDWN, board: Board, chosen: str, layers, types, by_layo
 def _rank_memory(model: FrozenDWN, board: Board, layers, parts: dict, ram: dict) -> tuple[int, ...]:
     """Layer 1 reading the ranks (`rank_inputs`): the bit buffers without layer 0's bits, and `parts`
     (flash) and `ram` updated in place: the counts placed the bits and go, with the bit writer's code
-    (`rank_writer`, where measured) and its stack frame."""
+    (`rank_writer`, where measured). The stack stays the layout's: the ranks function is a call of its
+    own (noinline), as the bit writer was."""
     buffers = _buffers(model, layers, encoder_bits=False)
     if len(layers) <= 2:  # buffer 0 held layer 0's bits and would hold layer 2's, which feeds the scores
         buffers = (0,) + buffers[1:]
     ram["activation buffers"] = sum(buffers)
     spec = architecture(board.arch)
-    if spec.dwn_stack_unrolled is None and spec.dwn_stack_immediate is not None:
-        ram["stack"] = min(ram["stack"], spec.dwn_stack_immediate)  # no bit writer's frame either
     parts["thresholds"] = 0
     parts["code"] -= spec.dwn_code.get("rank_writer", 0)
     return buffers
