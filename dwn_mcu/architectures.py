@@ -118,13 +118,17 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
             # layer 1 on the fast path: the encoder writes its bytes (`plan.avr_encoder_bytes`): no bit
             # writes and no spread in layer 1, the stores unrolled by four (gcc 5.4 -Os objects of 12
             # shapes: the estimate 0 to 68 bytes above, at most 8 below)
-            encoder_bytes=-100, u_diag_lut=2.3, u_diag_node=8.7),
+            encoder_bytes=-100, u_diag_lut=2.3, u_diag_node=8.7,
+            # layer 1 reading the ranks (`plan.rank_inputs`): the bit writer's code that goes (gcc 5.4 -Os
+            # objects of six trained unrolled models, bench/rank_inputs.py: 216 + 2.9 per table-form LUT)
+            rank_writer=230),
         dwn_stack=27, dwn_stack_unrolled=(12, 8), target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
         fast_frame=32, inline_lib_code=344, inline_stack=4),
     Architecture("cortex-m0plus", _dwn_code(106, 310, 100, 200, 10.5,
                                             (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4),
                                             _imm((-115, 21.8, 13.9), (-57, 8.0, 8.0), (-66, 12.8, 12.2)),
-                                            layer_word=48, layer_word_input=8, u_diag_lut=0, u_diag_node=7.9),
+                                            layer_word=48, layer_word_input=8, u_diag_lut=0, u_diag_node=7.9,
+                                            rank_writer=100),  # (as AVR's: 114 - 1 per table-form LUT)
                  dwn_stack=76, target="cortex-m0plus", dwn_stack_unrolled=(52, 0),
                  xgb_code=_xgb_code(1150, 25), xgb_stack=112, inline_lib_code=1650, inline_stack=48),
     Architecture("cortex-m3", _dwn_code(116, 280, 104, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0),

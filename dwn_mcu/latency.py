@@ -48,6 +48,11 @@ def dwn_features(program) -> dict:
     if plan.byte_buffers or plan.avr_encoder_bytes:  # the encoder writes one byte per bit, not bits
         out["byte"] = out.pop("bit")
         out.pop("bit_small")
+    if plan.rank_inputs:  # layer 1 compares the ranks: no bit writer, so a feature's fixed cost is its own
+        # (read, search, store the rank: `rank_feature`; one store without thresholds: `rank_empty`)
+        for k in ("bit", "bit_small", "byte", "imm_empty", "imm_feature", "feature"):
+            out.pop(k, None)
+        out.update(rank_feature=read, rank_empty=F - read)
     if plan.layout == "table":
         out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_fast_layer=0, t_fast_byte=0, t_fast_lut=0,
                    t_fast_input=0, t_word_layer=0, t_word_lut=0, t_word_input=0)
@@ -60,15 +65,30 @@ def dwn_features(program) -> dict:
                 out["t_fast_byte"] += lp.prev_bits
     else:
         out.update(unrolled=1, u_lut=0, u_input=0, u_asm_lut=0, u_asm_input=0, u_diag_lut=0, u_diag_node=0.0)
+        out.update(u_rank_lut=0, u_asm_rank_input=0, u_asm_rank_load=0)
         for lp, layer in zip(plan.layers, model.layers):
-            _unrolled_layer_features(out, lp, layer)
+            _unrolled_layer_features(out, lp, layer, plan.rank_inputs and lp.index == 1, model.bits_per_feature,
+                                     plan.board.arch == "avr")
     return out
 
 
-def _unrolled_layer_features(out: dict, lp, layer) -> None:
+def _lut_ranks(layer, j: int, counts) -> tuple:
+    """(feature, index) of each input of LUT `j` of layer 1 (`pack.rank_inputs`)."""
+    from .compiler.pack import rank_inputs
+
+    where = rank_inputs(counts)
+    return tuple((int(where[i, 0]), int(where[i, 1])) for i in layer.lut_inputs(j))
+
+
+def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False, counts=None, avr: bool = False) -> None:
     """Table-form LUTs: one step per LUT and per input; diagram-form LUTs (`LayerPlan.diagram_luts`):
-    one step per LUT and one per test on the mean path (`bdd.Diagram.mean_path`)."""
+    one step per LUT and one per test on the mean path (`bdd.Diagram.mean_path`). `ranks`: layer 1
+    compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a `u_rank_lut` step; `avr`:
+    AVR's rank assembly (layers of 4..8 inputs) has steps of its own (`u_rank_lut`, `u_asm_rank_input` per input, and
+    `u_asm_rank_load` per `lds`: the carries of slots 3.. gathered and flipped into Z, slots 0..2 stepped
+    past a branch)."""
     from .compiler.bdd import diagram
+    from .compiler.pack import avr_rank_loads
 
     kind = "u_asm_" if lp.unrolled_asm else "u_"
     forms = lp.diagram_luts or (False,) * lp.num_luts
@@ -76,9 +96,15 @@ def _unrolled_layer_features(out: dict, lp, layer) -> None:
         if in_diagram:
             out["u_diag_lut"] += 1
             out["u_diag_node"] += diagram(layer.lut_table(j)).mean_path()
+        elif ranks and lp.unrolled_asm and avr:  # AVR's rank assembly (elsewhere the C); a feature's rank
+            # is loaded once per LUT while it stays in a register (`pack.avr_rank_loads`)
+            out["u_rank_lut"] += 1
+            out["u_asm_rank_input"] += int(layer.n_inputs[j])
+            out["u_asm_rank_load"] += sum(load for _, _, load in avr_rank_loads(_lut_ranks(layer, j, counts)))
         else:
             out[kind + "lut"] += 1
             out[kind + "input"] += int(layer.n_inputs[j])
+            out["u_rank_lut"] += int(ranks)
 
 
 def _mean_leaf_depth(skip, right_leaf, start: int, count: int) -> float:

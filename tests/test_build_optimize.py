@@ -33,7 +33,10 @@ def test_build_optimizes_and_verifies(tmp_path, model_file, capsys):
     opt = report["optimizer"]
     assert opt["after"]["total_bits"] < opt["before"]["total_bits"]
     small = load(tmp_path / "opt" / "dwn" / "model.dwn")
-    assert small.size_bits()["total_bits"] == opt["after"]["total_bits"]
+    # the stored model is one of the optimizer's input-count forms (the report's "after" is the unpadded
+    # one; `choose` may store a padded form its price finds smaller, e.g. on AVR's unrolled assembly path)
+    forms = {f.size_bits()["total_bits"] for f in input_count_forms(optimize(original, uniform=False)[0])}
+    assert opt["after"]["total_bits"] in forms and small.size_bits()["total_bits"] in forms
     X = adversarial_inputs(original)
     assert np.array_equal(small.scores(X), original.scores(X))
     assert main(["verify", str(tmp_path / "opt")]) == 0

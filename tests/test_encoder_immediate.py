@@ -4,6 +4,7 @@ below x exactly (NaN, infinities, zeros of both signs, subnormals, values equal 
 agrees with the reference on both encoders, and the planner chooses it only while the flash allows."""
 
 import dataclasses
+import re
 import shutil
 
 import numpy as np
@@ -119,16 +120,74 @@ def test_planner_chooses_immediate_while_the_flash_allows():
     assert plan.ram["feature ranks"] == model.num_features
     table = make_plan(model, board, "m", plan.layout, encoder="table")
     assert "feature ranks" not in table.ram
-    # the immediate encoder keeps only the counts, its code prices the comparisons
-    assert plan.flash["thresholds"] == model.num_features < table.flash["thresholds"]
+    # the immediate encoder keeps only the counts (the table layout; unrolled, layer 1 reads the ranks and
+    # the counts go too), its code prices the comparisons
+    tplan = make_plan(model, board, "m", "table")
+    assert tplan.encoder_search == "immediate" and not tplan.rank_inputs
+    assert tplan.flash["thresholds"] == model.num_features < table.flash["thresholds"]
+    assert plan.layout == "unrolled" and plan.rank_inputs and plan.flash["thresholds"] == 0
     assert plan.flash["code"] > table.flash["code"]
-    # a budget the comparisons' code does not fit, but the threshold table does
-    tight = budget_for(board, flash=table.model_flash + 10)
-    assert plan.model_flash > tight.flash
-    planned = make_plan(model, board, "m", plan.layout, budget=tight)
+    # a budget the comparisons' code does not fit, but the threshold table does (the table layout: the
+    # unrolled one reading ranks also drops the bit writer's code, here about what the searches add)
+    ttable = make_plan(model, board, "m", "table", encoder="table")
+    tight = budget_for(board, flash=ttable.model_flash + 10)
+    assert tplan.model_flash > tight.flash
+    planned = make_plan(model, board, "m", "table", budget=tight)
     assert planned.encoder_search == "table" and "flash table" in planned.encoder_reason
 
 
 def test_unknown_encoder_is_a_plan_error():
     with pytest.raises(PlanError, match="encoder 'fast' is not one of table, immediate"):
         make_plan(special_model(), get_board("nano"), "m", encoder="fast")
+
+
+@needs_gcc
+@pytest.mark.filterwarnings("ignore:overflow encountered in nextafter")  # adversarial_inputs at FLT_MAX
+def test_unrolled_layer_1_reads_the_ranks():
+    """Unrolled with the immediate encoder: layer 1 compares ranks with constants, no bit writer and no
+    layer-0 buffer (two layers: nothing else uses buffer 0); the table encoder or layout keeps the bits."""
+    model = special_model()
+    board = get_board("nano")
+    plan = make_plan(model, board, "enc", "unrolled", check_budget=False, encoder="immediate")
+    assert plan.rank_inputs and "rank[f] > i" in plan.rank_reason and plan.buffers[0] == 0
+    c = render_library(pack_program(model, plan))["enc.c"]
+    assert "enc_encode" not in c and "enc_threshold_count" not in c and "enc_buf0" not in c
+    assert "enc_ranks(features);" in c and "enc_layer1(enc_rank, ENC_B1);" in c
+    layer1 = c.split("static void enc_layer1(const volatile uint8_t *in")[1].split("static void enc_layer2")[0]
+    assert re.search(r"\(in\[\d\] > \du\)", layer1) and "& 0x" not in layer1.split("#else")[-1]
+    for other in (make_plan(model, board, "enc", "unrolled", check_budget=False, encoder="table"),
+                  make_plan(model, board, "enc", "table", check_budget=False, encoder="immediate")):
+        assert not other.rank_inputs and other.buffers[0] > 0
+        assert "_encode(features, enc_buf0)" in render_library(pack_program(model, other))["enc.c"]
+    # every input of layer 1 is in diagram form, then in table form: both agree with the reference
+    X = adversarial_inputs(model, random_rows=100)
+    for forms in (True, False):
+        lp = dataclasses.replace(plan.layers[0], diagram_luts=(forms,) * plan.layers[0].num_luts)
+        forced = dataclasses.replace(plan, layers=(lp,) + plan.layers[1:])
+        host = HostModel(render_library(pack_program(model, forced)), "enc", model.num_classes, "sanitize",
+                         model.input_type)
+        try:
+            classes, scores = host.run(X)
+        finally:
+            host.close()
+        result = compare(model, X, classes, scores, "sanitize")
+        assert result.ok, f"{result.mismatches} of {result.vectors} differ, first {result.first}"
+
+
+def test_avr_rank_loads_keep_a_feature_in_its_register():
+    from dwn_mcu.compiler.pack import AVR_RANK_REGISTERS, avr_rank_loads
+
+    # slots 0..5 on features 0, 1, 0, 2, 1, 2: order 5, 4, 3, 1, 2, 0; each feature loaded once
+    steps = avr_rank_loads(((0, 1), (1, 0), (0, 3), (2, 2), (1, 5), (2, 7)))
+    assert [k for k, _, _ in steps] == [5, 4, 3, 1, 2, 0]
+    assert [load for _, _, load in steps] == [True, True, False, False, True, False]
+    assert len({r for _, r, _ in steps}) == 3
+    # more features than registers: the last register is shared and reloaded when its feature changes
+    ranks = tuple((f, 0) for f in (0, 1, 2, 3, 4, 5, 0, 5))
+    steps = avr_rank_loads(ranks)
+    assert max(r for _, r, _ in steps) == AVR_RANK_REGISTERS - 1
+    held = {}
+    for k, r, load in steps:  # every test reads the register holding its own feature's rank
+        if load:
+            held[r] = ranks[k][0]
+        assert held[r] == ranks[k][0]

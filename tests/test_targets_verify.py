@@ -144,3 +144,16 @@ def test_avr_unrolled_assembly_for_every_table_size(n):
     assert "__asm__" in sources["tm.c"]
     result = verify_on_target(model, "avr", X, sources, "tm", measure_model_share=False)
     assert result.first_mismatch is None and result.agree == X.shape[0]
+
+
+@pytest.mark.parametrize("n,features", [(6, 2), (8, 9)])
+def test_avr_rank_assembly_agrees(n, features):
+    # layer 1 reading the ranks (plan.rank_inputs) on AVR's assembly path: 2 features (every rank kept in a
+    # register, most inputs without an lds) and 9 (more features a LUT than registers: reloads)
+    require_target("avr")
+    model = random_model(seed=40 + n, num_features=features, bits_per_feature=12, luts=(24, 12), n=n, num_classes=2)
+    X = adversarial_inputs(model, seed=n, random_rows=24)
+    sources = render_model_sources(model, "nano", "tm", "unrolled")
+    assert "cpi %[r" in sources["tm.c"] and "tm_encode" not in sources["tm.c"]
+    result = verify_on_target(model, "avr", X, sources, "tm", measure_model_share=False)
+    assert result.first_mismatch is None and result.agree == X.shape[0]

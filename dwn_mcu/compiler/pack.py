@@ -164,6 +164,15 @@ class UnrolledLut:
     # offset None); the diagram it walks
     branch: BranchCode | None = None
     diagram: Diagram | None = None
+    # layer 1 reading the encoder's ranks (`plan.Plan.rank_inputs`): per input slot (feature f, index i),
+    # tested as rank[f] > i; None where the layer reads bits
+    ranks: tuple | None = None
+    rank_loads: tuple = ()  # with ranks: AVR's rank assembly's schedule (`avr_rank_loads`)
+
+    @property
+    def rank_registers(self) -> int:
+        """Registers the AVR rank assembly holds ranks in for this LUT."""
+        return 1 + max((r for _, r, _ in self.rank_loads), default=-1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,23 +264,60 @@ def reverse_word_bits(words) -> np.ndarray:
     return np.packbits(bits[:, ::-1], bitorder="little").view("<u4").astype(np.uint32)
 
 
-def pack_unrolled_layer(layer: LutLayer, diagram_luts=()) -> PackedUnrolledLayer:
+def rank_inputs(counts) -> np.ndarray:
+    """(feature, index within the feature) of each thermometer bit, feature-major as the encoder orders
+    them: bit i of feature f is set exactly when rank[f] > i (`plan.rank_inputs`)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    feature = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    starts = np.concatenate([[0], np.cumsum(counts)])[:-1]
+    return np.stack([feature, np.arange(feature.size, dtype=np.int64) - starts[feature]], axis=1)
+
+
+#: d registers (r16..r31) the AVR rank assembly keeps ranks in, one per feature a LUT reads: an input of a
+#: feature already in a register needs no `lds` (2 cycles)
+AVR_RANK_REGISTERS = 4
+
+
+def avr_rank_loads(ranks) -> tuple:
+    """The AVR rank assembly's inputs in the order it tests them (slots n-1 .. 3, then 1, 2, 0:
+    layout_unrolled.c.j2), each (slot, register, load): the first `AVR_RANK_REGISTERS` - 1 features met
+    keep a register each, the others share the last and are loaded again only when that register holds
+    another feature (all of them keep one when they are that few)."""
+    n = len(ranks)
+    order = [*range(n - 1, 2, -1), 1, 2, 0]
+    features = list(dict.fromkeys(ranks[k][0] for k in order))
+    own = len(features) if len(features) <= AVR_RANK_REGISTERS else AVR_RANK_REGISTERS - 1
+    reg = {f: i for i, f in enumerate(features[:own])}
+    out, held = [], {}
+    for k in order:
+        f = ranks[k][0]
+        r = reg.get(f, own)
+        out.append((k, r, held.get(r) != f))
+        held[r] = f
+    return tuple(out)
+
+
+def pack_unrolled_layer(layer: LutLayer, diagram_luts=(), counts=None) -> PackedUnrolledLayer:
     """A layer for the unrolled layout; LUT j in diagram form where `diagram_luts[j]` (the planner's
-    choice, `plan.LayerPlan.diagram_luts`; missing: table form)."""
+    choice, `plan.LayerPlan.diagram_luts`; missing: table form). `counts` (thresholds per feature; layer 1
+    when the plan's `rank_inputs`): each input is also given as (feature, index) for the rank compare."""
     luts, chunks, offset = [], [], 0
+    where = None if counts is None else rank_inputs(counts)
     for j in range(layer.num_luts):
         table = layer.lut_table(j)
         idx = layer.lut_inputs(j)
         inputs = tuple((int(i) >> 3, 1 << (int(i) & 7)) for i in idx)
+        ranks = None if where is None else tuple((int(where[i, 0]), int(where[i, 1])) for i in idx)
+        loads = avr_rank_loads(ranks) if ranks and len(ranks) >= 3 else ()
         if j < len(diagram_luts) and diagram_luts[j]:
             d = diagram(table)
-            luts.append(UnrolledLut(inputs, None, None, branch_code(d), d))
+            luts.append(UnrolledLut(inputs, None, None, branch_code(d), d, ranks, loads))
         elif idx.size <= UNROLLED_IMMEDIATE_MAX_N:
             value = int(np.dot(table.astype(np.int64), np.int64(1) << np.arange(table.size, dtype=np.int64)))
-            luts.append(UnrolledLut(inputs, value, None))
+            luts.append(UnrolledLut(inputs, value, None, ranks=ranks, rank_loads=loads))
         else:
             data = pack_bits(table)
-            luts.append(UnrolledLut(inputs, None, offset))
+            luts.append(UnrolledLut(inputs, None, offset, ranks=ranks, rank_loads=loads))
             chunks.append(data)
             offset += data.size
     tables = np.concatenate(chunks) if chunks else np.zeros(0, np.uint8)

@@ -138,6 +138,10 @@ class Plan(Sizes):
     # flash, or "immediate", generated comparisons with the thresholds as constants
     encoder_search: str = "table"
     encoder_reason: str = ""
+    # unrolled layout with the immediate encoder: layer 1 tests `rank[f] > i` for thermometer bit (f, i)
+    # (`rank_inputs`), so the encoder writes only the ranks (no bit writer, no layer-0 bits)
+    rank_inputs: bool = False
+    rank_reason: str = ""
     flash: dict = field(default_factory=dict)  # breakdown of the chosen layout, bytes
     ram: dict = field(default_factory=dict)
     flash_by_layout: dict = field(default_factory=dict)  # total estimate of each layout
@@ -455,6 +459,25 @@ def encoder_search(model: FrozenDWN, board: Board, flash: dict, immediate_flash:
                      f"bytes of flash" + ("" if budget is None else f", {model_flash} of a {budget.flash}-byte budget"))
 
 
+def rank_inputs(model: FrozenDWN, layout: str, search: str, count: str = "uint8_t") -> tuple[bool, str]:
+    """Whether layer 1 reads the encoder's ranks directly, and why: thermometer bit (f, i) is x > T[f][i],
+    and a feature's thresholds increase, so it is set exactly when rank[f] (the thresholds below x) is
+    above i, one compare with a constant. Taken in the unrolled layout (every input a constant test) with
+    the immediate encoder (which forms the ranks): the bit writer's pass and the layer-0 bits go. The table
+    layout reads its inputs by computed index and keeps the bits. Ranks must be bytes (`count_ctype`
+    uint8_t: at most 255 thresholds a feature), as AVR's assembly compares them with one `cpi`."""
+    if model.num_input_bits == 0 or not model.layers:
+        return False, "no thresholds"
+    if layout != "unrolled":
+        return False, "layer 1 reads thermometer bits (the table layout indexes its inputs)"
+    if search != "immediate":
+        return False, "layer 1 reads thermometer bits (the table encoder forms no ranks to compare)"
+    if count != "uint8_t":
+        return False, "layer 1 reads thermometer bits (a feature has more than 255 thresholds: ranks are not bytes)"
+    return True, ("layer 1 compares each feature's rank with a constant (bit i of feature f is rank[f] > i): "
+                  "no thermometer bits are written")
+
+
 def _counter_ctypes(model: FrozenDWN) -> dict:
     """The C types of the generated code's counters: each the narrowest that holds its range."""
     u16 = lambda limit: "uint16_t" if limit <= 65535 else "uint32_t"  # noqa: E731
@@ -498,6 +521,21 @@ def _encoder(model: FrozenDWN, board: Board, chosen: str, layers, types, by_layo
     return search, reason
 
 
+def _rank_memory(model: FrozenDWN, board: Board, layers, parts: dict, ram: dict) -> tuple[int, ...]:
+    """Layer 1 reading the ranks (`rank_inputs`): the bit buffers without layer 0's bits, and `parts`
+    (flash) and `ram` updated in place: the counts placed the bits and go, with the bit writer's code
+    (`rank_writer`, where measured). The stack stays the layout's: the ranks function is a call of its
+    own (noinline), as the bit writer was."""
+    buffers = _buffers(model, layers, encoder_bits=False)
+    if len(layers) <= 2:  # buffer 0 held layer 0's bits and would hold layer 2's, which feeds the scores
+        buffers = (0,) + buffers[1:]
+    ram["activation buffers"] = sum(buffers)
+    spec = architecture(board.arch)
+    parts["thresholds"] = 0
+    parts["code"] -= spec.dwn_code.get("rank_writer", 0)
+    return buffers
+
+
 def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: str | None = None,
               selftest_count: int = 0, check_budget: bool = True, budget: Budget | None = None,
               encoder: str | None = None) -> Plan:
@@ -537,6 +575,10 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
                                                               avr_align)
     search, search_reason = _encoder(model, board, chosen, layers, (key, count), by_layout, totals, ram, budget,
                                      encoder)
+    ranks, ranks_reason = rank_inputs(model, chosen, search, count)
+    if ranks:
+        buffers = _rank_memory(model, board, layers, by_layout[chosen], ram)
+        totals[chosen] = sum(by_layout[chosen].values())
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
         score_ctype=score_ctype, input_type=model.input_type, input_ctype=input_ctype, key_ctype=key,
@@ -544,7 +586,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
         layers=layers, buffers=buffers, avr_bytes=avr_bytes, avr_align=avr_align if avr_bytes else 0,
         byte_buffers=byte_buffers, flash=by_layout[chosen],
         ram=ram, avr_encoder_bytes=avr_encoder_bytes(model, layers),
-        encoder_search=search, encoder_reason=search_reason,
+        encoder_search=search, encoder_reason=search_reason, rank_inputs=ranks, rank_reason=ranks_reason,
         flash_by_layout=totals, **_counter_ctypes(model),
     )
     if check_budget:

@@ -42,6 +42,8 @@ def pack_program(model: FrozenDWN, plan: Plan, optimizer: dict | None = None,
         layers = tuple(pack_table_layer(layer, lp.map_format, lp.avr_pad if lp.avr_aligned else None)
                        for layer, lp in zip(model.layers, plan.layers))
     else:
-        layers = tuple(pack_unrolled_layer(layer, lp.diagram_luts) for layer, lp in zip(model.layers, plan.layers))
+        layers = tuple(pack_unrolled_layer(layer, lp.diagram_luts,
+                                           model.bits_per_feature if plan.rank_inputs and lp.index == 1 else None)
+                       for layer, lp in zip(model.layers, plan.layers))
     return Program(model, plan, pack_encoder(model, plan.key_ctype, plan.count_ctype, plan.encoder_search), layers,
                    optimizer, budget)
