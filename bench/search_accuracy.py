@@ -77,7 +77,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cpus", type=int, default=None, help="the engine's local Ray CPUs (default: the machine's)")
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
+    ap.add_argument("--summarize", nargs="+", metavar="F.json", help="only summarise these runs (one per seed)")
     args = ap.parse_args()
+    if args.summarize:
+        return summarize(args.summarize)
 
     from dwn_mcu.budget_search import budgets as model_budgets
     from dwn_mcu.budget_search import search_dwn
@@ -133,6 +136,33 @@ def print_table(results: list) -> None:
     print(f"\nengine chosen DWN at least as accurate (test) at every budget: {sum(b['acc'] for b in by.values())} "
           f"of {len(by)} datasets; engine front dominates the in-process chosen at every budget: "
           f"{sum(b['dom'] for b in by.values())} of {len(by)}")
+
+
+def summarize(paths: list) -> None:
+    """Over the runs (one per seed): per dataset and budget the mean test accuracy of each chosen DWN and
+    the seeds where the engine's is at least the in-process one's and where its front dominates; per
+    dataset the issue's two targets, judged on the means (accuracy) and on every seed (the front)."""
+    runs = [json.load(open(p)) for p in paths]
+    seeds = [r["args"]["seed"] for r in runs]
+    cells = {}
+    for run in runs:
+        for r in run["rows"]:
+            cells.setdefault((r["dataset"], r["budget"]), []).append(r)
+    print(f"seeds {seeds}\n\n| dataset | budget B | local test (mean) | engine test (mean) | engine >= local "
+          "(seeds) | front dominates (seeds) |\n| --- | --- | --- | --- | --- | --- |")
+    by = {}
+    for (name, budget), rs in cells.items():
+        lo = float(np.mean([r["local"]["test_accuracy"] for r in rs]))
+        en = float(np.mean([r["engine"]["test_accuracy"] for r in rs]))
+        ge = sum(r["engine"]["test_accuracy"] >= r["local"]["test_accuracy"] for r in rs)
+        dom = sum(r["front_dominates"] is not None for r in rs)
+        print(f"| {name} | {budget} | {lo:.4f} | {en:.4f} | {ge} of {len(rs)} | {dom} of {len(rs)} |")
+        b = by.setdefault(name, {"acc": True, "dom": True})
+        b["acc"] &= en >= lo
+        b["dom"] &= dom == len(rs)
+    print(f"\nengine at least as accurate (mean test) at every budget: {sum(b['acc'] for b in by.values())} of "
+          f"{len(by)} datasets (target 5); engine front dominates at every budget on every seed: "
+          f"{sum(b['dom'] for b in by.values())} of {len(by)} (target 4)")
 
 
 if __name__ == "__main__":
