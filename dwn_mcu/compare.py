@@ -506,6 +506,9 @@ def _markdown(report: dict) -> str:
             "Each family's chosen model is the fastest (priced) within one binomial standard error of its most "
             "accurate on the validation rows:", ""]
     head += [f"{note}." for note in report["skipped_families"]] + ([""] if report["skipped_families"] else [])
+    if report.get("dwn_engine") == "ray":
+        head += ["DWN candidates: the search engine's trials (`--engine ray`: Optuna's multi-objective sampler, "
+                 "trials as Ray tasks), chosen by the same rule.", ""]
     sk = [f"- {e['family']} at {row['budget']} B: the C computes {100 * e['test_accuracy']:.2f}%, scikit-learn's "
           f"own predict {100 * e['sklearn_test_accuracy']:.2f}% (selected by what the C computes)"
           for row in report["rows"] for e in row["entries"] if "sklearn_test_accuracy" in e

@@ -98,6 +98,7 @@ def test_compare_on_the_engine_builds_and_emulates_the_chosen_trial(tmp_path):
     report = compare(tiny_dataset(), "nano", [2048], out, families=["dwn"], dwn_trials=3, epochs=1, engine="ray")
     assert report["dwn_engine"] == "ray"
     assert json.loads((out / "report.json").read_text())["dwn_engine"] == "ray"
+    assert "DWN candidates: the search engine's trials" in (out / "report.md").read_text()
     for row in report["rows"]:
         (e,) = row["entries"]
         em = e["emulator"]
