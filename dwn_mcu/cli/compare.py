@@ -51,11 +51,9 @@ def register(sub):
 
 
 def run(args):
-    from ..compare import REPORT_MARKER, compare, select_families, table_lines
+    from ..compare import REPORT_MARKER, check_engine, compare, select_families, table_lines
     from ..compiler.write import check_destination
     from ..data import load_data
-
-    from ..compare import check_engine
 
     select_families(args.families)  # cheap checks first
     check_engine(args.engine, args.address)
