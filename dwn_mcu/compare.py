@@ -164,7 +164,10 @@ def _fit_dwn(job: dict, budget: int, chosen_dwns: list):
     estimates; the ELF and the emulator are the judges). Returns (result, emulated, plans)."""
     def search(plan, lat):
         job["say"](f"budget {budget} bytes: DWN search (planning to {plan} bytes"
-                   + ("" if lat is None else f", {lat} priced") + ")")
+                   + ("" if lat is None else f", {lat} priced") + ")"
+                   + ("" if job["engine"] == "local" else ", on the search engine"))
+        if job["engine"] == "ray":
+            return _search_dwn_on_engine(job, plan, lat, chosen_dwns)
         return search_dwn(*job["split"], job["classes"], job["board"], flash_budget=plan,
                           ram_budget=job["ram_budget"], incumbents=chosen_dwns, latency_budget=lat,
                           **job["dwn_kwargs"])
@@ -172,6 +175,40 @@ def _fit_dwn(job: dict, budget: int, chosen_dwns: list):
     return _search_until_within(
         job, budget, "DWN", search, lambda dwn: _emulate_dwn(dwn, job["board"], job["Xt"]),
         lambda dwn: (dwn.best.flash, dwn.best.latency))
+
+
+ENGINES = ("local", "ray")
+
+
+def check_engine(engine: str, address: str | None) -> None:
+    """`engine` is one of ENGINES; `address` only with "ray", and answering (a TCP connection, seconds);
+    "ray" needs the search extra. DWNError (one line) before any family is fitted."""
+    from importlib.util import find_spec
+
+    if engine not in ENGINES:
+        raise DWNError(f"unknown engine {engine!r} (engines: {', '.join(ENGINES)})")
+    if address and engine != "ray":
+        raise DWNError("--address needs --engine ray")
+    if engine == "ray":
+        missing = [m for m in ("ray", "optuna") if find_spec(m) is None]
+        if missing:
+            raise DWNError(f"--engine ray needs {' and '.join(missing)}: pip install 'dwn-mcu[search]'")
+        if address:
+            from .search.cluster import check_reachable
+
+            check_reachable(address)
+
+
+def _search_dwn_on_engine(job: dict, plan: int, lat, chosen_dwns: list):
+    """The DWN candidates from the search engine's trials (`search.fit.search_dwn_on_engine`: Optuna's
+    multi-objective sampler, trials as Ray tasks), as `search_dwn`'s result: chosen by the same rule."""
+    from .search.fit import search_dwn_on_engine
+
+    kw = job["dwn_kwargs"]
+    return search_dwn_on_engine(*job["split"], job["classes"], job["board"], plan, job["ram_budget"],
+                                max_trials=kw["max_trials"], time_limit=kw["time_limit"], seed=kw["seed"],
+                                epochs=kw["epochs"], progress=kw["progress"], incumbents=chosen_dwns,
+                                latency_budget=lat, address=job["address"], dataset=job["dataset"])
 
 
 def _fit_xgb(job: dict, budget: int):
@@ -367,12 +404,17 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
             dwn_time_limit: float | None = 300.0, epochs: int = 40, xgb_trials: int | None = None,
             xgb_time_limit: float | None = 60.0, emlearn_trials: int | None = None,
             emlearn_time_limit: float | None = 60.0, families=None, emulate: bool = True, force: bool = False,
-            progress: Callable[[str], None] | None = None, latency_budget=None) -> dict:
+            progress: Callable[[str], None] | None = None, latency_budget=None, engine: str = "local",
+            address: str | None = None) -> dict:
     """Fit, score, build and measure every family (`select_families`) at each budget (under
-    `latency_budget` too: cycles, or "150us" at the board's clock); write the report; return it."""
+    `latency_budget` too: cycles, or "150us" at the board's clock); write the report; return it.
+    `engine`: "local", the in-process DWN shape search (`budget_search`), or "ray", the DWN candidates
+    from the search engine's trials (`dwn-mcu search`'s, on a local Ray instance or the cluster at
+    `address`); either way chosen by the same rule, then built, measured and searched again alike."""
     board = get_board(board)
     out = Path(out_dir)
     families, notes = select_families(families)
+    check_engine(engine, address)
     budgets, ram_budget = _check_request(board, out, budgets, emulate, force)
     latency = _check_latency(board, latency_budget, families)
     say = progress or (lambda msg: None)
@@ -386,6 +428,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
     inputs = _scaled_inputs(X, Xt, val)
     Xf, Xi = inputs["float"]["train"], inputs["int16"]["train"]
     job = {"board": board, "ram_budget": ram_budget, "latency": latency, "emulate": emulate, "say": say, "families": families,
+           "engine": engine, "address": address, "dataset": data.name,
            "Xt": inputs["float"]["test"], "Xt_int16": inputs["int16"]["test"], "yt": yt, "classes": data.num_classes,
            "split": (Xf[~val], y[~val], Xf[val], y[val]), "int16_split": (Xi[~val], y[~val], Xi[val], y[val]),
            "dwn_kwargs": {"max_trials": dwn_trials, "time_limit": dwn_time_limit, "seed": seed, "epochs": epochs,
@@ -405,7 +448,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
               "input_scaling": inputs["rule"],
               "train_rows": int((~val).sum()), "validation_rows": int(val.sum()), "test_rows": int(Xt.shape[0]),
               "seed": seed, "emulated": emulate, "rows": rows, "candidates": candidates,
-              "latency_budget": latency, "latency_unit": _unit(board)}
+              "latency_budget": latency, "latency_unit": _unit(board), "dwn_engine": engine}
     report["verdict"] = verdict(report)
     _write(report, out, force)
     return report
@@ -468,6 +511,9 @@ def _markdown(report: dict) -> str:
             "Each family's chosen model is the fastest (priced) within one binomial standard error of its most "
             "accurate on the validation rows:", ""]
     head += [f"{note}." for note in report["skipped_families"]] + ([""] if report["skipped_families"] else [])
+    if report.get("dwn_engine") == "ray":
+        head += ["DWN candidates: the search engine's trials (`--engine ray`: Optuna's multi-objective sampler, "
+                 "trials as Ray tasks), chosen by the same rule.", ""]
     sk = [f"- {e['family']} at {row['budget']} B: the C computes {100 * e['test_accuracy']:.2f}%, scikit-learn's "
           f"own predict {100 * e['sklearn_test_accuracy']:.2f}% (selected by what the C computes)"
           for row in report["rows"] for e in row["entries"] if "sklearn_test_accuracy" in e

@@ -39,6 +39,10 @@ def register(sub):
     p.add_argument("--emlearn-time-limit", type=float, default=60.0, help="seconds of emlearn search per budget")
     p.add_argument("--families", type=lambda t: [n for n in t.split(",") if n.strip()], default=None,
                    metavar="LIST", help="comma-separated: dwn,xgboost,emlearn,forest (default: every installed one)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="the DWN search: local, the in-process shape search (default); ray, the search engine "
+                        "of `dwn-mcu search` (Optuna's sampler, trials as Ray tasks; docs/search.md)")
+    p.add_argument("--address", metavar="HOST:PORT", help="with --engine ray: join this Ray cluster")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-emulate", action="store_true", help="skip building and running on the emulator")
     p.add_argument("--force", action="store_true", help="overwrite the report folder")
@@ -47,11 +51,12 @@ def register(sub):
 
 
 def run(args):
-    from ..compare import REPORT_MARKER, compare, select_families, table_lines
+    from ..compare import REPORT_MARKER, check_engine, compare, select_families, table_lines
     from ..compiler.write import check_destination
     from ..data import load_data
 
     select_families(args.families)  # cheap checks first
+    check_engine(args.engine, args.address)
     check_destination(args.output, args.force, REPORT_MARKER, allow_empty=True)
     data = load_data(args.data, args.target, args.dataset)
     report = compare(
@@ -59,7 +64,7 @@ def run(args):
         dwn_time_limit=args.dwn_time_limit, epochs=args.epochs, xgb_trials=args.xgb_trials,
         xgb_time_limit=args.xgb_time_limit, emlearn_trials=args.emlearn_trials,
         emlearn_time_limit=args.emlearn_time_limit, families=args.families, emulate=not args.no_emulate,
-        force=args.force, latency_budget=args.latency_budget,
+        force=args.force, latency_budget=args.latency_budget, engine=args.engine, address=args.address,
         progress=None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True)),
     )
     print("\n".join(table_lines(report)))

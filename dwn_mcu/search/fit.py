@@ -61,3 +61,72 @@ def fit_to_board(data, args, out: Path) -> int:
     print(f"test accuracy  {test_acc:.4f} (NumPy reference on the test split)")
     print(f"wrote          {out}")
     return 0
+
+
+def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board, flash_budget: int,
+                         ram_budget: int, *, max_trials: int = 24, time_limit: float | None = None, seed: int = 0,
+                         epochs: int = 40, patience: int = 15, progress=None, incumbents=(),
+                         latency_budget: int | None = None, address: str | None = None,
+                         num_cpus: int | None = None, dataset: str = "compare"):
+    """`budget_search.search_dwn`'s result, from the engine's DWN search instead of the fixed shape list:
+    the trials of `dwn-mcu search` (Optuna's seeded sampler, each trial seeded from its parameters, run as
+    Ray tasks on a local instance or the cluster at `address`, `max_trials` of them or fewer at
+    `time_limit`, checked between rounds) on these rows, into a temporary search folder. `incumbents`
+    ((DWNShape, FrozenDWN) pairs, the choices at smaller budgets) are priced again at this budget and
+    listed first, as `search_dwn` does; then every trained trial, as the engine priced it. The chosen
+    model is the selection rule's (`dwn_mcu.selection`: the fastest within one standard error of the most
+    accurate fitting one). BudgetError when none fits."""
+    import time
+
+    from ..budget_search import DWNSearchResult, _Best, _cand
+    from ..compiler import get_board
+    from ..compiler.budget import Budget
+    from ..model_file import load
+    from . import engine
+    from .records import data_digest
+    from .trial import dwn_shape
+
+    board = get_board(board)
+    data = {"X_train": np.ascontiguousarray(X_train, np.float32), "y_train": np.asarray(y_train, np.int64),
+            "X_val": np.ascontiguousarray(X_val, np.float32), "y_val": np.asarray(y_val, np.int64),
+            "num_classes": int(num_classes)}
+    data["digest"] = data_digest(data["X_train"], data["y_train"], data["X_val"], data["y_val"],
+                                 np.asarray([data["num_classes"]]))
+    config = SearchConfig(board=board.key, flash_budget=int(flash_budget), ram_budget=int(ram_budget),
+                          latency_budget=latency_budget, families=("dwn",), trials=int(max_trials), seed=seed,
+                          epochs=epochs, patience=patience, time_limit=time_limit, address=address,
+                          num_cpus=num_cpus)
+    budget = Budget(int(flash_budget), int(ram_budget), latency_budget)
+    candidates: list = []
+    best = _Best(board, budget, data["X_val"], data["y_val"], candidates)
+    for s, model in incumbents:
+        best.consider(s, model, 0.0)
+    start = time.monotonic()
+    folder = Path(tempfile.mkdtemp(prefix="dwn-compare-search-"))
+    try:
+        records = engine.search(data, config, folder / "s", dataset, progress=progress)
+        for r in records:
+            s = dwn_shape(r["params"], data["num_classes"])
+            if r["status"] != "ok":  # over budget by its estimate (not trained), or failed
+                candidates.append(_cand(s, None, r["flash"] or 0, r["ram"] or 0, float("nan"), False, False,
+                                        r["seconds"] or 0.0))
+                continue
+            model = load(folder / "s" / "models" / r["model"])
+            layout = model.metadata.get("layout")
+            cand = _cand(s, layout, r["flash"], r["ram"], r["val_accuracy"], True, r["fits"], r["seconds"],
+                         r["latency"])
+            candidates.append(cand)
+            if r["fits"]:
+                best.kept.append((cand, model, layout))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if not best.kept:
+        failed = [r for r in records if r["status"] == "failed"]
+        why = f" ({len(failed)} failed: {failed[0]['error']})" if failed else ""
+        within = "" if latency_budget is None else f" within {latency_budget} priced"
+        raise BudgetError(f"no trained DWN of the engine's {len(records)} trials fits {flash_budget} bytes of "
+                          f"flash{within} on {board.name}{why}")
+    cand, model, layout = best.chosen()
+    trained = sum(r["status"] == "ok" for r in records)
+    return DWNSearchResult(cand, model, layout, candidates, trained, time.monotonic() - start, int(flash_budget),
+                           int(ram_budget), latency_budget, best.leader)
