@@ -63,6 +63,26 @@ def fit_to_board(data, args, out: Path) -> int:
     return 0
 
 
+def _engine_data(X_train, y_train, X_val, y_val, num_classes: int) -> dict:
+    """The rows as the engine's trials take them, with their digest (the search manifest's)."""
+    from .records import data_digest
+
+    data = {"X_train": np.ascontiguousarray(X_train, np.float32), "y_train": np.asarray(y_train, np.int64),
+            "X_val": np.ascontiguousarray(X_val, np.float32), "y_val": np.asarray(y_val, np.int64),
+            "num_classes": int(num_classes)}
+    data["digest"] = data_digest(data["X_train"], data["y_train"], data["X_val"], data["y_val"],
+                                 np.asarray([data["num_classes"]]))
+    return data
+
+
+def _none_fits(records: list, flash_budget: int, latency_budget, board) -> BudgetError:
+    failed = [r for r in records if r["status"] == "failed"]
+    why = f" ({len(failed)} failed: {failed[0]['error']})" if failed else ""
+    within = "" if latency_budget is None else f" within {latency_budget} priced"
+    return BudgetError(f"no trained DWN of the engine's {len(records)} trials fits {flash_budget} bytes of "
+                       f"flash{within} on {board.name}{why}")
+
+
 def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board, flash_budget: int,
                          ram_budget: int, *, max_trials: int = 24, time_limit: float | None = None, seed: int = 0,
                          epochs: int = 40, patience: int = 15, progress=None, incumbents=(),
@@ -83,15 +103,10 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
     from ..compiler.budget import Budget
     from ..model_file import load
     from . import engine
-    from .records import data_digest
     from .trial import dwn_shape
 
     board = get_board(board)
-    data = {"X_train": np.ascontiguousarray(X_train, np.float32), "y_train": np.asarray(y_train, np.int64),
-            "X_val": np.ascontiguousarray(X_val, np.float32), "y_val": np.asarray(y_val, np.int64),
-            "num_classes": int(num_classes)}
-    data["digest"] = data_digest(data["X_train"], data["y_train"], data["X_val"], data["y_val"],
-                                 np.asarray([data["num_classes"]]))
+    data = _engine_data(X_train, y_train, X_val, y_val, num_classes)
     config = SearchConfig(board=board.key, flash_budget=int(flash_budget), ram_budget=int(ram_budget),
                           latency_budget=latency_budget, families=("dwn",), trials=int(max_trials), seed=seed,
                           epochs=epochs, patience=patience, time_limit=time_limit, address=address,
@@ -121,11 +136,7 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if not best.kept:
-        failed = [r for r in records if r["status"] == "failed"]
-        why = f" ({len(failed)} failed: {failed[0]['error']})" if failed else ""
-        within = "" if latency_budget is None else f" within {latency_budget} priced"
-        raise BudgetError(f"no trained DWN of the engine's {len(records)} trials fits {flash_budget} bytes of "
-                          f"flash{within} on {board.name}{why}")
+        raise _none_fits(records, flash_budget, latency_budget, board)
     cand, model, layout = best.chosen()
     trained = sum(r["status"] == "ok" for r in records)
     return DWNSearchResult(cand, model, layout, candidates, trained, time.monotonic() - start, int(flash_budget),
