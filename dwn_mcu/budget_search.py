@@ -136,26 +136,43 @@ def price(model, board, flash_budget: int, ram_budget: int, latency_budget: int 
 
 
 def _price_forms(mixed, board, flash_budget, ram_budget, latency_budget=None):
-    """`price` of a model that needs no exact passes (a shape's random stand-in): forms and layout only."""
+    """`price` of a model that needs no exact passes (a shape's random stand-in): forms and layout only,
+    and the priced latency."""
     budget = Budget(flash_budget, ram_budget, latency_budget)
     form, plan = choose_form(input_count_forms(mixed), board, budget)
-    _, fits = _within(pack_program(form, plan, budget=budget), budget)
-    return form, plan.layout, plan.model_flash, plan.model_ram, fits
+    latency, fits = _within(pack_program(form, plan, budget=budget), budget)
+    return form, plan.layout, plan.model_flash, plan.model_ram, fits, latency
 
 
-def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,
-             threshold_grid: str | None = THRESHOLD_GRID, latency_budget: int | None = None) -> tuple:
-    """(layout, flash, ram, fits) of a shape before training: a random model of it (thresholds on the
-    float16 grid when training will put them there) without the thresholds it does not read. The other
-    passes find next to nothing in random tables, so they are skipped here; the trained model is priced
-    exactly."""
-    board = get_board(board)
+def _stand_in(shape: DWNShape, num_features: int, num_classes: int, threshold_grid: str | None):
+    """A random model of `shape` (thresholds on the float16 grid when training will put them there) without
+    the thresholds it does not read: what a shape is priced as before training."""
     model = random_model(seed=0, num_features=num_features, bits_per_feature=shape.bits, luts=shape.luts,
                          n=shape.lut_inputs, num_classes=num_classes)
     if threshold_grid == "float16":  # distinct float16 values, increasing within each feature
         grid = np.linspace(-1.0, 1.0, shape.bits).astype(np.float16).astype(np.float32)
         model = dataclasses.replace(model, thresholds=np.tile(grid, num_features)).validate()
-    return _price_forms(drop_unused_thresholds(model), board, flash_budget, ram_budget, latency_budget)[1:]
+    return drop_unused_thresholds(model)
+
+
+def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,
+             threshold_grid: str | None = THRESHOLD_GRID, latency_budget: int | None = None) -> tuple:
+    """(layout, flash, ram, fits) of a shape before training (`_stand_in`). The other passes find next to
+    nothing in random tables, so they are skipped here; the trained model is priced exactly."""
+    model = _stand_in(shape, num_features, num_classes, threshold_grid)
+    return _price_forms(model, get_board(board), flash_budget, ram_budget, latency_budget)[1:5]
+
+
+def _shortfall(shape: DWNShape, num_features: int, num_classes: int, board, budget: Budget,
+               threshold_grid: str | None) -> str:
+    """What `shape` needs of each limit it misses under `budget` (its fastest fitting layout's figures)."""
+    model = _stand_in(shape, num_features, num_classes, threshold_grid)
+    _, _, flash, ram, _, latency = _price_forms(model, board, budget.flash, budget.ram, budget.latency)
+    missed = [f"{flash} bytes of flash" if flash > budget.flash else "",
+              f"{ram} bytes of RAM" if ram > budget.ram else "",
+              f"{latency} {_unit(board)}" if budget.latency is not None and latency is not None
+              and latency > budget.latency else ""]
+    return " and ".join(m for m in missed if m) or f"{flash} bytes of flash"
 
 
 def family_shapes(lut_inputs: int, bits: int, layers: int, num_classes: int, fits: Callable) -> list:
@@ -217,13 +234,13 @@ def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budge
     if order:
         return order
     if candidates:  # the shapes given, none fitting
-        smallest, need = min(((c.shape, c.flash) for c in candidates), key=lambda v: v[1])
+        smallest = min(candidates, key=lambda c: c.flash).shape
     else:
         smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
-        need = estimate(smallest, F, num_classes, board, flash_budget, ram_budget, grid)[1]
+    need = _shortfall(smallest, F, num_classes, board, Budget(flash_budget, ram_budget, latency_budget), grid)
     within = "" if latency_budget is None else f" within {latency_budget} {_unit(board)}"
     raise BudgetError(f"no DWN shape fits {flash_budget} bytes of flash and {ram_budget} bytes of RAM{within} on "
-                      f"{board.name} (the smallest, {smallest}, needs {need} bytes of flash)")
+                      f"{board.name} (the smallest, {smallest}, needs {need})")
 
 
 class _Best:

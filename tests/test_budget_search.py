@@ -36,3 +36,21 @@ def test_a_tight_ram_budget_prices_the_plain_table_loop():
     assert layout == "table" and fits and ram > 160
     layout, _, ram, fits = estimate(s, 5, 2, "nano", 2300, 120)
     assert layout == "table" and fits and ram <= 120
+
+
+def test_none_fits_names_the_limit_that_excludes_the_smallest_shape():
+    import re
+
+    import pytest
+
+    from dwn_mcu.budget_search import _order
+    from dwn_mcu.compiler import BudgetError, get_board
+
+    board = get_board("nano")
+    with pytest.raises(BudgetError) as err:  # ample flash, a latency no DWN meets
+        _order(None, 5, 2, board, 30000, 1828, "float16", [], latency_budget=5)
+    need = re.search(r"needs (.*)\)$", str(err.value)).group(1)
+    assert re.fullmatch(r"\d+ cycles", need), str(err.value)
+    with pytest.raises(BudgetError) as err:  # no latency budget, too little flash
+        _order(None, 5, 2, board, 64, 1828, "float16", [])
+    assert re.search(r"needs \d+ bytes of flash\)$", str(err.value)), str(err.value)
