@@ -167,14 +167,7 @@ def test_rendered_c_is_deterministic_and_sizes_are_declared(phoneme_binary, tmp_
     assert tables.table_bytes == sum(v.nbytes for v in tables.arrays().values())
     assert "malloc" not in a["xgbm.c"] and "PROGMEM" in a["xgbm.c"]
     # Compiled for the AVR, the tables are all in flash (.progmem) and take exactly the declared bytes.
-    if shutil.which("avr-gcc") is None:
-        pytest.skip("avr-gcc not installed")
-    for fname, text in a.items():
-        (tmp_path / fname).write_text(text)
-    obj = tmp_path / "xgbm.o"
-    subprocess.run(["avr-gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Os", "-mmcu=atmega328p",
-                    "-c", str(tmp_path / "xgbm.c"), "-o", str(obj)], check=True)
-    with open(obj, "rb") as fh:
+    with open(_avr_object(a, tmp_path), "rb") as fh:
         elf = ELFFile(fh)
         sections = {s.name: s.data_size for s in elf.iter_sections()}
         symtab = elf.get_section_by_name(".symtab")
@@ -182,6 +175,18 @@ def test_rendered_c_is_deterministic_and_sizes_are_declared(phoneme_binary, tmp_
     assert sum(sizes[f"xgbm_{k}"] for k in tables.arrays()) == tables.table_bytes
     assert sections.get(".progmem.data", 0) == tables.table_bytes
     assert sections.get(".data", 0) == 0 and sections.get(".rodata", 0) == 0  # nothing of it in RAM
+
+
+def _avr_object(sources: dict, tmp_path):
+    """`xgbm.c` of `sources` compiled for the ATmega328P (strict C99, warnings as errors): the object's path."""
+    if shutil.which("avr-gcc") is None:
+        pytest.skip("avr-gcc not installed")
+    for fname, text in sources.items():
+        (tmp_path / fname).write_text(text)
+    obj = tmp_path / "xgbm.o"
+    subprocess.run(["avr-gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Os", "-mmcu=atmega328p",
+                    "-c", str(tmp_path / "xgbm.c"), "-o", str(obj)], check=True)
+    return obj
 
 
 def test_split_keys_preserve_order():  # the exporter keys its splits with the DWN encoder's threshold_keys
@@ -215,13 +220,6 @@ def test_inline_code_has_no_tables_and_is_deterministic(phoneme_binary, tmp_path
     assert a == render_sources(pack(parse_booster(booster)), "xgbm", "inline")
     assert "#define XGBM_TABLE_BYTES 0\n" in a["xgbm.h"] and "PROGMEM" not in a["xgbm.c"]
     assert a["xgbm.c"].count("m[0] += v;") == tables.num_trees
-    if shutil.which("avr-gcc") is None:
-        pytest.skip("avr-gcc not installed")
-    for fname, text in a.items():
-        (tmp_path / fname).write_text(text)
-    obj = tmp_path / "xgbm.o"
-    subprocess.run(["avr-gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Os", "-mmcu=atmega328p",
-                    "-c", str(tmp_path / "xgbm.c"), "-o", str(obj)], check=True)
-    with open(obj, "rb") as fh:
+    with open(_avr_object(a, tmp_path), "rb") as fh:
         sections = {s.name: s.data_size for s in ELFFile(fh).iter_sections()}
     assert not any(sections.get(k, 0) for k in (".data", ".rodata", ".bss", ".progmem.data"))
