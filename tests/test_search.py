@@ -109,6 +109,22 @@ def test_a_search_writes_every_trial_and_its_front(one_worker):
         assert float(np.mean(model.predict(data["X_val"]) == data["y_val"])) == dwn[0]["val_accuracy"]
 
 
+
+def test_the_dwn_study_starts_from_the_in_process_search_first_shapes(one_worker):
+    from dwn_mcu.budget_search import default_shapes
+    from dwn_mcu.compiler import get_board
+    from dwn_mcu.search.space import first_dwn_trials
+    from dwn_mcu.search.trial import dwn_shape
+
+    _, records, _ = one_worker
+    c = config()
+    first = first_dwn_trials(get_board("nano"), c.flash_budget, c.ram_budget, None, 3, 2, c.batch)
+    shapes = default_shapes(3, 2, get_board("nano"), c.flash_budget, c.ram_budget)
+    assert [dwn_shape(p, 2) for p in first] == shapes[:c.batch] and len(first) == c.batch
+    dwn = [r for r in records if r["family"] == "dwn"]
+    assert [r["params"] for r in dwn[:c.batch]] == first  # asked first, in that order
+    assert all(r["status"] == "ok" for r in dwn[:c.batch])  # each fits: trained, not priced out
+
 def test_two_workers_give_the_same_trials(tmp_path):
     # three rounds per family: round 2 is asked after round 0 is told, while round 1 may still run
     api.run(tiny_dataset(), config(trials=6), tmp_path / "one")

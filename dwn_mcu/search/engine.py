@@ -30,7 +30,7 @@ from typing import Callable
 
 from . import records as rec
 from .cluster import SearchError, connected
-from .space import FAMILIES, describe, suggest, trial_seed
+from .space import FAMILIES, describe, first_dwn_trials, suggest, trial_seed
 from .trial import run_trial
 
 IN_FLIGHT = 2  # rounds running at once (part of the manifest: it decides what the sampler has seen)
@@ -72,14 +72,23 @@ def manifest(config: SearchConfig, data: dict, dataset: str) -> dict:
             "patience": config.patience, "space": describe()}
 
 
-def _studies(config: SearchConfig) -> dict:
+def _studies(config: SearchConfig, data: dict) -> dict:
+    """One seeded study per family; the DWN study's first round is the in-process search's first shapes
+    (`space.first_dwn_trials`), enqueued, so a resumed search asks them again in the same order."""
     import optuna
+
+    from ..compiler import get_board
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = {}
     for i, family in enumerate(config.families):
         sampler = optuna.samplers.TPESampler(seed=config.seed * 1009 + i, n_startup_trials=config.batch)
         out[family] = optuna.create_study(directions=["maximize", "minimize", "minimize"], sampler=sampler)
+    if "dwn" in out:
+        for params in first_dwn_trials(get_board(config.board), config.flash_budget, config.ram_budget,
+                                       config.latency_budget, data["X_train"].shape[1], data["num_classes"],
+                                       min(config.batch, config.trials)):
+            out["dwn"].enqueue_trial(params)
     return out
 
 
@@ -288,7 +297,7 @@ def search(data: dict, config: SearchConfig, out, dataset: str, *, resume: bool 
         raise SearchError("--trials and the batch size must be at least 1")
     manifest_ = manifest(config, data, dataset)
     state = SearchState(out, check_folder(out, manifest_, resume, force))
-    studies, asked = _studies(config), {f: 0 for f in config.families}
+    studies, asked = _studies(config, data), {f: 0 for f in config.families}
     total, start = config.trials * len(config.families), time.monotonic()
     with connected(config.address, config.num_cpus), _StopOnSigint(state):
         import ray

@@ -11,14 +11,14 @@ import hashlib
 import json
 
 FAMILIES = ("dwn", "xgboost")
-SPACE_VERSION = 1  # bump when a space changes: a --resume folder of another version is refused
+SPACE_VERSION = 2  # bump when a space changes: a --resume folder of another version is refused
 
 # (name, kind, choices or (low, high)); "int_log"/"float_log": sampled on a log scale
 DWN_SPACE = (
     ("lut_inputs", "categorical", (2, 3, 4, 5, 6)),
     ("bits", "categorical", (8, 16, 32, 64)),
     ("layers", "categorical", (1, 2)),
-    ("luts_per_class", "int_log", (1, 128)),  # last layer's LUTs per class; a first layer of twice as many
+    ("luts_per_class", "int_log", (1, 2048)),  # last layer's LUTs per class (to MAX_LUTS at 2 classes)
     ("lr", "float_log", (1e-3, 3e-2)),
 )
 XGB_SPACE = (
@@ -28,6 +28,7 @@ XGB_SPACE = (
     ("rounds", "int_log", (1, 400)),
 )
 SPACES = {"dwn": DWN_SPACE, "xgboost": XGB_SPACE}
+DEFAULT_LR = 1e-2  # the trainer's (training.classifier), where the first trials start
 
 
 def suggest(trial, family: str) -> dict:
@@ -41,6 +42,24 @@ def suggest(trial, family: str) -> dict:
         else:
             params[name] = trial.suggest_float(name, span[0], span[1], log=kind == "float_log")
     return params
+
+
+def first_dwn_trials(board, flash_budget: int, ram_budget: int, latency_budget, num_features: int,
+                     num_classes: int, count: int) -> list:
+    """The parameters of the DWN study's first `count` trials: the first shapes of the in-process search
+    (`budget_search.default_shapes`: each one-layer family at its largest width the planner fits, then
+    its halves), at the trainer's default learning rate. A sampler that starts from random points spends
+    its first rounds on shapes far under or over the budget; starting here, the engine trains first what
+    `compare`'s default search would, and learns from there. Widths past the space's range are clipped
+    to it (a narrower shape fits too)."""
+    from ..budget_search import default_shapes
+
+    low, high = dict((name, span) for name, _, span in DWN_SPACE)["luts_per_class"]
+    shapes = default_shapes(num_features, num_classes, board, flash_budget, ram_budget,
+                            latency_budget=latency_budget)
+    return [{"lut_inputs": s.lut_inputs, "bits": s.bits, "layers": len(s.luts),
+             "luts_per_class": min(max(s.luts[-1] // num_classes, low), high), "lr": DEFAULT_LR}
+            for s in shapes[:count]]
 
 
 def trial_seed(family: str, params: dict, search_seed: int) -> int:
