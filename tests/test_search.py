@@ -7,6 +7,7 @@ import io
 import math
 import os
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,7 @@ def test_the_dwn_study_starts_from_the_in_process_search_first_shapes(one_worker
     assert [r["params"] for r in dwn[:c.batch]] == first  # asked first, in that order
     assert all(r["status"] == "ok" for r in dwn[:c.batch])  # each fits: trained, not priced out
 
+
 def test_two_workers_give_the_same_trials(tmp_path):
     # three rounds per family: round 2 is asked after round 0 is told, while round 1 may still run
     api.run(tiny_dataset(), config(trials=6), tmp_path / "one")
@@ -191,6 +193,30 @@ def test_a_dead_worker_is_retried_and_a_failing_trial_recorded(tmp_path):
     assert by[2]["status"] == "failed" and by[2]["error"] == "ValueError: this trial fails on purpose"
     assert by[3]["status"] == "ok" and len(by) == 4
 
+
+def _slow(spec, data):
+    Path(data["marks"], str(spec["number"])).write_text(repr(time.time()))  # when a worker started it
+    time.sleep(2.0)
+    return run_trial(spec, data)
+
+
+def test_no_trial_starts_after_the_time_limit(tmp_path):
+    from dwn_mcu.search.engine import search
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    data = {**api.prepare_data(tiny_dataset(), 0), "marks": str(marks)}
+    t0 = time.time()
+    records = search(data, config(trials=6, num_cpus=1, families=("xgboost",), time_limit=3.0), tmp_path / "s",
+                     "tiny", trial_fn=_slow)
+    # one worker, 2 s a trial: the two rounds asked at the start hold 4 trials, and at most two of them can
+    # start within 3 s; the ones a worker took later were not run, so not recorded
+    started = {int(m.name): float(m.read_text()) for m in marks.iterdir()}
+    assert len(records) <= 2 and sorted(started) == [r["number"] for r in records]
+    assert all(t <= t0 + 3.0 + 0.5 for t in started.values())  # the deadline is set as the search starts
+    again = search(data, config(trials=6, num_cpus=1, families=("xgboost",)), tmp_path / "s", "tiny",
+                   resume=True, trial_fn=run_trial)
+    assert [r["number"] for r in again] == list(range(6))  # --resume ran the ones not run, same parameters
 
 def _greedy(spec, data):
     if spec["number"] == 0:

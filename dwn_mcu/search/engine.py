@@ -9,7 +9,9 @@ of a round starts on the next one instead of waiting for the round's longest tri
 and tells is fixed (ask 0, ask 1, tell 0, ask 2, tell 1, ...), nothing a worker does reaches the sampler
 out of that order (TPE ignores asked, untold trials), and each trial's seed comes from its parameters
 (`space.trial_seed`), so the trials and their metrics are the same with 1 worker or 20. A --time-limit
-stops before a new round is asked, never inside one.
+stops the asking of new rounds, and a trial that a worker takes after it is not run (`_task`): running
+trials finish, none starts late, as in the in-process search; the ones not run are not recorded (a
+--resume runs them) and the search ends with their round.
 
 Faults: a trial that raises is recorded as failed, with its error (a retry would fail the same way);
 a worker that dies (killed, out of memory) is retried by Ray up to `max_retries` times, then recorded as
@@ -61,6 +63,7 @@ class SearchState:
     records: dict = field(default_factory=dict)  # number -> record
     next_number: int = 0
     stop: bool = False  # set by Ctrl-C
+    unstarted: set = field(default_factory=set)  # trials a worker took after the time limit (not run)
 
 
 def manifest(config: SearchConfig, data: dict, dataset: str) -> dict:
@@ -132,6 +135,8 @@ def _tell(studies: dict, round_: list, state: SearchState, config: SearchConfig)
     import optuna
 
     for family, trial, spec in round_:  # already in trial-number order
+        if spec["number"] in state.unstarted:  # the search ends with this round: nothing to tell
+            continue
         r = state.records[spec["number"]]
         if r["status"] == "failed" or r["flash"] is None:
             studies[family].tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -141,16 +146,21 @@ def _tell(studies: dict, round_: list, state: SearchState, config: SearchConfig)
         studies[family].tell(trial, list(_values(r)))
 
 
-def _task(trial_fn: Callable, spec: dict, data: dict, memory: int | None = None) -> tuple:
+def _task(trial_fn: Callable, spec: dict, data: dict, memory: int | None = None,
+          deadline: float | None = None) -> tuple | None:
     """A trial inside a Ray worker: (metrics, model bytes, worker, (seconds, CPU seconds)); an exception is
     the trial's failure, recorded with its message (not retried: the same parameters fail the same way). `memory`:
     the worker's data-segment limit while the trial runs (RLIMIT_DATA: an allocation past it is a
-    MemoryError, so a trial that exceeds it fails alone instead of taking the node's memory)."""
+    MemoryError, so a trial that exceeds it fails alone instead of taking the node's memory). None when
+    the task starts after `deadline` (wall-clock seconds since the epoch: the search's --time-limit), so
+    that no trial starts after the limit, as in the in-process search."""
     import os
     import resource
 
     import ray
 
+    if deadline is not None and time.time() > deadline:
+        return None
     ctx = ray.get_runtime_context()
     worker = f"{ctx.get_node_id()[:8]}/{os.getpid()}"
     t0, c0 = time.monotonic(), time.process_time()
@@ -204,11 +214,12 @@ def _line(r: dict, done: int, total: int) -> str:
            f"{r['seconds']:.1f} s on {r['worker']}"
 
 
-def _submit(round_: list, state: SearchState, pending: dict, remote, data_ref, trial_fn, memory) -> None:
+def _submit(round_: list, state: SearchState, pending: dict, remote, data_ref, trial_fn, memory,
+            deadline) -> None:
     """Hand the round's unrecorded trials to Ray (a resumed search skips the recorded ones)."""
     for _, _, spec in round_:
         if spec["number"] not in state.records:
-            pending[remote.remote(trial_fn, spec, data_ref, memory)] = spec
+            pending[remote.remote(trial_fn, spec, data_ref, memory, deadline)] = spec
 
 
 def _wait_for(round_: list, state: SearchState, pending: dict, progress, total: int) -> None:
@@ -216,7 +227,8 @@ def _wait_for(round_: list, state: SearchState, pending: dict, progress, total: 
     Ctrl-C (state.stop): cancel every running trial and raise KeyboardInterrupt."""
     import ray
 
-    while any(spec["number"] not in state.records for _, _, spec in round_):
+    while any(spec["number"] not in state.records and spec["number"] not in state.unstarted
+              for _, _, spec in round_):
         if state.stop:
             for ref in pending:
                 ray.cancel(ref, force=True)
@@ -228,7 +240,10 @@ def _wait_for(round_: list, state: SearchState, pending: dict, progress, total: 
                 result = ray.get(ref)
             except Exception as exc:  # the worker died max_retries + 1 times (killed, out of memory), or
                 result = (_failed(_lost(exc)), None, "", (0.0, 0.0))  # the task could not even start there
-            _finish(state, spec, result, progress, total)
+            if result is None:  # past the time limit when a worker took it: not run, not recorded
+                state.unstarted.add(spec["number"])
+            else:
+                _finish(state, spec, result, progress, total)
 
 
 def _lost(exc: Exception) -> str:
@@ -299,6 +314,7 @@ def search(data: dict, config: SearchConfig, out, dataset: str, *, resume: bool 
     state = SearchState(out, check_folder(out, manifest_, resume, force))
     studies, asked = _studies(config, data), {f: 0 for f in config.families}
     total, start = config.trials * len(config.families), time.monotonic()
+    deadline = None if config.time_limit is None else time.time() + config.time_limit
     with connected(config.address, config.num_cpus), _StopOnSigint(state):
         import ray
 
@@ -310,7 +326,7 @@ def search(data: dict, config: SearchConfig, out, dataset: str, *, resume: bool 
             while len(in_flight) < IN_FLIGHT and sum(asked.values()) < total and not (
                     config.time_limit is not None and state.next_number and time.monotonic() - start > config.time_limit):
                 in_flight.append(_ask_round(studies, config, asked, state))
-                _submit(in_flight[-1], state, pending, remote, data_ref, trial_fn, config.trial_memory)
+                _submit(in_flight[-1], state, pending, remote, data_ref, trial_fn, config.trial_memory, deadline)
             if not in_flight:
                 break
             _wait_for(in_flight[0], state, pending, progress, total)

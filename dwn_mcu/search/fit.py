@@ -91,7 +91,7 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
     """`budget_search.search_dwn`'s result, from the engine's DWN search instead of the fixed shape list:
     the trials of `dwn-mcu search` (Optuna's seeded sampler, each trial seeded from its parameters, run as
     Ray tasks on a local instance or the cluster at `address`, `max_trials` of them or fewer at
-    `time_limit`, checked between rounds) on these rows, into a temporary search folder. `incumbents`
+    `time_limit`, after which no trial starts) on these rows, into a temporary search folder. `incumbents`
     ((DWNShape, FrozenDWN) pairs, the choices at smaller budgets) are priced again at this budget and
     listed first, as `search_dwn` does; then every trained trial, as the engine priced it. The chosen
     model is the selection rule's (`dwn_mcu.selection`: the fastest within one standard error of the most
