@@ -34,6 +34,7 @@ def run(args) -> None:
             compare(load_dataset(name), "nano", args.budgets, out, seed=seed, dwn_trials=args.dwn_trials,
                     dwn_time_limit=args.dwn_time_limit, epochs=args.epochs, xgb_time_limit=args.tree_time_limit,
                     emlearn_time_limit=args.tree_time_limit, families=args.families, force=True,
+                    latency_budget=args.latency_budget,
                     progress=lambda m: print(f"[{name} s{seed}] {m}", file=sys.stderr, flush=True))
             print(f"[{name} s{seed}] done in {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
 
@@ -85,6 +86,8 @@ def main() -> None:
     ap.add_argument("--dwn-time-limit", type=float, default=300.0)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--tree-time-limit", type=float, default=60.0, help="seconds per XGBoost and emlearn search")
+    ap.add_argument("--latency-budget", type=int, default=None,
+                    help="AVR cycles per inference: every family is chosen under it too (compare's latency_budget)")
     ap.add_argument("--out-dir", default="bench/compare_families")
     ap.add_argument("--summary", action="store_true", help="only summarize the reports in --out-dir")
     args = ap.parse_args()
