@@ -5,10 +5,14 @@ same budget, built, verified on every test row and timed in simavr), reports in
 `--out-dir/<dataset>/seed<k>/`, then a Markdown summary: accuracy, flash, RAM and cycles per family, and
 the cells (dataset, seed, budget) where the DWN is the most accurate model with flash <= the budget and
 at most the cycles of the fastest tree model within one point of the DWN's accuracy (`--summary`
-prints it again from the reports).
+prints it again from the reports). With `--latency-budget CYCLES` every family is also chosen under that
+many AVR cycles per inference (compare's `latency_budget`: priced, then measured in simavr and searched
+again while over it), and the summary lists every chosen model seed by seed, whether its measured median
+cycles are within the budget, and the most accurate of those within both budgets (issue 14).
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_families.py \\
         --datasets phoneme segment banana --seeds 0 --out-dir bench/compare_families
+    ... bench/compare_families.py --seeds 0 --budgets 2048 --latency-budget 1500 --out-dir /tmp/lat
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ def dwn_cell(pool: list) -> bool | None:
 
 def summary(out_dir: Path) -> list:
     reports = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*/seed*/report.json"))]
+    latency = {rep.get("latency_budget") for rep in reports}
+    if latency != {None}:  # reports under a latency budget: every chosen model, seed by seed
+        return latency_summary(reports, latency)
     lines = ["| dataset | budget B | family | shape (seed 0) | test acc | flash B | RAM B | cycles |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     cells, wins = 0, 0
@@ -73,6 +80,37 @@ def summary(out_dir: Path) -> list:
                      f"| {med(lambda e: e['emulator']['cycles']['median']):,.0f} |")
     lines += ["", f"DWN most accurate at equal flash and at most the latency of the fastest tree model within one "
               f"point of its accuracy: {wins} of {cells} cells (dataset x seed x budget)."]
+    return lines
+
+
+def most_accurate_within(entries: list) -> list:
+    """The families (ties: all) of the most accurate chosen models measured within the latency budget."""
+    within = [e for e in entries if not e["over_latency_budget"]]
+    best = max((e["test_accuracy"] for e in within), default=None)
+    return [e["family"] for e in within if e["test_accuracy"] == best]
+
+
+def latency_summary(reports: list, latency: set) -> list:
+    """Per dataset, seed and flash budget: every family's chosen model (test accuracy, measured flash, RAM
+    and median cycles), whether its cycles are within the latency budget, and the most accurate within."""
+    if len(latency) != 1:
+        raise SystemExit(f"the reports were written under different latency budgets: {sorted(map(str, latency))}")
+    (cycles,) = latency
+    lines = [f"| dataset | seed | budget B | family | shape | test acc | flash B | RAM B | cycles | <= {cycles:,} "
+             "| most accurate within both |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    cells, wins = 0, 0
+    for rep in reports:
+        for row in rep["rows"]:
+            best = most_accurate_within(row["entries"])
+            cells, wins = cells + 1, wins + int("DWN" in best)
+            for i, e in enumerate(row["entries"]):
+                em = e["emulator"]
+                lines.append(f"| {rep['dataset']} | {rep['seed']} | {row['budget']} | {e['family']} | {e['shape']} "
+                             f"| {100 * e['test_accuracy']:.2f}% | {em['flash']:,} | {em['ram']:,} "
+                             f"| {em['cycles']['median']:,.0f} | {'no' if e['over_latency_budget'] else 'yes'} "
+                             f"| {', '.join(best) if i == 0 else ''} |")
+    lines += ["", f"DWN the most accurate (ties included) of the chosen models within the flash budget and "
+              f"{cycles:,} cycles: {wins} of {cells} cells (dataset x seed x budget)."]
     return lines
 
 
