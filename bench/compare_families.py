@@ -7,8 +7,9 @@ the cells (dataset, seed, budget) where the DWN is the most accurate model with 
 at most the cycles of the fastest tree model within one point of the DWN's accuracy (`--summary`
 prints it again from the reports). With `--latency-budget CYCLES` every family is also chosen under that
 many AVR cycles per inference (compare's `latency_budget`: priced, then measured in simavr and searched
-again while over it), and the summary lists every chosen model seed by seed, whether its measured median
-cycles are within the budget, and the most accurate of those within both budgets (issue 14).
+again while over it; a family with nothing within both budgets is listed so, `skip_unfitted`), and the
+summary lists every chosen model seed by seed, whether its measured median cycles are within the budget,
+and the most accurate of those within both budgets (issue 14).
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/compare_families.py \\
         --datasets phoneme segment banana --seeds 0 --out-dir bench/compare_families
@@ -38,7 +39,7 @@ def run(args) -> None:
             compare(load_dataset(name), "nano", args.budgets, out, seed=seed, dwn_trials=args.dwn_trials,
                     dwn_time_limit=args.dwn_time_limit, epochs=args.epochs, xgb_time_limit=args.tree_time_limit,
                     emlearn_time_limit=args.tree_time_limit, families=args.families, force=True,
-                    latency_budget=args.latency_budget,
+                    latency_budget=args.latency_budget, skip_unfitted=args.latency_budget is not None,
                     progress=lambda m: print(f"[{name} s{seed}] {m}", file=sys.stderr, flush=True))
             print(f"[{name} s{seed}] done in {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
 
@@ -109,6 +110,8 @@ def latency_summary(reports: list, latency: set) -> list:
                              f"| {100 * e['test_accuracy']:.2f}% | {em['flash']:,} | {em['ram']:,} "
                              f"| {em['cycles']['median']:,.0f} | {'no' if e['over_latency_budget'] else 'yes'} "
                              f"| {', '.join(best) if i == 0 else ''} |")
+            lines += [f"| {rep['dataset']} | {rep['seed']} | {row['budget']} | {u['family']} | none fits: "
+                      f"{u['reason']} | - | - | - | - | - | |" for u in row.get("unfitted", ())]
     lines += ["", f"DWN the most accurate (ties included) of the chosen models within the flash budget and "
               f"{cycles:,} cycles: {wins} of {cells} cells (dataset x seed x budget)."]
     return lines
