@@ -93,28 +93,35 @@ def most_accurate_within(entries: list) -> list:
 
 def latency_summary(reports: list, latency: set) -> list:
     """Per dataset, seed and flash budget: every family's chosen model (test accuracy, measured flash, RAM
-    and median cycles), whether its cycles are within the latency budget, and the most accurate within."""
+    and median cycles beside the price), whether its cycles are within the latency budget, the family's most
+    accurate candidate on the validation rows, and the most accurate chosen model within both budgets."""
     if len(latency) != 1:
         raise SystemExit(f"the reports were written under different latency budgets: {sorted(map(str, latency))}")
     (cycles,) = latency
-    lines = [f"| dataset | seed | budget B | family | shape | test acc | flash B | RAM B | cycles | <= {cycles:,} "
-             "| most accurate within both |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [f"| dataset | seed | budget B | family | chosen shape | val acc | test acc | flash B | RAM B | cycles "
+             f"(priced) | <= {cycles:,} | most accurate on validation (val acc, priced) | most accurate within both |",
+             "| --- " * 13 + "|"]
     cells, wins = 0, 0
     for rep in reports:
         for row in rep["rows"]:
             best = most_accurate_within(row["entries"])
             cells, wins = cells + 1, wins + int("DWN" in best)
-            for i, e in enumerate(row["entries"]):
-                em = e["emulator"]
-                lines.append(f"| {rep['dataset']} | {rep['seed']} | {row['budget']} | {e['family']} | {e['shape']} "
-                             f"| {100 * e['test_accuracy']:.2f}% | {em['flash']:,} | {em['ram']:,} "
-                             f"| {em['cycles']['median']:,.0f} | {'no' if e['over_latency_budget'] else 'yes'} "
-                             f"| {', '.join(best) if i == 0 else ''} |")
-            lines += [f"| {rep['dataset']} | {rep['seed']} | {row['budget']} | {u['family']} | none fits: "
-                      f"{u['reason']} | - | - | - | - | - | |" for u in row.get("unfitted", ())]
+            head = f"| {rep['dataset']} | {rep['seed']} | {row['budget']} "
+            lines += [head + _chosen_cells(e) + f" | {', '.join(best) if i == 0 else ''} |"
+                      for i, e in enumerate(row["entries"])]
+            lines += [head + f"| {u['family']} | none fits: {u['reason']} |" + " - |" * 7 + " |"
+                      for u in row.get("unfitted", ())]
     lines += ["", f"DWN the most accurate (ties included) of the chosen models within the flash budget and "
               f"{cycles:,} cycles: {wins} of {cells} cells (dataset x seed x budget)."]
     return lines
+
+
+def _chosen_cells(e: dict) -> str:
+    em, m = e["emulator"], e["most_accurate"]
+    return (f"| {e['family']} | {e['shape']} | {100 * e['val_accuracy']:.2f}% | {100 * e['test_accuracy']:.2f}% "
+            f"| {em['flash']:,} | {em['ram']:,} | {em['cycles']['median']:,.0f} ({e['priced_latency']:,}) "
+            f"| {'no' if e['over_latency_budget'] else 'yes'} "
+            f"| {m['shape']} ({100 * m['val_accuracy']:.2f}%, {m['priced_latency']:,})")
 
 
 def main() -> None:
