@@ -112,7 +112,30 @@ def latency_summary(reports: list, latency: set) -> list:
             lines += [head + f"| {u['family']} | none fits: {u['reason']} |" + " - |" * 7 + " |"
                       for u in row.get("unfitted", ())]
     lines += ["", f"DWN the most accurate (ties included) of the chosen models within the flash budget and "
-              f"{cycles:,} cycles: {wins} of {cells} cells (dataset x seed x budget)."]
+              f"{cycles:,} cycles: {wins} of {cells} cells (dataset x seed x budget).", ""]
+    return lines + per_dataset(reports)
+
+
+def per_dataset(reports: list) -> list:
+    """Per dataset and flash budget, over the seeds: each family's mean test accuracy and median cycles (of the
+    seeds where it fitted), and how often each family was the most accurate within both budgets."""
+    cells = {}
+    for rep in reports:
+        for row in rep["rows"]:
+            cells.setdefault((rep["dataset"], row["budget"]), []).append(row)
+    families = list(dict.fromkeys(e["family"] for rep in reports for r in rep["rows"] for e in r["entries"]))
+    lines = ["| dataset | budget B | seeds | " + " | ".join(f"{f} mean acc (median cycles)" for f in families)
+             + " | most accurate within both (seeds) |", "| --- " * (len(families) + 4) + "|"]
+    for (ds, budget), rows in cells.items():
+        out = []
+        for fam in families:
+            es = [e for r in rows for e in r["entries"] if e["family"] == fam]
+            out.append(f"{100 * statistics.mean(e['test_accuracy'] for e in es):.2f}% "
+                       f"({statistics.median(e['emulator']['cycles']['median'] for e in es):,.0f})"
+                       + ("" if len(es) == len(rows) else f", {len(es)} of {len(rows)} fit") if es else "none fits")
+        wins = [f for r in rows for f in most_accurate_within(r["entries"])]
+        lines.append(f"| {ds} | {budget} | {len(rows)} | " + " | ".join(out) + " | "
+                     + ", ".join(f"{f} {wins.count(f)}" for f in families if f in wins) + " |")
     return lines
 
 
