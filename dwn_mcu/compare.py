@@ -118,8 +118,9 @@ SEARCHES = 3  # a family is searched at most this often per budget: once, then a
 
 
 class Unfitted(DWNError):
-    """A family's first search at a budget found nothing within it (`error`: the search's own error), raised
-    in place of that error only when the comparison lists such a family (`skip_unfitted`) and goes on."""
+    """A family's first search at a budget failed, as a rule because nothing fits the budgets (`error`: the
+    search's own error, whose text the report keeps), raised in place of that error only when the comparison
+    lists such a family (`skip_unfitted`) and goes on."""
 
     def __init__(self, error: DWNError):
         super().__init__(str(error))

@@ -100,7 +100,6 @@ def test_without_emulation_or_a_latency_budget_one_search_and_no_latency_fields(
         "planning_budget": 2048, "searches": 1}
 
 
-
 class _NoFit(DWNError):
     """Stands in for a family's own none-fits error (BudgetError, BaselineError): its type must survive."""
 
