@@ -117,6 +117,16 @@ def _check_request(board, out: Path, budgets, emulate: bool, force: bool) -> tup
 SEARCHES = 3  # a family is searched at most this often per budget: once, then again while its ELF overshoots
 
 
+class Unfitted(DWNError):
+    """A family's first search at a budget failed, as a rule because nothing fits the budgets (`error`: the
+    search's own error, whose text the report keeps), raised in place of that error only when the comparison
+    lists such a family (`skip_unfitted`) and goes on."""
+
+    def __init__(self, error: DWNError):
+        super().__init__(str(error))
+        self.error = error
+
+
 def _replan(plan: int, budget: int, measured: int, planned: int) -> int:
     """The next planning budget of a family whose built model overshot a budget (flash bytes, or latency
     per inference): lowered by the overshoot, or by the estimate's error on that model if larger."""
@@ -132,7 +142,12 @@ def _search_until_within(job: dict, budget: int, label: str, search: Callable, e
     Returns (result, emulated, plans): plans = the last search's planning budgets, the searches run, and
     why a further search was not run when the last model is still over its latency budget."""
     plan, lat, latency = budget, job["latency"], job["latency"]
-    result, em, plans = search(plan, lat), None, {"flash": budget, "latency": latency, "searches": 1}
+    try:
+        result, em, plans = search(plan, lat), None, {"flash": budget, "latency": latency, "searches": 1}
+    except DWNError as exc:
+        if job.get("skip_unfitted"):
+            raise Unfitted(exc) from exc
+        raise
     while job["emulate"]:
         job["say"](f"budget {budget} bytes: {label} emulated, {job['Xt'].shape[0]} test rows")
         em = emulate(result)
@@ -375,16 +390,27 @@ def select_families(names=None) -> tuple[list, list]:
 
 
 def _budget_row(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, tuple | None]:
-    """Every family at one budget: (report row, their candidates, the chosen DWN as an incumbent)."""
-    entries, candidates, chosen = [], [], None
+    """Every family at one budget: (report row, their candidates, the chosen DWN as an incumbent). With
+    `skip_unfitted`, a family whose search finds nothing within the budgets is the row's `unfitted` (why),
+    and the first such error is raised only when no family fits."""
+    entries, candidates, chosen, unfitted = [], [], None, []
     for family in job["families"]:
-        entry, cands, extra = FAMILIES[family].entry(job, budget, chosen_dwns)
+        try:
+            entry, cands, extra = FAMILIES[family].entry(job, budget, chosen_dwns)
+        except Unfitted as exc:
+            unfitted.append((FAMILIES[family].label, exc.error))
+            continue
         entries.append(entry)
         candidates += cands
         chosen = extra if family == "dwn" else chosen
+    if not entries:
+        raise unfitted[0][1]
     if job["emulate"]:
         _check_emulated(entries, budget)
-    return {"budget": budget, "entries": entries, "winner": _winner(entries, job["emulate"])}, candidates, chosen
+    row = {"budget": budget, "entries": entries, "winner": _winner(entries, job["emulate"])}
+    if unfitted:
+        row["unfitted"] = [{"family": label, "reason": str(err)} for label, err in unfitted]
+    return row, candidates, chosen
 
 
 def _scaled_inputs(X, Xt, val) -> dict:
@@ -405,12 +431,14 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
             xgb_time_limit: float | None = 60.0, emlearn_trials: int | None = None,
             emlearn_time_limit: float | None = 60.0, families=None, emulate: bool = True, force: bool = False,
             progress: Callable[[str], None] | None = None, latency_budget=None, engine: str = "local",
-            address: str | None = None) -> dict:
+            address: str | None = None, skip_unfitted: bool = False) -> dict:
     """Fit, score, build and measure every family (`select_families`) at each budget (under
     `latency_budget` too: cycles, or "150us" at the board's clock); write the report; return it.
     `engine`: "local", the in-process DWN shape search (`budget_search`), or "ray", the DWN candidates
     from the search engine's trials (`dwn-mcu search`'s, on a local Ray instance or the cluster at
-    `address`); either way chosen by the same rule, then built, measured and searched again alike."""
+    `address`); either way chosen by the same rule, then built, measured and searched again alike.
+    `skip_unfitted`: a family that fits nothing at a budget is listed with why (the row's `unfitted`)
+    instead of stopping the comparison (which fails still when no family fits)."""
     board = get_board(board)
     out = Path(out_dir)
     families, notes = select_families(families)
@@ -428,7 +456,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
     inputs = _scaled_inputs(X, Xt, val)
     Xf, Xi = inputs["float"]["train"], inputs["int16"]["train"]
     job = {"board": board, "ram_budget": ram_budget, "latency": latency, "emulate": emulate, "say": say, "families": families,
-           "engine": engine, "address": address, "dataset": data.name,
+           "engine": engine, "address": address, "dataset": data.name, "skip_unfitted": skip_unfitted,
            "Xt": inputs["float"]["test"], "Xt_int16": inputs["int16"]["test"], "yt": yt, "classes": data.num_classes,
            "split": (Xf[~val], y[~val], Xf[val], y[val]), "int16_split": (Xi[~val], y[~val], Xi[val], y[val]),
            "dwn_kwargs": {"max_trials": dwn_trials, "time_limit": dwn_time_limit, "seed": seed, "epochs": epochs,
@@ -519,6 +547,8 @@ def _markdown(report: dict) -> str:
           for row in report["rows"] for e in row["entries"] if "sklearn_test_accuracy" in e
           and e["sklearn_test_accuracy"] != e["test_accuracy"]]
     sk += _search_lines(report)
+    sk += [f"- {u['family']} at {row['budget']} B: no model fits (its search: {u['reason']})"
+           for row in report["rows"] for u in row.get("unfitted", ())]
     sk += [f"- {e['family']} at {row['budget']} B: also proven on {', '.join(e['proofs'])} (every test row)"
            for row in report["rows"] for e in row["entries"] if e.get("proofs")]
     plots = [f"![accuracy vs latency, {b_} B]({latency_plot_name(b_)})" for b_ in report["budgets"]] \

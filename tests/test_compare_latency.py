@@ -100,6 +100,52 @@ def test_without_emulation_or_a_latency_budget_one_search_and_no_latency_fields(
         "planning_budget": 2048, "searches": 1}
 
 
+class _NoFit(DWNError):
+    """Stands in for a family's own none-fits error (BudgetError, BaselineError): its type must survive."""
+
+
+def _family(label, search, after=None):
+    """A stand-in family: its entry runs `search` through the loop every family runs under, then `after`."""
+    def entry(job, budget, chosen):
+        found, _, _ = cmp._search_until_within(job, budget, label, search, None, lambda f: (f.flash, f.price))
+        if after:
+            after()
+        return {"family": label, "test_accuracy": found.price / 1000}, [], None
+
+    return cmp.Family(label, entry, "fake", "fake")
+
+
+def _row(monkeypatch, skip, **searches):
+    families = {name.lower(): _family(name, *s) for name, s in searches.items()}
+    monkeypatch.setattr(cmp, "FAMILIES", families)
+    job = {**_job(1500, emulate=False), "families": list(families), "skip_unfitted": skip}
+    return cmp._budget_row(job, 2048, [])[0]
+
+
+def test_a_family_that_fits_nothing_is_listed_only_when_asked_and_only_for_its_first_search(monkeypatch):
+    def none_fits(label):
+        def search(plan, lat):
+            raise _NoFit(f"no {label} model fits in {plan} bytes within {lat} (priced latency)")
+        return (search,)
+
+    fits = (lambda plan, lat: _Found(1200, 800),)
+    with pytest.raises(_NoFit, match="no XGBoost model fits in 2048 bytes"):  # by default: the error, its type
+        _row(monkeypatch, False, DWN=fits, XGBoost=none_fits("XGBoost"))
+    row = _row(monkeypatch, True, DWN=fits, XGBoost=none_fits("XGBoost"))
+    assert [e["family"] for e in row["entries"]] == ["DWN"] and row["winner"] == "DWN"
+    assert row["unfitted"] == [{"family": "XGBoost", "reason": "no XGBoost model fits in 2048 bytes within 1500 "
+                                                              "(priced latency)"}]
+    assert "unfitted" not in _row(monkeypatch, True, DWN=fits, XGBoost=fits)
+    with pytest.raises(_NoFit, match="no XGBoost"):  # no family fits: the first one's error, as it was
+        _row(monkeypatch, True, XGBoost=none_fits("XGBoost"), DWN=none_fits("DWN"))
+
+    def disagrees():
+        raise DWNError("the C disagrees with its reference")
+
+    with pytest.raises(DWNError, match="disagrees"):  # a failure after the search is never listed as unfitted
+        _row(monkeypatch, True, DWN=fits, XGBoost=(fits[0], disagrees))
+
+
 def test_compare_searches_again_on_the_measured_cycles_until_within_the_latency_budget(tmp_path, monkeypatch):
     """The price made to err 70% low (it errs up to -28% on the calibration corpus): chosen models priced
     within 1,300 cycles measure over it in simavr, so they are searched again with a lowered plan. A family
