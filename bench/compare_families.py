@@ -7,7 +7,7 @@ the cells (dataset, seed, budget) where the DWN is the most accurate model with 
 at most the cycles of the fastest tree model within one point of the DWN's accuracy (`--summary`
 prints it again from the reports). With `--latency-budget CYCLES` every family is also chosen under that
 many AVR cycles per inference (compare's `latency_budget`: priced, then measured in simavr and searched
-again while over it; a family with nothing within both budgets is listed so, `skip_unfitted`), and the
+again while over it; a family with nothing within both budgets is listed so, as compare does), and the
 summary lists every chosen model seed by seed, whether its measured median cycles are within the budget,
 and the most accurate of those within both budgets (issue 14).
 
@@ -39,7 +39,7 @@ def run(args) -> None:
             compare(load_dataset(name), "nano", args.budgets, out, seed=seed, dwn_trials=args.dwn_trials,
                     dwn_time_limit=args.dwn_time_limit, epochs=args.epochs, xgb_time_limit=args.tree_time_limit,
                     emlearn_time_limit=args.tree_time_limit, families=args.families, force=True,
-                    latency_budget=args.latency_budget, skip_unfitted=args.latency_budget is not None,
+                    latency_budget=args.latency_budget,
                     progress=lambda m: print(f"[{name} s{seed}] {m}", file=sys.stderr, flush=True))
             print(f"[{name} s{seed}] done in {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
 

@@ -236,10 +236,12 @@ def _timed(ds, board, budget, out, seed, xgb_cycles, kw) -> dict:
     from dwn_mcu.errors import DWNError
 
     try:
-        t = {x["family"]: x for x in compare(ds, board, [budget], out, seed=seed, latency_budget=xgb_cycles,
-                                             **kw)["rows"][0]["entries"]}
-    except DWNError as exc:  # e.g. no DWN shape fits within the cycles
+        row = compare(ds, board, [budget], out, seed=seed, latency_budget=xgb_cycles, **kw)["rows"][0]
+    except DWNError as exc:  # no family fits within the cycles
         return {"dwn_timed_acc": None, "timed_error": str(exc)}
+    t = {x["family"]: x for x in row["entries"]}
+    if "DWN" not in t or "XGBoost" not in t:  # e.g. no DWN shape fits within the cycles
+        return {"dwn_timed_acc": None, "timed_error": "; ".join(u["reason"] for u in row["unfitted"])}
     return {"dwn_timed_acc": t["DWN"]["test_accuracy"], "dwn_timed_cycles": t["DWN"]["emulator"]["cycles"]["median"],
             "dwn_timed_priced": t["DWN"]["priced_latency"], "xgb_timed_acc": t["XGBoost"]["test_accuracy"]}
 

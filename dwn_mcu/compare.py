@@ -431,14 +431,15 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
             xgb_time_limit: float | None = 60.0, emlearn_trials: int | None = None,
             emlearn_time_limit: float | None = 60.0, families=None, emulate: bool = True, force: bool = False,
             progress: Callable[[str], None] | None = None, latency_budget=None, engine: str = "local",
-            address: str | None = None, skip_unfitted: bool = False) -> dict:
+            address: str | None = None, skip_unfitted: bool = True) -> dict:
     """Fit, score, build and measure every family (`select_families`) at each budget (under
     `latency_budget` too: cycles, or "150us" at the board's clock); write the report; return it.
     `engine`: "local", the in-process DWN shape search (`budget_search`), or "ray", the DWN candidates
     from the search engine's trials (`dwn-mcu search`'s, on a local Ray instance or the cluster at
     `address`); either way chosen by the same rule, then built, measured and searched again alike.
-    `skip_unfitted`: a family that fits nothing at a budget is listed with why (the row's `unfitted`)
-    instead of stopping the comparison (which fails still when no family fits)."""
+    `skip_unfitted` (default): a family that fits nothing at a budget is listed with why (the row's
+    `unfitted`, and a line of the report) and the others compared; the comparison fails only when no family
+    fits. False: the first family that fits nothing stops it, with its own error."""
     board = get_board(board)
     out = Path(out_dir)
     families, notes = select_families(families)
@@ -503,6 +504,8 @@ def table_lines(report: dict) -> list:
             priced = "-" if e.get("priced_latency") is None else f"{e['priced_latency']:,}"
             lines.append(f"| {row['budget']} | {e['family']} | {e['shape']} | {100 * e['test_accuracy']:.2f}% "
                          f"| {flash} | {ram} | {cycles} | {priced} | {win} |")
+        lines += [f"| {row['budget']} | {u['family']} | none fits: {u['reason']} | - | - | - | - | - | |"
+                  for u in row.get("unfitted", ())]
     return lines
 
 

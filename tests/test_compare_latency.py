@@ -122,20 +122,23 @@ def _row(monkeypatch, skip, **searches):
     return cmp._budget_row(job, 2048, [])[0]
 
 
-def test_a_family_that_fits_nothing_is_listed_only_when_asked_and_only_for_its_first_search(monkeypatch):
+def test_a_family_that_fits_nothing_is_listed_unless_asked_not_to_and_only_for_its_first_search(monkeypatch):
     def none_fits(label):
         def search(plan, lat):
             raise _NoFit(f"no {label} model fits in {plan} bytes within {lat} (priced latency)")
         return (search,)
 
     fits = (lambda plan, lat: _Found(1200, 800),)
-    with pytest.raises(_NoFit, match="no XGBoost model fits in 2048 bytes"):  # by default: the error, its type
+    with pytest.raises(_NoFit, match="no XGBoost model fits in 2048 bytes"):  # when asked: the error, its type
         _row(monkeypatch, False, DWN=fits, XGBoost=none_fits("XGBoost"))
     row = _row(monkeypatch, True, DWN=fits, XGBoost=none_fits("XGBoost"))
     assert [e["family"] for e in row["entries"]] == ["DWN"] and row["winner"] == "DWN"
     assert row["unfitted"] == [{"family": "XGBoost", "reason": "no XGBoost model fits in 2048 bytes within 1500 "
                                                               "(priced latency)"}]
     assert "unfitted" not in _row(monkeypatch, True, DWN=fits, XGBoost=fits)
+    printed = cmp.table_lines({"emulated": False, "rows": [{**row, "entries": []}]})  # the CLI's table says so
+    assert printed[2:] == ["| 2048 | XGBoost | none fits: no XGBoost model fits in 2048 bytes within 1500 (priced "
+                           "latency) | - | - | - | - | - | |"]
     with pytest.raises(_NoFit, match="no XGBoost"):  # no family fits: the first one's error, as it was
         _row(monkeypatch, True, XGBoost=none_fits("XGBoost"), DWN=none_fits("DWN"))
 
