@@ -64,8 +64,8 @@ def dwn_features(program) -> dict:
             if lp.avr_fast and not (i == 0 and plan.avr_encoder_bytes):  # bits spread into the byte array
                 out["t_fast_byte"] += lp.prev_bits
     else:
-        out.update(unrolled=1, u_lut=0, u_input=0, u_asm_lut=0, u_asm_input=0, u_diag_lut=0, u_diag_node=0.0)
-        out.update(u_rank_lut=0, u_asm_rank_input=0, u_asm_rank_load=0)
+        out.update(unrolled=1, u_lut=0, u_input=0, u_table_lut=0, u_asm_lut=0, u_asm_input=0, u_diag_lut=0,
+                   u_diag_node=0.0, u_rank_lut=0, u_asm_rank_input=0, u_asm_rank_load=0)
         for lp, layer in zip(plan.layers, model.layers):
             _unrolled_layer_features(out, lp, layer, plan.rank_inputs and lp.index == 1, model.bits_per_feature,
                                      plan.board.arch == "avr")
@@ -81,29 +81,37 @@ def _lut_ranks(layer, j: int, counts) -> tuple:
 
 
 def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False, counts=None, avr: bool = False) -> None:
-    """Table-form LUTs: one step per LUT and per input; diagram-form LUTs (`LayerPlan.diagram_luts`):
-    one step per LUT and one per test on the mean path (`bdd.Diagram.mean_path`). `ranks`: layer 1
-    compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a `u_rank_lut` step; `avr`:
-    AVR's rank assembly (layers of 4..8 inputs) has steps of its own (`u_rank_lut`, `u_asm_rank_input` per input, and
-    `u_asm_rank_load` per `lds`: the carries of slots 3.. gathered and flipped into Z, slots 0..2 stepped
-    past a branch)."""
+    """Table-form LUTs: one step per LUT and per input, and `u_table_lut` for a LUT whose table is read
+    from flash (more than `pack.UNROLLED_IMMEDIATE_MAX_N` inputs: the byte index `h` of slots 3..);
+    diagram-form LUTs (`LayerPlan.diagram_luts`): one step per LUT and one per test on the mean path
+    (`bdd.Diagram.mean_path`). The AVR assembly (`LayerPlan.unrolled_asm`, `u_asm_`) runs on AVR only:
+    every other architecture compiles the C below its `#else` (`u_`), whatever the layer's counts.
+    `ranks`: layer 1 compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a
+    `u_rank_lut` step; `avr`: AVR's rank assembly (layers of 4..8 inputs) has steps of its own
+    (`u_rank_lut`, `u_asm_rank_input` per input, and `u_asm_rank_load` per `lds`: the carries of slots 3..
+    gathered and flipped into Z, slots 0..2 stepped past a branch)."""
     from .compiler.bdd import diagram
-    from .compiler.pack import avr_rank_loads
+    from .compiler.pack import UNROLLED_IMMEDIATE_MAX_N, avr_rank_loads
 
-    kind = "u_asm_" if lp.unrolled_asm else "u_"
+    asm = lp.unrolled_asm and avr
     forms = lp.diagram_luts or (False,) * lp.num_luts
     for j, in_diagram in enumerate(forms):
+        n = int(layer.n_inputs[j])
         if in_diagram:
             out["u_diag_lut"] += 1
             out["u_diag_node"] += diagram(layer.lut_table(j)).mean_path()
-        elif ranks and lp.unrolled_asm and avr:  # AVR's rank assembly (elsewhere the C); a feature's rank
-            # is loaded once per LUT while it stays in a register (`pack.avr_rank_loads`)
+        elif ranks and asm:  # AVR's rank assembly; a feature's rank is loaded once per LUT while it
+            # stays in a register (`pack.avr_rank_loads`)
             out["u_rank_lut"] += 1
-            out["u_asm_rank_input"] += int(layer.n_inputs[j])
+            out["u_asm_rank_input"] += n
             out["u_asm_rank_load"] += sum(load for _, _, load in avr_rank_loads(_lut_ranks(layer, j, counts)))
+        elif asm:
+            out["u_asm_lut"] += 1
+            out["u_asm_input"] += n
         else:
-            out[kind + "lut"] += 1
-            out[kind + "input"] += int(layer.n_inputs[j])
+            out["u_lut"] += 1
+            out["u_input"] += n
+            out["u_table_lut"] += int(n > UNROLLED_IMMEDIATE_MAX_N)
             out["u_rank_lut"] += int(ranks)
 
 
