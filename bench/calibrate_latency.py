@@ -13,6 +13,7 @@ same firmware gives the same constants. Rerun after any change to the templates:
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_latency.py   # every architecture
     PYTHONPATH=$PWD python bench/calibrate_latency.py --arches avr cortex-m0plus --dry-run
     PYTHONPATH=$PWD python bench/calibrate_latency.py --families xgboost_inline emlearn forest   # the others kept
+    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_latency.py --check M.dwn
 
 Families: dwn, xgboost (table layout), xgboost_inline, emlearn and forest (inline scikit-learn trees of
 TREE_SHAPES on random int16 rows; their price weights each path by the training rows reaching its leaf).
@@ -298,6 +299,31 @@ def tree_corpus(arch: str, family: str, say) -> list:
     return rows
 
 
+def check_models(paths, arches) -> None:
+    """Print the price against the emulator's median for each trained model (`.dwn` files, run on the
+    first `ROWS` test rows of the dataset named in their metadata) lowered as `build` lowers it (exact
+    passes, the planner's forms), in both layouts, on each of `arches`; nothing is refitted."""
+    from dwn_mcu.data import load_dataset
+    from dwn_mcu.latency import program_latency
+    from dwn_mcu.model_file import load
+    from dwn_mcu.targets.verify import verify_on_target
+
+    print("| model | arch | layout | measured | priced | error |\n|---|---|---|---|---|---|")
+    for path in paths:
+        model = load(path)
+        X = load_dataset(model.metadata["dataset"]).test_split()[0][:ROWS]
+        for arch in arches:
+            for layout in ("unrolled", "table"):
+                program = lower(model, BOARD[arch], name="lat", layout=layout, check_budget=False)
+                r = verify_on_target(program.model, ARCHITECTURES[arch].target, X, render_library(program), "lat",
+                                     measure_model_share=False)
+                if not r.ok:
+                    raise SystemExit(f"{path} on {arch}: the firmware disagrees with the reference: {r.first_mismatch}")
+                measured, priced = float(np.median(r.latency)), program_latency(program)
+                print(f"| {Path(path).stem} | {arch} | {layout} | {measured:g} | {priced} | "
+                      f"{(priced - measured) / measured:+.1%} |", flush=True)
+
+
 def render_constants(latency: dict, errors: dict, command: str) -> str:
     return (f'"""Latency constants per architecture and model family, fitted by bench/calibrate_latency.py to\n'
             f"simavr (cycles) and QEMU (instructions); generated, do not edit: rerun\n\n    {command}\n\n"
@@ -314,7 +340,12 @@ def main(argv=None) -> int:
                     help="refit these families only (the others keep their constants)")
     ap.add_argument("--dry-run", action="store_true", help="print the constants, do not rewrite the file")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--check", nargs="+", metavar="MODEL.dwn",
+                    help="print these trained models' price against the emulators instead of refitting")
     args = ap.parse_args(argv)
+    if args.check:
+        check_models(args.check, args.arches)
+        return 0
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     from dwn_mcu import latency_constants as old  # the architectures not rerun keep their constants
 
