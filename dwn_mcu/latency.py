@@ -86,7 +86,8 @@ def _lut_ranks(layer, j: int, counts) -> tuple:
 def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False, counts=None, avr: bool = False) -> None:
     """Table-form LUTs: one step per LUT and per input, and for a LUT of more than
     `pack.UNROLLED_IMMEDIATE_MAX_N` inputs, whose table is read from flash, `u_table_lut` (the read) and
-    `u_byte_input` per input of slots 3.. (each or-ed into the byte index `h`, not shifting `m`); diagram-form LUTs (`LayerPlan.diagram_luts`): one step per LUT and one per test on the mean path
+    `u_byte_input` per input of slots 3.. (each or-ed into the byte index `h`, not shifting `m`);
+    diagram-form LUTs (`LayerPlan.diagram_luts`): one step per LUT and one per test on the mean path
     (`bdd.Diagram.mean_path`). The AVR assembly (`LayerPlan.unrolled_asm`, `u_asm_`) runs on AVR only:
     every other architecture compiles the C below its `#else` (`u_`), whatever the layer's counts.
     `ranks`: layer 1 compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a
