@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import pprint
 import sys
 import time
@@ -36,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from calibrate_latency import BOARD, fit  # noqa: E402
+from constants_module import print_or_write, rerun_command  # noqa: E402
 
 from dwn_mcu.architectures import ARCHITECTURES  # noqa: E402
 from dwn_mcu.baselines.inline_size import FRAME_FEATURES, size_features  # noqa: E402
@@ -166,15 +166,8 @@ def main(argv=None) -> int:
             say(f"{arch}: no formula (worst fit over {MAX_FIT_ERROR:.0%}): the planner builds its objects")
             continue
         size[arch], frame[arch] = code, frames
-    data = f"DWN_MCU_DATA={os.environ['DWN_MCU_DATA']} " if os.environ.get("DWN_MCU_DATA") else ""
-    command = " ".join([f"{data}PYTHONPATH=$PWD python bench/calibrate_inline_size.py",
-                        *(sys.argv[1:] if argv is None else argv)])
-    text = render(size, frame, errors, command)
-    if args.dry_run:
-        print(text)
-    else:
-        CONSTANTS.write_text(text)
-        say(f"wrote {CONSTANTS} ({time.monotonic() - t0:.0f} s)")
+    text = render(size, frame, errors, rerun_command("bench/calibrate_inline_size.py", argv))
+    print_or_write(text, CONSTANTS, args.dry_run, say, t0)
     return 0
 
 

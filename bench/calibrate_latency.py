@@ -13,6 +13,7 @@ same firmware gives the same constants. Rerun after any change to the templates:
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_latency.py   # every architecture
     PYTHONPATH=$PWD python bench/calibrate_latency.py --arches avr cortex-m0plus --dry-run
     PYTHONPATH=$PWD python bench/calibrate_latency.py --families xgboost_inline emlearn forest   # the others kept
+    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_latency.py --check M.dwn
 
 Families: dwn, xgboost (table layout), xgboost_inline, emlearn and forest (inline scikit-learn trees of
 TREE_SHAPES on random int16 rows; their price weights each path by the training rows reaching its leaf).
@@ -22,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import pprint
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from constants_module import print_or_write, rerun_command
 
 from dwn_mcu.architectures import ARCHITECTURES
 from dwn_mcu.compiler.lower import lower
@@ -88,9 +90,12 @@ def dwn_model(seed: int, F, bits, luts, n, classes, inputs):
     return model, X
 
 
-def few_input_tables(model, seed: int):
-    """`model` with each LUT's table replaced by a random function of 1..3 of its inputs (what trained
-    LUTs often are): small decision diagrams, so the unrolled layout's diagram form enters the corpus."""
+def few_input_tables(model, seed: int, fewest: int = 1, most: int = 3):
+    """`model` with each LUT's table replaced by a random function of `fewest`..`most` of its inputs
+    (what trained LUTs often are). Functions of 1..3 inputs are small decision diagrams, so the unrolled
+    layout's diagram form enters the corpus; with `fewest`, `most` near n and the exact passes on
+    (`measure_dwn(optimize=True)`), the don't-care inputs go and the layers have mixed input counts, as
+    a trained model's have after the optimizer (the C path off AVR's assembly)."""
     rng = np.random.default_rng(seed)
     layers = []
     for layer in model.layers:
@@ -98,11 +103,19 @@ def few_input_tables(model, seed: int):
         for j in range(layer.num_luts):
             n = int(layer.n_inputs[j])
             addr = np.arange(1 << n)
-            keep = rng.choice(n, size=min(n, 1 + int(rng.integers(3))), replace=False) if n else np.zeros(0, int)
+            size = min(n, fewest + int(rng.integers(most - fewest + 1)))
+            keep = rng.choice(n, size=size, replace=False) if n else np.zeros(0, int)
             sub = sum((((addr >> int(s)) & 1) << k for k, s in enumerate(keep)), np.zeros_like(addr))
             tables.append(rng.integers(0, 2, 1 << keep.size)[sub].astype(np.uint8))
         layers.append(dataclasses.replace(layer, tables=np.concatenate(tables)))
     return dataclasses.replace(model, layers=tuple(layers)).validate()
+
+
+def mixed_count_tables(model, seed: int):
+    """`model` with each LUT a random function of n - 3 .. n of its n inputs (at least 1): after the exact
+    passes, layers of mixed input counts, like a trained model's."""
+    n = int(max(int(layer.n_inputs.max()) for layer in model.layers))
+    return few_input_tables(model, seed, max(1, n - 3), n)
 
 
 def data_model(seed: int, dataset, bits, luts_per_class, n, f16):
@@ -127,11 +140,12 @@ def data_model(seed: int, dataset, bits, luts_per_class, n, f16):
 
 
 def measure_dwn(model, X, arch: str, layout: str, encoder: str | None = None, name: str = "lat",
-                all_diagrams: bool = False):
+                all_diagrams: bool = False, optimize: bool = False):
     """(features, median latency) of `model` lowered for the architecture's board in `layout` (`encoder`:
     the encoder's search, None: the planner's); `all_diagrams`: every unrolled LUT in diagram form (the
     planner's `lut_forms` replaced for the run), so that the corpus holds large diagrams with long paths
-    too, not only the ones the rule picks."""
+    too, not only the ones the rule picks; `optimize`: the exact passes and the input-count form, as
+    `build` lowers a model."""
     from dwn_mcu.compiler import plan as plan_module
     from dwn_mcu.targets.verify import verify_on_target
 
@@ -139,7 +153,7 @@ def measure_dwn(model, X, arch: str, layout: str, encoder: str | None = None, na
     if all_diagrams:
         plan_module.lut_forms = lambda layer, lp, arch: dataclasses.replace(lp, diagram_luts=(True,) * lp.num_luts)
     try:
-        program = lower(model, BOARD[arch], name=name, layout=layout, optimize=False, check_budget=False,
+        program = lower(model, BOARD[arch], name=name, layout=layout, optimize=optimize, check_budget=False,
                         encoder=encoder)
     finally:
         plan_module.lut_forms = choose
@@ -232,6 +246,12 @@ def _dwn_corpus(arch: str, say) -> list:
         # the same shape with few-input LUTs: the diagram form's LUTs and nodes
         rows.append((*measure_dwn(few_input_tables(model, 7), X, arch, "unrolled"), f"{shape} few-input"))
         say(f"{arch} DWN {shape} unrolled, few-input LUTs: {rows[-1][1]:.0f}")
+        # trained-like: don't-care inputs removed by the exact passes, mixed input counts (both layouts
+        # for every other model)
+        for layout in ("unrolled", "table")[: 2 - i % 2]:
+            rows.append((*measure_dwn(mixed_count_tables(model, 11 + i), X, arch, layout, optimize=True),
+                         f"{shape} {layout} mixed counts"))
+            say(f"{arch} DWN {shape} {layout}, mixed counts (optimized): {rows[-1][1]:.0f}")
     return rows
 
 
@@ -279,6 +299,31 @@ def tree_corpus(arch: str, family: str, say) -> list:
     return rows
 
 
+def check_models(paths, arches) -> None:
+    """Print the price against the emulator's median for each trained model (`.dwn` files, run on the
+    first `ROWS` test rows of the dataset named in their metadata) lowered as `build` lowers it (exact
+    passes, the planner's forms), in both layouts, on each of `arches`; nothing is refitted."""
+    from dwn_mcu.data import load_dataset
+    from dwn_mcu.latency import program_latency
+    from dwn_mcu.model_file import load
+    from dwn_mcu.targets.verify import verify_on_target
+
+    print("| model | arch | layout | measured | priced | error |\n|---|---|---|---|---|---|")
+    for path in paths:
+        model = load(path)
+        X = load_dataset(model.metadata["dataset"]).test_split()[0][:ROWS]
+        for arch in arches:
+            for layout in ("unrolled", "table"):
+                program = lower(model, BOARD[arch], name="lat", layout=layout, check_budget=False)
+                r = verify_on_target(program.model, ARCHITECTURES[arch].target, X, render_library(program), "lat",
+                                     measure_model_share=False)
+                if not r.ok:
+                    raise SystemExit(f"{path} on {arch}: the firmware disagrees with the reference: {r.first_mismatch}")
+                measured, priced = float(np.median(r.latency)), program_latency(program)
+                print(f"| {Path(path).stem} | {arch} | {layout} | {measured:g} | {priced} | "
+                      f"{(priced - measured) / measured:+.1%} |", flush=True)
+
+
 def render_constants(latency: dict, errors: dict, command: str) -> str:
     return (f'"""Latency constants per architecture and model family, fitted by bench/calibrate_latency.py to\n'
             f"simavr (cycles) and QEMU (instructions); generated, do not edit: rerun\n\n    {command}\n\n"
@@ -295,7 +340,12 @@ def main(argv=None) -> int:
                     help="refit these families only (the others keep their constants)")
     ap.add_argument("--dry-run", action="store_true", help="print the constants, do not rewrite the file")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--check", nargs="+", metavar="MODEL.dwn",
+                    help="print these trained models' price against the emulators instead of refitting")
     args = ap.parse_args(argv)
+    if args.check:
+        check_models(args.check, args.arches)
+        return 0
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     from dwn_mcu import latency_constants as old  # the architectures not rerun keep their constants
 
@@ -311,15 +361,8 @@ def main(argv=None) -> int:
             for (_, measured, label), e in zip(rows, each):
                 if abs(e) > 0.10:
                     say(f"  over 10%: {label}: measured {measured:.0f}, priced {e:+.1%}")
-    data = f"DWN_MCU_DATA={os.environ['DWN_MCU_DATA']} " if os.environ.get("DWN_MCU_DATA") else ""
-    command = " ".join([f"{data}PYTHONPATH=$PWD python bench/calibrate_latency.py",
-                        *(sys.argv[1:] if argv is None else argv)])
-    text = render_constants(latency, errors, command)
-    if args.dry_run:
-        print(text)
-    else:
-        CONSTANTS.write_text(text)
-        say(f"wrote {CONSTANTS} ({time.monotonic() - t0:.0f} s)")
+    text = render_constants(latency, errors, rerun_command("bench/calibrate_latency.py", argv))
+    print_or_write(text, CONSTANTS, args.dry_run, say, t0)
     return 0
 
 

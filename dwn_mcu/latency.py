@@ -55,17 +55,20 @@ def dwn_features(program) -> dict:
         out.update(rank_feature=read, rank_empty=F - read)
     if plan.layout == "table":
         out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_fast_layer=0, t_fast_byte=0, t_fast_lut=0,
-                   t_fast_input=0, t_word_layer=0, t_word_lut=0, t_word_input=0)
+                   t_fast_input=0, t_word_layer=0, t_word_lut=0, t_word_input=0,
+                   t_mixed_lut=0, t_mixed_input=0)
         for i, (lp, layer) in enumerate(zip(plan.layers, model.layers)):
             kind = "t_fast_" if lp.avr_fast else "t_word_" if lp.word_path else "t_"
+            # a layer of mixed counts reads each LUT's count (`_n[j]`) and shifts by it: its own steps
+            step = "t_mixed_" if kind == "t_" and lp.uniform_n is None else kind
             out[kind + "layer"] += 1
-            out[kind + "lut"] += lp.num_luts
-            out[kind + "input"] += int(np.sum(layer.n_inputs))
+            out[step + "lut"] += lp.num_luts
+            out[step + "input"] += int(np.sum(layer.n_inputs))
             if lp.avr_fast and not (i == 0 and plan.avr_encoder_bytes):  # bits spread into the byte array
                 out["t_fast_byte"] += lp.prev_bits
     else:
-        out.update(unrolled=1, u_lut=0, u_input=0, u_asm_lut=0, u_asm_input=0, u_diag_lut=0, u_diag_node=0.0)
-        out.update(u_rank_lut=0, u_asm_rank_input=0, u_asm_rank_load=0)
+        out.update(unrolled=1, u_lut=0, u_input=0, u_table_lut=0, u_byte_input=0, u_asm_lut=0, u_asm_input=0,
+                   u_diag_lut=0, u_diag_node=0.0, u_rank_lut=0, u_asm_rank_input=0, u_asm_rank_load=0)
         for lp, layer in zip(plan.layers, model.layers):
             _unrolled_layer_features(out, lp, layer, plan.rank_inputs and lp.index == 1, model.bits_per_feature,
                                      plan.board.arch == "avr")
@@ -81,29 +84,39 @@ def _lut_ranks(layer, j: int, counts) -> tuple:
 
 
 def _unrolled_layer_features(out: dict, lp, layer, ranks: bool = False, counts=None, avr: bool = False) -> None:
-    """Table-form LUTs: one step per LUT and per input; diagram-form LUTs (`LayerPlan.diagram_luts`):
-    one step per LUT and one per test on the mean path (`bdd.Diagram.mean_path`). `ranks`: layer 1
-    compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a `u_rank_lut` step; `avr`:
-    AVR's rank assembly (layers of 4..8 inputs) has steps of its own (`u_rank_lut`, `u_asm_rank_input` per input, and
-    `u_asm_rank_load` per `lds`: the carries of slots 3.. gathered and flipped into Z, slots 0..2 stepped
-    past a branch)."""
+    """Table-form LUTs: one step per LUT and per input, and for a LUT of more than
+    `pack.UNROLLED_IMMEDIATE_MAX_N` inputs, whose table is read from flash, `u_table_lut` (the read) and
+    `u_byte_input` per input of slots 3.. (each or-ed into the byte index `h`, not shifting `m`);
+    diagram-form LUTs (`LayerPlan.diagram_luts`): one step per LUT and one per test on the mean path
+    (`bdd.Diagram.mean_path`). The AVR assembly (`LayerPlan.unrolled_asm`, `u_asm_`) runs on AVR only:
+    every other architecture compiles the C below its `#else` (`u_`), whatever the layer's counts.
+    `ranks`: layer 1 compares ranks (`Plan.rank_inputs`), and each table-form LUT also counts a
+    `u_rank_lut` step; `avr`: AVR's rank assembly (layers of 4..8 inputs) has steps of its own
+    (`u_rank_lut`, `u_asm_rank_input` per input, and `u_asm_rank_load` per `lds`: the carries of slots 3..
+    gathered and flipped into Z, slots 0..2 stepped past a branch)."""
     from .compiler.bdd import diagram
-    from .compiler.pack import avr_rank_loads
+    from .compiler.pack import UNROLLED_IMMEDIATE_MAX_N, avr_rank_loads
 
-    kind = "u_asm_" if lp.unrolled_asm else "u_"
+    asm = lp.unrolled_asm and avr
     forms = lp.diagram_luts or (False,) * lp.num_luts
     for j, in_diagram in enumerate(forms):
+        n = int(layer.n_inputs[j])
         if in_diagram:
             out["u_diag_lut"] += 1
             out["u_diag_node"] += diagram(layer.lut_table(j)).mean_path()
-        elif ranks and lp.unrolled_asm and avr:  # AVR's rank assembly (elsewhere the C); a feature's rank
-            # is loaded once per LUT while it stays in a register (`pack.avr_rank_loads`)
+        elif ranks and asm:  # AVR's rank assembly; a feature's rank is loaded once per LUT while it
+            # stays in a register (`pack.avr_rank_loads`)
             out["u_rank_lut"] += 1
-            out["u_asm_rank_input"] += int(layer.n_inputs[j])
+            out["u_asm_rank_input"] += n
             out["u_asm_rank_load"] += sum(load for _, _, load in avr_rank_loads(_lut_ranks(layer, j, counts)))
+        elif asm:
+            out["u_asm_lut"] += 1
+            out["u_asm_input"] += n
         else:
-            out[kind + "lut"] += 1
-            out[kind + "input"] += int(layer.n_inputs[j])
+            out["u_lut"] += 1
+            out["u_input"] += n
+            out["u_table_lut"] += int(n > UNROLLED_IMMEDIATE_MAX_N)
+            out["u_byte_input"] += max(0, n - UNROLLED_IMMEDIATE_MAX_N)
             out["u_rank_lut"] += int(ranks)
 
 

@@ -243,15 +243,19 @@ def _table_layer_code(lp: LayerPlan, cost) -> int:
 def table_form_price(n: int, asm: bool, cost, lat) -> tuple[float, float]:
     """(bytes, cycles or instructions) of one unrolled LUT of `n` inputs in table form: its code
     (`u_lut` or the AVR assembly path's `u_lut_asm`), its table beyond 8 bits, and the latency price's
-    per-LUT and per-input steps (`dwn_mcu.latency`; 0 where the architecture has no latency price)."""
+    steps for it (`dwn_mcu.latency`: per LUT and per input; on the C path, a table read from flash and
+    a step per input of slots 3.. too; 0 where the architecture has no latency price)."""
     per_lut = cost["u_lut"]
     if asm and "u_lut_asm" in cost:
         code = cost["u_lut_asm"][n]
     else:
         code = per_lut[min(n, len(per_lut) - 1)] + cost["u_input"] * max(0, n - (len(per_lut) - 1))
     table = (1 << n) // 8 if n > UNROLLED_IMMEDIATE_MAX_N else 0
-    kind = "u_asm_" if asm and "u_lut_asm" in cost else "u_"
-    return code + table, lat.get(kind + "lut", 0.0) + lat.get(kind + "input", 0.0) * n
+    if asm and "u_lut_asm" in cost:
+        return code + table, lat.get("u_asm_lut", 0.0) + lat.get("u_asm_input", 0.0) * n
+    wide = max(0, n - UNROLLED_IMMEDIATE_MAX_N)
+    return code + table, (lat.get("u_lut", 0.0) + lat.get("u_input", 0.0) * n
+                          + (lat.get("u_table_lut", 0.0) + lat.get("u_byte_input", 0.0) * wide if wide else 0.0))
 
 
 def diagram_form_price(d: Diagram, cost, lat) -> tuple[float, float]:
