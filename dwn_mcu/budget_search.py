@@ -73,7 +73,7 @@ class DWNCandidate:
 @dataclass(eq=False)
 class DWNSearchResult:
     best: DWNCandidate
-    model: object  # FrozenDWN, optimized for the board in `layout`
+    model: object  # FrozenDWN, optimized for the board in `layout` (taking the search's integer inputs, if any)
     layout: str
     candidates: list = field(default_factory=list)
     trials: int = 0
@@ -82,6 +82,7 @@ class DWNSearchResult:
     ram_budget: int = 0
     latency_budget: int | None = None
     most_accurate: DWNCandidate | None = None  # `best` is the fastest within one standard error of it
+    trained: object = None  # the chosen float model as trained: an incumbent at larger budgets
 
     def table(self) -> list:
         return [asdict(c) for c in self.candidates]
@@ -144,29 +145,37 @@ def _price_forms(mixed, board, flash_budget, ram_budget, latency_budget=None):
     return form, plan.layout, plan.model_flash, plan.model_ram, fits, latency
 
 
-def _stand_in(shape: DWNShape, num_features: int, num_classes: int, threshold_grid: str | None):
+def _stand_in(shape: DWNShape, num_features: int, num_classes: int, threshold_grid: str | None,
+              input_type: str = "float32"):
     """A random model of `shape` (thresholds on the float16 grid when training will put them there) without
-    the thresholds it does not read: what a shape is priced as before training."""
+    the thresholds it does not read: what a shape is priced as before training. `input_type` other than
+    float32: the same thresholds as integers of that type (the model an integer-input search builds)."""
     model = random_model(seed=0, num_features=num_features, bits_per_feature=shape.bits, luts=shape.luts,
                          n=shape.lut_inputs, num_classes=num_classes)
     if threshold_grid == "float16":  # distinct float16 values, increasing within each feature
         grid = np.linspace(-1.0, 1.0, shape.bits).astype(np.float16).astype(np.float32)
         model = dataclasses.replace(model, thresholds=np.tile(grid, num_features)).validate()
+    if input_type != "float32":  # the type's range spread over the thresholds': every one stays distinct
+        from .integer_inputs import Quantization
+
+        ends = [(t.min() - 1.0, t.max() + 1.0) if t.size else (0.0, 1.0) for t in model.feature_thresholds]
+        model = Quantization.fit(np.asarray(ends).T, input_type).model(model)
     return drop_unused_thresholds(model)
 
 
 def estimate(shape: DWNShape, num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,
-             threshold_grid: str | None = THRESHOLD_GRID, latency_budget: int | None = None) -> tuple:
+             threshold_grid: str | None = THRESHOLD_GRID, latency_budget: int | None = None,
+             input_type: str = "float32") -> tuple:
     """(layout, flash, ram, fits) of a shape before training (`_stand_in`). The other passes find next to
     nothing in random tables, so they are skipped here; the trained model is priced exactly."""
-    model = _stand_in(shape, num_features, num_classes, threshold_grid)
+    model = _stand_in(shape, num_features, num_classes, threshold_grid, input_type)
     return _price_forms(model, get_board(board), flash_budget, ram_budget, latency_budget)[1:5]
 
 
 def _shortfall(shape: DWNShape, num_features: int, num_classes: int, board, budget: Budget,
-               threshold_grid: str | None) -> str:
+               threshold_grid: str | None, input_type: str = "float32") -> str:
     """What `shape` needs of each limit it misses under `budget` (its fastest fitting layout's figures)."""
-    model = _stand_in(shape, num_features, num_classes, threshold_grid)
+    model = _stand_in(shape, num_features, num_classes, threshold_grid, input_type)
     _, _, flash, ram, _, latency = _price_forms(model, board, budget.flash, budget.ram, budget.latency)
     missed = [f"{flash} bytes of flash" if flash > budget.flash else "",
               f"{ram} bytes of RAM" if ram > budget.ram else "",
@@ -198,7 +207,8 @@ def family_shapes(lut_inputs: int, bits: int, layers: int, num_classes: int, fit
 
 def default_shapes(num_features: int, num_classes: int, board, flash_budget: int, ram_budget: int,
                    lut_inputs=DEFAULT_LUT_INPUTS, bits=DEFAULT_BITS, layers=DEFAULT_LAYERS,
-                   threshold_grid: str | None = THRESHOLD_GRID, latency_budget: int | None = None) -> list:
+                   threshold_grid: str | None = THRESHOLD_GRID, latency_budget: int | None = None,
+                   input_type: str = "float32") -> list:
     """Every family's fitting widths, in training order: rank r (a family's largest, its half, ...)
     of one-layer families, with two-layer families two ranks later (one layer of 30-300 LUTs with a
     learnable mapping is the best accuracy per bit seen on tabular data); families in the order given."""
@@ -206,7 +216,7 @@ def default_shapes(num_features: int, num_classes: int, board, flash_budget: int
 
     def fits(s):
         return estimate(s, num_features, num_classes, board, flash_budget, ram_budget, threshold_grid,
-                        latency_budget)[3]
+                        latency_budget, input_type)[3]
 
     ranked = []
     for order, (depth, n, b) in enumerate(itertools.product(layers, lut_inputs, bits)):
@@ -216,17 +226,17 @@ def default_shapes(num_features: int, num_classes: int, board, flash_budget: int
 
 
 def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budget: int, grid, candidates: list,
-           latency_budget: int | None = None):
+           latency_budget: int | None = None, input_type: str = "float32"):
     """The shapes to train, in order: `default_shapes`, or those of `shapes` whose estimate fits (the others
     go to `candidates`, untrained). BudgetError when none fits."""
     if shapes is None:
         order = default_shapes(F, num_classes, board, flash_budget, ram_budget, threshold_grid=grid,
-                               latency_budget=latency_budget)
+                               latency_budget=latency_budget, input_type=input_type)
     else:
         order = []
         for s in shapes:
             layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid,
-                                                latency_budget)
+                                                latency_budget, input_type)
             if fits:
                 order.append(s)
             else:
@@ -237,7 +247,8 @@ def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budge
         smallest = min(candidates, key=lambda c: c.flash).shape
     else:
         smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
-    need = _shortfall(smallest, F, num_classes, board, Budget(flash_budget, ram_budget, latency_budget), grid)
+    need = _shortfall(smallest, F, num_classes, board, Budget(flash_budget, ram_budget, latency_budget), grid,
+                      input_type)
     within = "" if latency_budget is None else f" within {latency_budget} {_unit(board)}"
     raise BudgetError(f"no DWN shape fits {flash_budget} bytes of flash and {ram_budget} bytes of RAM{within} on "
                       f"{board.name} (the smallest, {smallest}, needs {need})")
@@ -245,25 +256,29 @@ def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budge
 
 class _Best:
     """The trained models that fit so far; `leader` is the most accurate, `chosen()` the selection rule's
-    pick (`dwn_mcu.selection`: the fastest within one standard error of the most accurate)."""
+    pick (`dwn_mcu.selection`: the fastest within one standard error of the most accurate).
+    `quantization` (an `integer_inputs.Quantization`): each model is priced and kept as the integer-input
+    model it becomes (exactly the float model on the features the integers stand for)."""
 
-    def __init__(self, board, budget: Budget, X_val, y_val, candidates: list):
-        self.board, self.budget = board, budget
+    def __init__(self, board, budget: Budget, X_val, y_val, candidates: list, quantization=None):
+        self.board, self.budget, self.quantization = board, budget, quantization
         self.X_val, self.y_val, self.candidates = np.asarray(X_val, np.float32), np.asarray(y_val), candidates
-        self.kept = []  # (candidate, optimized model, layout) of each trained model that fits
+        self.kept = []  # (candidate, optimized model, layout, float model) of each trained model that fits
 
     def consider(self, s: DWNShape, trained_model, seconds: float) -> DWNCandidate:
-        program, latency, fits = _priced(trained_model, self.board, self.budget)
-        model, plan = program.model, program.plan
-        acc = float(np.mean(model.predict(self.X_val) == self.y_val))
+        """Price a float model (as trained, or optimized) as it will be built, on the validation rows."""
+        q = self.quantization
+        program, latency, fits = _priced(q.model(trained_model) if q else trained_model, self.board, self.budget)
+        plan = program.plan
+        acc = float(np.mean(trained_model.predict(self.X_val) == self.y_val))  # the optimizer is exact
         cand = _cand(s, plan.layout, plan.model_flash, plan.model_ram, acc, True, fits, seconds, latency)
         self.candidates.append(cand)
         if fits:
-            self.kept.append((cand, model, plan.layout))
+            self.kept.append((cand, program.model, plan.layout, trained_model))
         return cand
 
     def _items(self) -> list:
-        return [(c.val_accuracy, c.latency, c.flash) for c, _, _ in self.kept]
+        return [(c.val_accuracy, c.latency, c.flash) for c, *_ in self.kept]
 
     @property
     def leader(self) -> DWNCandidate | None:
@@ -289,12 +304,14 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
                ram_budget: int | None = None, shapes=None, max_trials: int | None = 24,
                time_limit: float | None = None, seed: int = 0, epochs: int = 40, patience: int = 15,
                progress: Callable[[str], None] | None = None, incumbents=(), latency_budget: int | None = None,
-               **train_kwargs) -> DWNSearchResult:
+               quantization=None, **train_kwargs) -> DWNSearchResult:
     """Train DWNs of the shapes that fit (`default_shapes`, or `shapes` in the order given; under
     `latency_budget` too, in priced cycles) and choose by the selection rule on the validation rows. `incumbents`: (DWNShape, FrozenDWN) pairs already trained on the same rows
     (e.g. the choices at smaller budgets, which fit any larger one): priced again here, in the fastest
-    layout this budget allows, and kept if best, before any trial. `train_kwargs` go to `DWNClassifier`
-    (default: float16-grid thresholds, one thread)."""
+    layout this budget allows, and kept if best, before any trial. `quantization` (an
+    `integer_inputs.Quantization`): the rows are the float features its integers stand for, and every model
+    is priced and returned as the integer-input model the firmware runs (`_Best`). `train_kwargs` go to
+    `DWNClassifier` (default: float16-grid thresholds, one thread)."""
     board = get_board(board)
     flash_budget, ram_budget = budgets(board, flash_budget, ram_budget)
     X_train = np.asarray(X_train, np.float32)
@@ -307,8 +324,10 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
         from .latency import check_calibrated
 
         check_calibrated(board.arch, "dwn")
-    order = _order(shapes, F, num_classes, board, flash_budget, ram_budget, grid, candidates, latency_budget)
-    best = _Best(board, Budget(flash_budget, ram_budget, latency_budget), X_val, y_val, candidates)
+    input_type = quantization.input_type if quantization else "float32"
+    order = _order(shapes, F, num_classes, board, flash_budget, ram_budget, grid, candidates, latency_budget,
+                   input_type)
+    best = _Best(board, Budget(flash_budget, ram_budget, latency_budget), X_val, y_val, candidates, quantization)
     for s, model in incumbents:
         best.consider(s, model, 0.0)
     trials = 0
@@ -326,14 +345,15 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
                      f"({cand.layout}), {cand.seconds:.0f} s; " +
                      (f"best {best.leader.val_accuracy:.4f} ({best.leader.shape})" if best.leader else "none fits yet"))
     for s in order[trials:]:  # fit by their estimate, not trained within the limits: listed too
-        layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid, latency_budget)
+        layout, flash, ram, fits = estimate(s, F, num_classes, board, flash_budget, ram_budget, grid, latency_budget,
+                                            input_type)
         candidates.append(_cand(s, layout, flash, ram, float("nan"), False, fits, 0.0))
     if not best.kept:
         within = "" if latency_budget is None else f" within {latency_budget} {_unit(board)}"
         raise BudgetError(f"no trained DWN fits {flash_budget} bytes of flash{within} on {board.name}")
-    cand, model, layout = best.chosen()
+    cand, model, layout, trained = best.chosen()
     return DWNSearchResult(cand, model, layout, candidates, trials, time.monotonic() - start,
-                           flash_budget, ram_budget, latency_budget, best.leader)
+                           flash_budget, ram_budget, latency_budget, best.leader, trained)
 
 
 def _cand(s, layout, flash, ram, acc, trained, fits, seconds, latency=None) -> DWNCandidate:

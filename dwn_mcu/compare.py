@@ -185,10 +185,10 @@ def _fit_dwn(job: dict, budget: int, chosen_dwns: list):
             return _search_dwn_on_engine(job, plan, lat, chosen_dwns)
         return search_dwn(*job["split"], job["classes"], job["board"], flash_budget=plan,
                           ram_budget=job["ram_budget"], incumbents=chosen_dwns, latency_budget=lat,
-                          **job["dwn_kwargs"])
+                          quantization=job["quantization"], **job["dwn_kwargs"])
 
     return _search_until_within(
-        job, budget, "DWN", search, lambda dwn: _emulate_dwn(dwn, job["board"], job["Xt"]),
+        job, budget, "DWN", search, lambda dwn: _emulate_dwn(dwn, job["board"], job["Xt_int16"]),
         lambda dwn: (dwn.best.flash, dwn.best.latency))
 
 
@@ -223,7 +223,8 @@ def _search_dwn_on_engine(job: dict, plan: int, lat, chosen_dwns: list):
     return search_dwn_on_engine(*job["split"], job["classes"], job["board"], plan, job["ram_budget"],
                                 max_trials=kw["max_trials"], time_limit=kw["time_limit"], seed=kw["seed"],
                                 epochs=kw["epochs"], progress=kw["progress"], incumbents=chosen_dwns,
-                                latency_budget=lat, address=job["address"], dataset=job["dataset"])
+                                latency_budget=lat, address=job["address"], dataset=job["dataset"],
+                                quantization=job["quantization"])
 
 
 def _fit_xgb(job: dict, budget: int):
@@ -301,7 +302,7 @@ def _dwn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, t
     dwn, dwn_em, plans = _fit_dwn(job, budget, chosen_dwns)
     entry = {"family": "DWN", "shape": dwn.best.shape + f" ({dwn.layout} layout)",
              "val_accuracy": dwn.best.val_accuracy,
-             "test_accuracy": float(np.mean(dwn.model.predict(job["Xt"]) == job["yt"])),
+             "test_accuracy": float(np.mean(dwn.model.predict(job["Xt_int16"]) == job["yt"])),
              "planned_flash": dwn.best.flash, "planned_ram": dwn.best.ram, "priced_latency": dwn.best.latency,
              **_plan_fields(job, plans, dwn_em),
              "most_accurate": _leader(dwn.most_accurate, f"{dwn.most_accurate.shape} ({dwn.most_accurate.layout} layout)")}
@@ -310,7 +311,7 @@ def _dwn_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, t
     cands = [{"budget": budget, "family": "DWN", "chosen": c.shape == dwn.best.shape and c.trained,
               "flash": c.flash, "val_accuracy": c.val_accuracy, "latency": c.latency}
              for c in dwn.candidates if c.trained]
-    return entry, cands, (dwn.shape, dwn.model)
+    return entry, cands, (dwn.shape, dwn.trained)
 
 
 def _xgb_entry(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, None]:
@@ -415,15 +416,16 @@ def _budget_row(job: dict, budget: int, chosen_dwns: list) -> tuple[dict, list, 
 
 def _scaled_inputs(X, Xt, val) -> dict:
     """The one input scaling of every family: an int16 quantization fitted on the training rows
-    (`integer_inputs.fit_quantization`). emlearn takes the integers; the float families take the float32
-    values those integers stand for (`dequantize`), so every family sees exactly the same information."""
-    from .integer_inputs import dequantize, fit_quantization, quantize
+    (`integer_inputs.Quantization`). Every firmware reads the integers; a family that trains on floats
+    trains on the float32 values they stand for (`features`), and its model is turned into the integer
+    model equal to it on them (the DWN: `Quantization.model`), so every family sees the same information."""
+    from .integer_inputs import Quantization
 
-    scale, offset = fit_quantization(X[~val], "int16")
-    q = {"train": quantize(X, "int16", scale, offset), "test": quantize(Xt, "int16", scale, offset)}
-    return {"int16": q, "float": {k: dequantize(v, scale, offset) for k, v in q.items()},
-            "rule": "int16 = round((x - offset) / scale), fitted on the training rows; float families get "
-                    "float32(k * scale + offset)"}
+    quantization = Quantization.fit(X[~val], "int16")
+    q = {"train": quantization.rows(X), "test": quantization.rows(Xt)}
+    return {"int16": q, "float": {k: quantization.features(v) for k, v in q.items()}, "quantization": quantization,
+            "rule": "int16 = round((x - offset) / scale), fitted on the training rows; every firmware reads the "
+                    "int16 values; the DWN and XGBoost train on float32(k * scale + offset)"}
 
 
 def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int = 0, dwn_trials: int = 24,
@@ -458,6 +460,7 @@ def compare(data: Dataset, board, budgets=None, out_dir="compare", *, seed: int 
     Xf, Xi = inputs["float"]["train"], inputs["int16"]["train"]
     job = {"board": board, "ram_budget": ram_budget, "latency": latency, "emulate": emulate, "say": say, "families": families,
            "engine": engine, "address": address, "dataset": data.name, "skip_unfitted": skip_unfitted,
+           "quantization": inputs["quantization"],
            "Xt": inputs["float"]["test"], "Xt_int16": inputs["int16"]["test"], "yt": yt, "classes": data.num_classes,
            "split": (Xf[~val], y[~val], Xf[val], y[val]), "int16_split": (Xi[~val], y[~val], Xi[val], y[val]),
            "dwn_kwargs": {"max_trials": dwn_trials, "time_limit": dwn_time_limit, "seed": seed, "epochs": epochs,

@@ -20,6 +20,32 @@ from .errors import DWNError
 from .frozen import INPUT_TYPES, FrozenDWN, LutLayer
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Quantization:
+    """How the integers of `input_type` stand for the features: `feature(k) = float32(k * scale + offset)`
+    (per feature). One object for the rows and the models, so that both use the same scaling."""
+
+    input_type: str
+    scale: np.ndarray
+    offset: np.ndarray
+
+    @classmethod
+    def fit(cls, X_train: np.ndarray, input_type: str) -> "Quantization":
+        return cls(input_type, *fit_quantization(X_train, input_type))
+
+    def rows(self, X: np.ndarray) -> np.ndarray:
+        return quantize(X, self.input_type, self.scale, self.offset)
+
+    def features(self, K: np.ndarray) -> np.ndarray:
+        return dequantize(K, self.scale, self.offset)
+
+    def model(self, model: FrozenDWN) -> FrozenDWN:
+        """`model` fed these integers (`to_integer_model`); a model that already takes them as it is."""
+        if model.input_type == self.input_type:
+            return model
+        return to_integer_model(model, self.input_type, self.scale, self.offset)
+
+
 def type_range(input_type: str) -> tuple[int, int]:
     limits = INPUT_TYPES.get(input_type)
     if limits is None:

@@ -54,3 +54,35 @@ def test_none_fits_names_the_limit_that_excludes_the_smallest_shape():
     with pytest.raises(BudgetError) as err:  # no latency budget, too little flash
         _order(None, 5, 2, board, 64, 1828, "float16", [])
     assert re.search(r"needs \d+ bytes of flash\)$", str(err.value)), str(err.value)
+
+
+def test_an_integer_input_shape_is_priced_as_the_integer_model_it_becomes():
+    from dwn_mcu.budget_search import _price_forms, _stand_in
+    from dwn_mcu.compiler import get_board
+
+    s, nano = DWNShape(6, (20,), 32), get_board("nano")
+    as_float, as_int = _stand_in(s, 19, 2, "float16"), _stand_in(s, 19, 2, "float16", "int16")
+    assert as_int.input_type == "int16" and list(as_int.bits_per_feature) == list(as_float.bits_per_feature)
+    for flash in (2048, 8192):  # no float key per feature: never slower (the planner may spend the flash saved)
+        f_lat, i_lat = (_price_forms(m, nano, flash, 1828)[5] for m in (as_float, as_int))
+        assert i_lat <= f_lat if flash == 8192 else i_lat < 0.9 * f_lat, (flash, f_lat, i_lat)
+    assert estimate(s, 19, 2, nano, 2048, 1828, input_type="int16")[3]
+
+
+def test_a_search_on_integer_inputs_returns_the_integer_model_equal_to_the_float_one():
+    import numpy as np
+
+    from dwn_mcu.budget_search import search_dwn
+    from dwn_mcu.integer_inputs import Quantization
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(240, 4)) * [1.0, 50.0, 0.01, 3.0]
+    y = (X[:, 0] + X[:, 1] / 50 > 0).astype(np.int64)
+    q = Quantization.fit(X[:160], "int16")
+    K = q.rows(X)
+    Xf = q.features(K)
+    r = search_dwn(Xf[:160], y[:160], Xf[160:], y[160:], 2, "nano", 2048, shapes=[DWNShape(4, (8,), 16)],
+                   epochs=2, quantization=q)
+    assert r.model.input_type == "int16" and r.trained.input_type == "float32"
+    assert np.array_equal(r.model.scores(K[160:]), r.trained.scores(Xf[160:]))
+    assert r.best.val_accuracy == float(np.mean(r.model.predict(K[160:]) == y[160:]))

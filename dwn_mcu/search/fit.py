@@ -87,7 +87,7 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
                          ram_budget: int, *, max_trials: int = 24, time_limit: float | None = None, seed: int = 0,
                          epochs: int = 40, patience: int = 15, progress=None, incumbents=(),
                          latency_budget: int | None = None, address: str | None = None,
-                         num_cpus: int | None = None, dataset: str = "compare"):
+                         num_cpus: int | None = None, dataset: str = "compare", quantization=None):
     """`budget_search.search_dwn`'s result, from the engine's DWN search instead of the fixed shape list:
     the trials of `dwn-mcu search` (Optuna's seeded sampler, each trial seeded from its parameters, run as
     Ray tasks on a local instance or the cluster at `address`, `max_trials` of them or fewer at
@@ -95,7 +95,8 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
     ((DWNShape, FrozenDWN) pairs, the choices at smaller budgets) are priced again at this budget and
     listed first, as `search_dwn` does; then every trained trial, as the engine priced it. The chosen
     model is the selection rule's (`dwn_mcu.selection`: the fastest within one standard error of the most
-    accurate fitting one). BudgetError when none fits."""
+    accurate fitting one). `quantization`: every trained trial is priced again as the integer-input model
+    the firmware runs (`budget_search._Best`; the engine priced the float one). BudgetError when none fits."""
     import time
 
     from ..budget_search import DWNSearchResult, _Best, _cand
@@ -113,7 +114,7 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
                           num_cpus=num_cpus)
     budget = Budget(int(flash_budget), int(ram_budget), latency_budget)
     candidates: list = []
-    best = _Best(board, budget, data["X_val"], data["y_val"], candidates)
+    best = _Best(board, budget, data["X_val"], data["y_val"], candidates, quantization)
     for s, model in incumbents:
         best.consider(s, model, 0.0)
     start = time.monotonic()
@@ -127,17 +128,20 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
                                         r["seconds"] or 0.0))
                 continue
             model = load(folder / "s" / "models" / r["model"])
+            if quantization is not None:
+                best.consider(s, model, r["seconds"])
+                continue
             layout = model.metadata.get("layout")
             cand = _cand(s, layout, r["flash"], r["ram"], r["val_accuracy"], True, r["fits"], r["seconds"],
                          r["latency"])
             candidates.append(cand)
             if r["fits"]:
-                best.kept.append((cand, model, layout))
+                best.kept.append((cand, model, layout, model))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if not best.kept:
         raise _none_fits(records, flash_budget, latency_budget, board)
-    cand, model, layout = best.chosen()
+    cand, model, layout, float_model = best.chosen()
     trained = sum(r["status"] == "ok" for r in records)
     return DWNSearchResult(cand, model, layout, candidates, trained, time.monotonic() - start, int(flash_budget),
-                           int(ram_budget), latency_budget, best.leader)
+                           int(ram_budget), latency_budget, best.leader, float_model)
