@@ -341,7 +341,7 @@ def test_train_board_on_the_engine_writes_the_chosen_trial(tmp_path, capsys):
     from dwn_mcu.model_file import load
 
     out, folder = tmp_path / "m.dwn", tmp_path / "search"
-    assert main(["train", "--dataset", "banana", "--board", "nano", "--engine", "ray", "--trials", "2",
+    assert main(["train", "--dataset", "banana", "--board", "nano", "--flash-budget", "2048", "--engine", "ray", "--trials", "2",
                  "--epochs", "1", "--quiet", "--search-dir", str(folder), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     records = read_trials(folder)

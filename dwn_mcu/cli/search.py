@@ -57,6 +57,10 @@ def config_from_args(args):
 
     if args.address and args.cpus:
         raise DWNError("--cpus is for a local instance; a cluster joined with --address has its own")
+    if args.address:  # before the data are read and prepared (a minute for a large data set)
+        from ..search.cluster import check_reachable
+
+        check_reachable(args.address)
     families = _families(args.families)
     board = get_board(args.board)
     flash, ram = budgets(board, args.flash_budget, args.ram_budget)
