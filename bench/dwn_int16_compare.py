@@ -31,7 +31,7 @@ from dwn_mcu.integer_inputs import Quantization  # noqa: E402
 from dwn_mcu.latency import program_latency  # noqa: E402
 from dwn_mcu.targets.verify import verify_on_target  # noqa: E402
 
-SHAPES = (DWNShape(6, (14,), 32), DWNShape(6, (50,), 32), DWNShape(4, (70,), 64))
+SHAPES = ((6, 14, 32), (6, 50, 32), (4, 70, 64))  # n, LUTs (rounded down to a multiple of the classes), bits
 
 
 def build(model, board, budget: Budget, X) -> dict:
@@ -60,7 +60,8 @@ def main() -> None:
         val = stratified_split(y, 0.2, seed=0)
         q = Quantization.fit(X[~val], "int16")
         Xf, Kt = q.features(q.rows(X)), q.rows(Xt)[: args.rows]
-        for shape in SHAPES:
+        for n, luts, bits in SHAPES:
+            shape = DWNShape(n, (max(1, luts // data.num_classes) * data.num_classes,), bits)
             try:
                 r = search_dwn(Xf[~val], y[~val], Xf[val], y[val], data.num_classes, board, args.budget,
                                shapes=[shape], epochs=args.epochs)

@@ -244,7 +244,8 @@ def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budge
     if order:
         return order
     if candidates:  # the shapes given, none fitting
-        smallest = min(candidates, key=lambda c: c.flash).shape
+        c = min(candidates, key=lambda c: c.flash)
+        smallest = DWNShape(c.lut_inputs, c.luts, c.bits)
     else:
         smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
     need = _shortfall(smallest, F, num_classes, board, Budget(flash_budget, ram_budget, latency_budget), grid,

@@ -54,6 +54,8 @@ def test_none_fits_names_the_limit_that_excludes_the_smallest_shape():
     with pytest.raises(BudgetError) as err:  # no latency budget, too little flash
         _order(None, 5, 2, board, 64, 1828, "float16", [])
     assert re.search(r"needs \d+ bytes of flash\)$", str(err.value)), str(err.value)
+    with pytest.raises(BudgetError, match=r"the smallest, 8 LUTs .* needs \d+ bytes of flash\)$"):  # shapes given
+        _order([DWNShape(6, (8,), 16), DWNShape(6, (64,), 16)], 5, 2, board, 64, 1828, "float16", [])
 
 
 def test_an_integer_input_shape_is_priced_as_the_integer_model_it_becomes():
