@@ -83,6 +83,31 @@ def _none_fits(records: list, flash_budget: int, latency_budget, board) -> Budge
                        f"flash{within} on {board.name}{why}")
 
 
+def _consider_trials(records, models: Path, num_classes: int, best, quantization) -> None:
+    """Each engine trial into `best`: untrained ones (over budget by the estimate, or failed) listed as not
+    fitting; trained ones as the engine priced them, or priced again as the integer-input model."""
+    from ..budget_search import _cand
+    from ..model_file import load
+    from .trial import dwn_shape
+
+    for r in records:
+        s = dwn_shape(r["params"], num_classes)
+        if r["status"] != "ok":
+            best.candidates.append(_cand(s, None, r["flash"] or 0, r["ram"] or 0, float("nan"), False, False,
+                                         r["seconds"] or 0.0))
+            continue
+        model = load(models / r["model"])
+        if quantization is not None:
+            best.consider(s, model, r["seconds"])
+            continue
+        layout = model.metadata.get("layout")
+        cand = _cand(s, layout, r["flash"], r["ram"], r["val_accuracy"], True, r["fits"], r["seconds"],
+                     r["latency"])
+        best.candidates.append(cand)
+        if r["fits"]:
+            best.kept.append((cand, model, layout, model))
+
+
 def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board, flash_budget: int,
                          ram_budget: int, *, max_trials: int = 24, time_limit: float | None = None, seed: int = 0,
                          epochs: int = 40, patience: int = 15, progress=None, incumbents=(),
@@ -99,12 +124,10 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
     the firmware runs (`budget_search._Best`; the engine priced the float one). BudgetError when none fits."""
     import time
 
-    from ..budget_search import DWNSearchResult, _Best, _cand
+    from ..budget_search import DWNSearchResult, _Best
     from ..compiler import get_board
     from ..compiler.budget import Budget
-    from ..model_file import load
     from . import engine
-    from .trial import dwn_shape
 
     board = get_board(board)
     data = _engine_data(X_train, y_train, X_val, y_val, num_classes)
@@ -121,22 +144,7 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
     folder = Path(tempfile.mkdtemp(prefix="dwn-compare-search-"))
     try:
         records = engine.search(data, config, folder / "s", dataset, progress=progress)
-        for r in records:
-            s = dwn_shape(r["params"], data["num_classes"])
-            if r["status"] != "ok":  # over budget by its estimate (not trained), or failed
-                candidates.append(_cand(s, None, r["flash"] or 0, r["ram"] or 0, float("nan"), False, False,
-                                        r["seconds"] or 0.0))
-                continue
-            model = load(folder / "s" / "models" / r["model"])
-            if quantization is not None:
-                best.consider(s, model, r["seconds"])
-                continue
-            layout = model.metadata.get("layout")
-            cand = _cand(s, layout, r["flash"], r["ram"], r["val_accuracy"], True, r["fits"], r["seconds"],
-                         r["latency"])
-            candidates.append(cand)
-            if r["fits"]:
-                best.kept.append((cand, model, layout, model))
+        _consider_trials(records, folder / "s" / "models", data["num_classes"], best, quantization)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if not best.kept:
