@@ -128,3 +128,30 @@ def test_compare_engine_options_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse: an engine that is not one
         main(base + ["--engine", "spark"])
     assert "invalid choice: 'spark'" in capsys.readouterr().err
+
+
+def test_the_engine_prices_the_integer_input_model_compare_builds(tmp_path):
+    from dwn_mcu.integer_inputs import Quantization
+
+    Xtr, ytr, Xv, yv = _rows()
+    q = Quantization.fit(Xtr, "int16")
+    Ftr, Fv = q.features(q.rows(Xtr)), q.features(q.rows(Xv))  # the float values the integers stand for
+    r = search_dwn_on_engine(Ftr, ytr, Fv, yv, 2, "nano", 2048, 1500, max_trials=3, quantization=q, **KW)
+    assert r.model.input_type == "int16" and r.trained.input_type == "float32"
+    np.testing.assert_array_equal(r.model.predict(q.rows(Xv)), r.trained.predict(Fv))
+    # the trials priced the int16 model: their records are the figures the chosen one was compared by
+    data = {"X_train": Ftr, "y_train": ytr, "X_val": Fv, "y_val": yv, "num_classes": 2, "quantization": q}
+    data["digest"] = "int16 rows"
+    config = SearchConfig(board="nano", flash_budget=2048, ram_budget=1500, families=("dwn",), trials=3,
+                          epochs=1, patience=1, seed=0, num_cpus=1)
+    records = engine.search(data, config, tmp_path / "s", "tiny")
+    trained = [c for c in r.candidates if c.trained]
+    assert trained and len(trained) == sum(rec["status"] == "ok" for rec in records)
+    for rec, c in zip([rec for rec in records if rec["status"] == "ok"], trained):
+        assert (c.val_accuracy, c.flash, c.ram, c.latency, c.fits) == \
+            (rec["val_accuracy"], rec["flash"], rec["ram"], rec["latency"], rec["fits"])
+    from dwn_mcu.budget_search import _priced
+    from dwn_mcu.compiler import Budget, get_board
+
+    as_float, _, _ = _priced(r.trained, get_board("nano"), Budget(2048, 1500))
+    assert as_float.plan.model_flash > r.best.flash  # the float firmware (uint32 keys) is larger

@@ -88,9 +88,10 @@ def _studies(config: SearchConfig, data: dict) -> dict:
         sampler = optuna.samplers.TPESampler(seed=config.seed * 1009 + i, n_startup_trials=config.batch)
         out[family] = optuna.create_study(directions=["maximize", "minimize", "minimize"], sampler=sampler)
     if "dwn" in out:
+        q = data.get("quantization")
         for params in first_dwn_trials(get_board(config.board), config.flash_budget, config.ram_budget,
                                        config.latency_budget, data["X_train"].shape[1], data["num_classes"],
-                                       min(config.batch, config.trials)):
+                                       min(config.batch, config.trials), q.input_type if q else "float32"):
             out["dwn"].enqueue_trial(params)
     return out
 

@@ -63,15 +63,20 @@ def fit_to_board(data, args, out: Path) -> int:
     return 0
 
 
-def _engine_data(X_train, y_train, X_val, y_val, num_classes: int) -> dict:
-    """The rows as the engine's trials take them, with their digest (the search manifest's)."""
+def _engine_data(X_train, y_train, X_val, y_val, num_classes: int, quantization=None) -> dict:
+    """The rows as the engine's trials take them, with their digest (the search manifest's).
+    `quantization` (an `integer_inputs.Quantization`): the trials price each DWN as its integer-input
+    model (the firmware compare builds); its scale and offset are in the digest."""
     from .records import data_digest
 
     data = {"X_train": np.ascontiguousarray(X_train, np.float32), "y_train": np.asarray(y_train, np.int64),
             "X_val": np.ascontiguousarray(X_val, np.float32), "y_val": np.asarray(y_val, np.int64),
-            "num_classes": int(num_classes)}
+            "num_classes": int(num_classes), "quantization": quantization}
+    scaling = () if quantization is None else (np.frombuffer(quantization.input_type.encode(), np.uint8),
+                                               np.asarray(quantization.scale, np.float64),
+                                               np.asarray(quantization.offset, np.float64))
     data["digest"] = data_digest(data["X_train"], data["y_train"], data["X_val"], data["y_val"],
-                                 np.asarray([data["num_classes"]]))
+                                 np.asarray([data["num_classes"]]), *scaling)
     return data
 
 
@@ -130,7 +135,7 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
     from . import engine
 
     board = get_board(board)
-    data = _engine_data(X_train, y_train, X_val, y_val, num_classes)
+    data = _engine_data(X_train, y_train, X_val, y_val, num_classes, quantization)
     config = SearchConfig(board=board.key, flash_budget=int(flash_budget), ram_budget=int(ram_budget),
                           latency_budget=latency_budget, families=("dwn",), trials=int(max_trials), seed=seed,
                           epochs=epochs, patience=patience, time_limit=time_limit, address=address,

@@ -45,18 +45,18 @@ def suggest(trial, family: str) -> dict:
 
 
 def first_dwn_trials(board, flash_budget: int, ram_budget: int, latency_budget, num_features: int,
-                     num_classes: int, count: int) -> list:
+                     num_classes: int, count: int, input_type: str = "float32") -> list:
     """The parameters of the DWN study's first `count` trials: the first shapes of the in-process search
     (`budget_search.default_shapes`: each one-layer family at its largest width the planner fits, then
     its halves), at the trainer's default learning rate. A sampler that starts from random points spends
     its first rounds on shapes far under or over the budget; starting here, the engine trains first what
     `compare`'s default search would, and learns from there. Widths past the space's range are clipped
-    to it (a narrower shape fits too)."""
+    to it (a narrower shape fits too). `input_type`: the shapes priced as models of that input type."""
     from ..budget_search import default_shapes
 
     low, high = dict((name, span) for name, _, span in DWN_SPACE)["luts_per_class"]
     shapes = default_shapes(num_features, num_classes, board, flash_budget, ram_budget,
-                            latency_budget=latency_budget)
+                            latency_budget=latency_budget, input_type=input_type)
     return [{"lut_inputs": s.lut_inputs, "bits": s.bits, "layers": len(s.luts),
              "luts_per_class": min(max(s.luts[-1] // num_classes, low), high), "lr": DEFAULT_LR}
             for s in shapes[:count]]

@@ -17,7 +17,8 @@ from ..compiler.budget import Budget
 
 def run_trial(spec: dict, data: dict) -> tuple:
     """The trial `spec` (family, params, seed, board, budgets, epochs) on `data` (X_train, y_train, X_val,
-    y_val, num_classes)."""
+    y_val, num_classes; optionally `quantization`, an `integer_inputs.Quantization`: a DWN is priced as the
+    integer-input model the firmware reads, and kept as trained)."""
     budget = Budget(spec["flash_budget"], spec["ram_budget"], spec.get("latency_budget"))
     if spec["family"] == "dwn":
         return _dwn(spec, data, budget)
@@ -41,16 +42,19 @@ def _dwn(spec: dict, data: dict, budget: Budget) -> tuple:
     from ..model_file import to_bytes
 
     shape = dwn_shape(spec["params"], data["num_classes"])
+    q = data.get("quantization")  # priced as the integer-input model the firmware will be, if any
     _, flash, ram, fits = estimate(shape, data["X_train"].shape[1], data["num_classes"], spec["board"],
-                                   budget.flash, budget.ram, THRESHOLD_GRID, budget.latency)
+                                   budget.flash, budget.ram, THRESHOLD_GRID, budget.latency,
+                                   q.input_type if q else "float32")
     if not fits:  # priced before training: a shape over budget costs no training
         return _metrics(float("nan"), flash, ram, None, False, "over budget"), None
     kwargs = {"num_threads": 1, "threshold_grid": THRESHOLD_GRID, "lr": float(spec["params"]["lr"])}
     model = _train(shape, data["X_train"], data["y_train"], data["X_val"], data["y_val"], spec["epochs"],
                    spec["patience"], spec["seed"], kwargs)
-    program, latency, fits = _priced(model, spec["board"], budget)
-    model = program.model
-    acc = float(np.mean(model.predict(data["X_val"]) == data["y_val"]))
+    program, latency, fits = _priced(q.model(model) if q else model, spec["board"], budget)
+    acc = float(np.mean(model.predict(data["X_val"]) == data["y_val"]))  # the optimizer is exact
+    if q is None:  # the optimized model; an integer-input one is kept as trained (its float twin)
+        model = program.model
     model.metadata.update(search_trial=int(spec["number"]), board=spec["board"], layout=program.plan.layout)
     return _metrics(acc, program.plan.model_flash, program.plan.model_ram, latency, fits, "ok"), to_bytes(model)
 
