@@ -5,13 +5,14 @@ Each model (.dwn files named <dataset>*.dwn, run on that dataset's first test ro
 unrolled layout (`lower`, exact passes on, as `build` does) for the architecture's board twice: as the
 planner decides (layer 1 compares `rank[f] > i`, the encoder writes only the ranks), and with the
 planner's `rank_inputs` replaced for the run by "no" (the immediate encoder writes the thermometer bits
-and layer 1 tests them, the firmware as it was). Per run: the whole inference (median of the plain
+and layer 1 tests them, the firmware as it was). `--encoder table`: both with the threshold-table
+encoder (what a tight flash budget gets), whose search then stores the ranks, or writes the bits. Per run: the whole inference (median of the plain
 firmware over the rows), the profile firmware's median encoder phase and layers phase (and that per
 LUT), the model object's flash (gcc -Os, `bench/flash_per_lut.object_flash`), the planner's model flash
 and latency price, and agreement with the NumPy reference on every row.
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/rank_inputs.py phoneme50.dwn pima14.dwn
-        [--rows 32] [--arches avr cortex-m0plus] [-o table.md]
+        [--rows 32] [--arches avr cortex-m0plus] [--encoder table] [-o table.md]
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ MODES = ("bits", "ranks")
 DECIDE = plan_module.rank_inputs
 
 
-def run(model, X, arch: str, mode: str) -> dict:
+def run(model, X, arch: str, mode: str, encoder: str | None = None) -> dict:
     if mode == "bits":
         plan_module.rank_inputs = lambda *a, **k: (False, "layer 1 reads thermometer bits (bench)")
     try:
-        program = lower(model, COMPILERS[arch][2], layout="unrolled", name="bench", check_budget=False)
+        program = lower(model, COMPILERS[arch][2], layout="unrolled", name="bench", check_budget=False,
+                        encoder=encoder)
     finally:
         plan_module.rank_inputs = DECIDE
     assert program.plan.rank_inputs == (mode == "ranks"), (mode, program.plan.rank_reason)
@@ -83,6 +85,8 @@ def main(argv=None) -> int:
     ap.add_argument("models", nargs="+", type=Path, help=".dwn files named after their dataset")
     ap.add_argument("--rows", type=int, default=32, help="test rows per model")
     ap.add_argument("--arches", nargs="+", default=["avr", "cortex-m0plus"], choices=ARCHES)
+    ap.add_argument("--encoder", choices=("table", "immediate"), default=None,
+                    help="the encoder's search (default: the planner's; table: what a tight flash budget gets)")
     ap.add_argument("-o", "--output", type=Path)
     args = ap.parse_args(argv)
     rows = []
@@ -92,7 +96,7 @@ def main(argv=None) -> int:
         X = load_dataset(dataset).test_split()[0][: args.rows]
         for arch in args.arches:
             for mode in MODES:
-                row = run(model, X, arch, mode)
+                row = run(model, X, arch, mode, args.encoder)
                 row["model"] = path.stem
                 rows.append(row)
                 print(f"{path.stem} {arch} {mode}: {row['median']:g} {row['unit']}, encoder {row['encoder']:g}, "

@@ -49,10 +49,14 @@ def dwn_features(program) -> dict:
         out["byte"] = out.pop("bit")
         out.pop("bit_small")
     if plan.rank_inputs:  # layer 1 compares the ranks: no bit writer, so a feature's fixed cost is its own
-        # (read, search, store the rank: `rank_feature`; one store without thresholds: `rank_empty`)
+        # (immediate: read, search, store the rank: `rank_feature`; one store without thresholds:
+        # `rank_empty`; the table encoder's loop: read the count, search, store, per feature: `trank_feature`)
         for k in ("bit", "bit_small", "byte", "imm_empty", "imm_feature", "feature"):
             out.pop(k, None)
-        out.update(rank_feature=read, rank_empty=F - read)
+        if plan.encoder_search == "immediate":
+            out.update(rank_feature=read, rank_empty=F - read)
+        else:
+            out.update(trank_feature=F)
     if plan.layout == "table":
         out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_fast_layer=0, t_fast_byte=0, t_fast_lut=0,
                    t_fast_input=0, t_word_layer=0, t_word_lut=0, t_word_input=0,

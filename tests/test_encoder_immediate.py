@@ -118,8 +118,12 @@ def test_planner_chooses_immediate_while_the_flash_allows():
     plan = make_plan(model, board, "m")
     assert plan.encoder_search == "immediate" and "constants" in plan.encoder_reason
     assert plan.ram["feature ranks"] == model.num_features
-    table = make_plan(model, board, "m", plan.layout, encoder="table")
+    table = make_plan(model, board, "m", "table", encoder="table")
     assert "feature ranks" not in table.ram
+    # unrolled, the table encoder stores the ranks layer 1 reads; its search keeps the keys and counts
+    unrolled_table = make_plan(model, board, "m", plan.layout, encoder="table")
+    assert unrolled_table.rank_inputs and unrolled_table.ram["feature ranks"] == model.num_features
+    assert unrolled_table.flash["thresholds"] == table.flash["thresholds"] > 0
     # the immediate encoder keeps only the counts (the table layout; unrolled, layer 1 reads the ranks and
     # the counts go too), its code prices the comparisons
     tplan = make_plan(model, board, "m", "table")
@@ -144,8 +148,8 @@ def test_unknown_encoder_is_a_plan_error():
 @needs_gcc
 @pytest.mark.filterwarnings("ignore:overflow encountered in nextafter")  # adversarial_inputs at FLT_MAX
 def test_unrolled_layer_1_reads_the_ranks():
-    """Unrolled with the immediate encoder: layer 1 compares ranks with constants, no bit writer and no
-    layer-0 buffer (two layers: nothing else uses buffer 0); the table encoder or layout keeps the bits."""
+    """Unrolled with either encoder: layer 1 compares ranks with constants, no bit writer and no layer-0
+    buffer (two layers: nothing else uses buffer 0); the table layout keeps the bits."""
     model = special_model()
     board = get_board("nano")
     plan = make_plan(model, board, "enc", "unrolled", check_budget=False, encoder="immediate")
@@ -155,15 +159,21 @@ def test_unrolled_layer_1_reads_the_ranks():
     assert "enc_ranks(features);" in c and "enc_layer1(enc_rank, ENC_B1);" in c
     layer1 = c.split("static void enc_layer1(const volatile uint8_t *in")[1].split("static void enc_layer2")[0]
     assert re.search(r"\(in\[\d\] > \du\)", layer1) and "& 0x" not in layer1.split("#else")[-1]
-    for other in (make_plan(model, board, "enc", "unrolled", check_budget=False, encoder="table"),
-                  make_plan(model, board, "enc", "table", check_budget=False, encoder="immediate")):
-        assert not other.rank_inputs and other.buffers[0] > 0
-        assert "_encode(features, enc_buf0)" in render_library(pack_program(model, other))["enc.c"]
-    # every input of layer 1 is in diagram form, then in table form: both agree with the reference
+    other = make_plan(model, board, "enc", "table", check_budget=False, encoder="immediate")
+    assert not other.rank_inputs and other.buffers[0] > 0
+    assert "_encode(features, enc_buf0)" in render_library(pack_program(model, other))["enc.c"]
+    # the table encoder searches its keys and stores the ranks: no bit writer either
+    tplan = make_plan(model, board, "enc", "unrolled", check_budget=False, encoder="table")
+    assert tplan.rank_inputs and tplan.encoder_search == "table" and tplan.buffers[0] == 0
+    tc = render_library(pack_program(model, tplan))["enc.c"]
+    assert "enc_encode" not in tc and "enc_buf0" not in tc and "enc_rank[f] = lo;" in tc
+    assert "enc_thresholds[" in tc and "enc_threshold_count[" in tc and "enc_layer1(enc_rank, ENC_B1);" in tc
+    # every input of layer 1 is in diagram form, then in table form, with each encoder: all agree with the
+    # reference
     X = adversarial_inputs(model, random_rows=100)
-    for forms in (True, False):
-        lp = dataclasses.replace(plan.layers[0], diagram_luts=(forms,) * plan.layers[0].num_luts)
-        forced = dataclasses.replace(plan, layers=(lp,) + plan.layers[1:])
+    for base, forms in ((p, f) for p in (plan, tplan) for f in (True, False)):
+        lp = dataclasses.replace(base.layers[0], diagram_luts=(forms,) * base.layers[0].num_luts)
+        forced = dataclasses.replace(base, layers=(lp,) + base.layers[1:])
         host = HostModel(render_library(pack_program(model, forced)), "enc", model.num_classes, "sanitize",
                          model.input_type)
         try:

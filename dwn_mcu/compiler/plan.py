@@ -467,15 +467,14 @@ def rank_inputs(model: FrozenDWN, layout: str, search: str, count: str = "uint8_
     """Whether layer 1 reads the encoder's ranks directly, and why: thermometer bit (f, i) is x > T[f][i],
     and a feature's thresholds increase, so it is set exactly when rank[f] (the thresholds below x) is
     above i, one compare with a constant. Taken in the unrolled layout (every input a constant test) with
-    the immediate encoder (which forms the ranks): the bit writer's pass and the layer-0 bits go. The table
-    layout reads its inputs by computed index and keeps the bits. Ranks must be bytes (`count_ctype`
-    uint8_t: at most 255 thresholds a feature), as AVR's assembly compares them with one `cpi`."""
+    either encoder (both search each feature to its rank; the table encoder stores the rank instead of
+    writing the run of ones): the bit writer's pass and the layer-0 bits go. The table layout reads its
+    inputs by computed index and keeps the bits. Ranks must be bytes (`count_ctype` uint8_t: at most 255
+    thresholds a feature), as AVR's assembly compares them with one `cpi`."""
     if model.num_input_bits == 0 or not model.layers:
         return False, "no thresholds"
     if layout != "unrolled":
         return False, "layer 1 reads thermometer bits (the table layout indexes its inputs)"
-    if search != "immediate":
-        return False, "layer 1 reads thermometer bits (the table encoder forms no ranks to compare)"
     if count != "uint8_t":
         return False, "layer 1 reads thermometer bits (a feature has more than 255 thresholds: ranks are not bytes)"
     return True, ("layer 1 compares each feature's rank with a constant (bit i of feature f is rank[f] > i): "
@@ -525,17 +524,21 @@ def _encoder(model: FrozenDWN, board: Board, chosen: str, layers, types, by_layo
     return search, reason
 
 
-def _rank_memory(model: FrozenDWN, board: Board, layers, parts: dict, ram: dict) -> tuple[int, ...]:
+def _rank_memory(model: FrozenDWN, board: Board, layers, parts: dict, ram: dict, search: str,
+                 count: str) -> tuple[int, ...]:
     """Layer 1 reading the ranks (`rank_inputs`): the bit buffers without layer 0's bits, and `parts`
-    (flash) and `ram` updated in place: the counts placed the bits and go, with the bit writer's code
-    (`rank_writer`, where measured). The stack stays the layout's: the ranks function is a call of its
+    (flash) and `ram` updated in place: the ranks array in RAM, the bit writer's code gone (`rank_writer`,
+    where measured), and with the immediate encoder the counts too (they only placed the bits; the table
+    encoder's search still reads them). The stack stays the layout's: the ranks function is a call of its
     own (noinline), as the bit writer was."""
     buffers = _buffers(model, layers, encoder_bits=False)
     if len(layers) <= 2:  # buffer 0 held layer 0's bits and would hold layer 2's, which feeds the scores
         buffers = (0,) + buffers[1:]
     ram["activation buffers"] = sum(buffers)
+    ram["feature ranks"] = CTYPE_BYTES[count] * model.num_features
     spec = architecture(board.arch)
-    parts["thresholds"] = 0
+    if search == "immediate":
+        parts["thresholds"] = 0
     parts["code"] -= spec.dwn_code.get("rank_writer", 0)
     return buffers
 
@@ -581,7 +584,7 @@ def make_plan(model: FrozenDWN, board: Board, name: str = "dwn_model", layout: s
                                      encoder)
     ranks, ranks_reason = rank_inputs(model, chosen, search, count)
     if ranks:
-        buffers = _rank_memory(model, board, layers, by_layout[chosen], ram)
+        buffers = _rank_memory(model, board, layers, by_layout[chosen], ram, search, count)
         totals[chosen] = sum(by_layout[chosen].values())
     plan = Plan(
         name=name, prefix=name.upper(), board=board, layout=chosen, layout_reason=reason,
