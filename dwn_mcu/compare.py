@@ -268,7 +268,8 @@ def _check_latency(board, latency_budget, families=tuple(FAMILY_NAMES)):
         return None
     priced = [f for f in families if f != "xgboost"]
     if "xgboost" in families:  # its int16 layouts are priced apart; the inline one exists where it is measured
-        priced += ["xgboost_int16"] + (["xgboost_inline_int16"] if architecture(board.arch).inline_lib_code_int16 else [])
+        inline = architecture(board.arch).inline_lib_code_int16 is not None
+        priced += ["xgboost_int16"] + (["xgboost_inline_int16"] if inline else [])
     for family in priced:
         check_calibrated(board.arch, family)
     return latency_cycles(latency_budget, board)

@@ -432,7 +432,8 @@ def input_scaling(tables: XGBTables) -> list:
     """(feature, scale, offset) as exact decimal text for an int16 model's header ([] for float inputs)."""
     if tables.is_float:
         return []
-    return [(f, repr(float(s)), repr(float(o))) for f, (s, o) in enumerate(zip(tables.input_scale, tables.input_offset))]
+    pairs = zip(tables.input_scale, tables.input_offset)
+    return [(f, repr(float(s)), repr(float(o))) for f, (s, o) in enumerate(pairs)]
 
 
 def render_sources(tables: XGBTables, name: str, layout: str = "table") -> dict:

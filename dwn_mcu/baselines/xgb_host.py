@@ -26,8 +26,8 @@ def runner_source() -> Path:
 
 def host_predict(sources: dict, X, name: str, sanitize: bool = False, input_type: str = "float32") -> tuple:
     """Compile the model (`{filename: text}` from `render_sources`) with the host runner and run it on
-    `X` (N, F; int16 values for an int16 model, `input_type` = its tables' `input_type`): the DWN's host proof (`dwn_mcu.compiler.host`: its builds, flags and runner protocol)
-    with this family's runner. Returns (classes (N,) int64, margins (N, M) float32)."""
+    `X` (N, F; int16 values for an int16 model: `input_type` = its tables' `input_type`): the DWN's host
+    proof (`dwn_mcu.compiler.host`: its builds, flags and runner protocol) with this family's runner. Returns (classes (N,) int64, margins (N, M) float32)."""
     from .xgb_integer import integer_inputs
 
     X = np.asarray(X, dtype=np.float32) if input_type == "float32" else integer_inputs(X)

@@ -90,11 +90,15 @@ _INLINE_SIZES = weakref.WeakKeyDictionary()  # tables -> {board key: (code, data
 def _inline_footprint(tables: XGBTables, board: Board, arch) -> Footprint:
     from .inline_size import can_size, inline_size
 
-    if arch.inline_lib_code is None:
-        raise BaselineError(f"the inline tree layout's library code on {board.arch} has not been measured")
-    if tables.is_float and can_size(board.arch):  # the fitted formula (of the float form's code): no compiler run while the search prices models
+    lib, stack = (arch.inline_lib_code, arch.inline_stack) if tables.is_float else \
+        (arch.inline_lib_code_int16, arch.inline_stack_int16)
+    if lib is None:
+        raise BaselineError(f"the inline tree layout's {tables.input_type} library code on {board.arch} has not "
+                            "been measured")
+    # the fitted formula (of the float form's code): no compiler run while the search prices models
+    if tables.is_float and can_size(board.arch):
         code, data, frame = inline_size(tables, board.arch)
-    else:  # no formula within its stated error on this architecture: priced by building, once per board
+    else:  # no formula (within its stated error, or for int16 inputs): priced by building, once per board
         sizes = _INLINE_SIZES.setdefault(tables, {})
         if board.key not in sizes:
             from .object_size import object_size
@@ -103,10 +107,6 @@ def _inline_footprint(tables: XGBTables, board: Board, arch) -> Footprint:
             sizes[board.key] = object_size(render_sources(tables, "xgb_model", "inline"), "xgb_model", board,
                                            "XGBoost inline trees")
         code, data, frame = sizes[board.key]
-    lib, stack = (arch.inline_lib_code, arch.inline_stack) if tables.is_float else \
-        (arch.inline_lib_code_int16, arch.inline_stack_int16)
-    if lib is None:
-        raise BaselineError(f"the inline tree layout's int16 library code on {board.arch} has not been measured")
     flash = {"code": code, "float add": lib, "sketch": board.sketch_flash}
     ram = {"data": data, "frame": frame, "stack": stack, "sketch input buffer": tables.input_bytes,
            "sketch": board.sketch_ram}

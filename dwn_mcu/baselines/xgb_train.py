@@ -179,10 +179,9 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
     `size_fn(tables)` gives a model's size in bytes (default: its flash tables); `max_trials` and
     `time_limit` (seconds) bound the search (at least one trial always runs). `latency_fn(tables)`: a
     model's priced latency, held to `latency_budget` when given, and the selection's speed; `layout_fn(tables)`
-    names the layout those are of (`xgb_plan.planned_layout`; default "table"). `quantization`
-    (`integer_inputs.Quantization`, int16): the firmware reads its integers, so each candidate is priced,
-    and the result's tables are, as the integer form (`xgb_integer.integer_tables`); the model trains on
-    the float rows given (the features those integers stand for). Deterministic for a given
+    names the layout those are of (`xgb_plan.planned_layout`; default "table"). `quantization` (int16): the
+    firmware reads its integers, so candidates are priced, and the result's tables are, in the integer form
+    (`xgb_integer.integer_tables`; it trains on the float rows given, what they stand for). Deterministic for a given
     seed, trial limit and machine-independent inputs (a time limit can cut the search at a different
     trial on a slower machine)."""
     import xgboost as xgb
