@@ -63,6 +63,22 @@ def inline_trees(tables: XGBTables) -> list:
     return out
 
 
+def _count(node: dict) -> tuple:
+    if "leaf" in node:
+        return 0, 1
+    (n1, l1), (n2, l2) = _count(node["left"]), _count(node["right"])
+    return 1 + n1 + n2, l1 + l2
+
+
+def emitted(tables: XGBTables) -> tuple:
+    """(decision nodes, leaves) the inline C holds: every one of the float form, those left after
+    pruning the constant nodes of the int16 form."""
+    if tables.is_float:
+        return int(tables.node_feat.size), int(tables.leaves.size)
+    counts = [_count(tree["root"]) for tree in inline_trees(tables)]
+    return sum(n for n, _ in counts), sum(leaf for _, leaf in counts)
+
+
 def used_features(tables: XGBTables) -> list:
     """The features some split reads (only they get a key; int16 inputs need none: [])."""
     if not tables.is_float:

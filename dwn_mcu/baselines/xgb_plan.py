@@ -18,7 +18,7 @@ Two layouts (`xgb_inline.LAYOUTS`), chosen here and only here (`choose_layout`),
   margins included) plus `Architecture.inline_stack`. No compiler runs while the search prices models.
 * The int16-input form (`xgb_integer`, what `compare` builds) has code of its own: its table layout's
   code and frame are measured apart (`Architecture.xgb_code_int16`, `xgb_stack_int16`), its inline
-  layout is priced by building its object on every architecture (the formula is the float form's), plus
+  layout's formula is fitted apart (`inline_size.constants_key`; where none fits, built), plus
   `inline_lib_code_int16` and `inline_stack_int16`. Its latency families are `latency.xgb_family`'s.
   Where no formula fits within its stated error (the Cortex-M targets: GCC duplicates tree code there,
   up to 46% off a linear price), the library's object is built for the board instead (`object_size`).
@@ -95,10 +95,10 @@ def _inline_footprint(tables: XGBTables, board: Board, arch) -> Footprint:
     if lib is None:
         raise BaselineError(f"the inline tree layout's {tables.input_type} library code on {board.arch} has not "
                             "been measured")
-    # the fitted formula (of the float form's code): no compiler run while the search prices models
-    if tables.is_float and can_size(board.arch):
+    # the fitted formula (each input type's own): no compiler run while the search prices models
+    if can_size(board.arch, tables.input_type):
         code, data, frame = inline_size(tables, board.arch)
-    else:  # no formula (within its stated error, or for int16 inputs): priced by building, once per board
+    else:  # no formula within its stated error on this architecture: priced by building, once per board
         sizes = _INLINE_SIZES.setdefault(tables, {})
         if board.key not in sizes:
             from .object_size import object_size

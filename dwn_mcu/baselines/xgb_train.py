@@ -171,8 +171,7 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
                   size_fn: Callable[[XGBTables], int] | None = None, depths=DEFAULT_DEPTHS,
                   learning_rates=DEFAULT_LEARNING_RATES, max_bins=DEFAULT_MAX_BINS, max_trials: int | None = None,
                   time_limit: float | None = None, seed: int = 0, progress: Callable[[str], None] | None = None,
-                  nthread: int = 1, latency_fn: Callable[[XGBTables], int] | None = None,
-                  latency_budget: int | None = None,
+                  nthread: int = 1, latency_fn: Callable[[XGBTables], int] | None = None, latency_budget: int | None = None,
                   layout_fn: Callable[[XGBTables], str] | None = None, quantization=None) -> XGBSearchResult:
     """Search for the most accurate XGBoost model (on the validation rows) whose size fits `budget_bytes`.
 
@@ -181,9 +180,8 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
     model's priced latency, held to `latency_budget` when given, and the selection's speed; `layout_fn(tables)`
     names the layout those are of (`xgb_plan.planned_layout`; default "table"). `quantization` (int16): the
     firmware reads its integers, so candidates are priced, and the result's tables are, in the integer form
-    (`xgb_integer.integer_tables`; it trains on the float rows given, what they stand for). Deterministic for a given
-    seed, trial limit and machine-independent inputs (a time limit can cut the search at a different
-    trial on a slower machine)."""
+    (`xgb_integer.integer_tables`; it trains on the float rows given, what they stand for). Deterministic for
+    a given seed, trial limit and machine-independent inputs (a time limit can cut the search short)."""
     import xgboost as xgb
 
     y_train = np.asarray(y_train, np.int64)
@@ -192,10 +190,10 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
         raise BaselineError("XGBoost needs training rows of at least two classes")
     if X_val.shape[0] == 0:
         raise BaselineError("XGBoost's search needs validation rows")
-    size_fn = size_fn or (lambda tables: tables.table_bytes)
     job = {"X_train": np.asarray(X_train, np.float32), "y_train": y_train, "y_val": np.asarray(y_val, np.int64),
            "dval": xgb.DMatrix(X_val), "classes": num_classes, "margins": 1 if num_classes == 2 else num_classes,
-           "budget": budget_bytes, "size_fn": size_fn, "seed": seed, "nthread": nthread, "latency_fn": latency_fn,
+           "budget": budget_bytes, "size_fn": size_fn or (lambda tables: tables.table_bytes), "seed": seed,
+           "nthread": nthread, "latency_fn": latency_fn,
            "layout_fn": layout_fn, "latency_budget": latency_budget if latency_fn else None,
            "quantization": quantization}
     start = time.monotonic()
@@ -224,7 +222,7 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
     chosen = best_booster[: best.rounds]
     model = parse_booster(chosen)
     tables = _tables(job, model)
-    if size_fn(tables) != best.size_bytes:
+    if job["size_fn"](tables) != best.size_bytes:
         raise BaselineError("XGBoost model size changed after slicing the booster (internal error)")
     return XGBSearchResult(best, chosen, model, tables, candidates, trials, time.monotonic() - start,
                            fitting[most_accurate(items)][0])
