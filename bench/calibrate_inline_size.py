@@ -17,6 +17,7 @@ the same compiler gives the same constants. Rerun after any change to
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_inline_size.py
     PYTHONPATH=$PWD python bench/calibrate_inline_size.py --arches avr --dry-run
+    DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_inline_size.py --input int16
 
 tests/test_inline_size.py holds the fit to its stated error on models this corpus does not hold.
 """
@@ -38,7 +39,7 @@ from calibrate_latency import BOARD, fit  # noqa: E402
 from constants_module import print_or_write, rerun_command  # noqa: E402
 
 from dwn_mcu.architectures import ARCHITECTURES  # noqa: E402
-from dwn_mcu.baselines.inline_size import FRAME_FEATURES, size_features  # noqa: E402
+from dwn_mcu.baselines.inline_size import FRAME_FEATURES, constants_key, size_features  # noqa: E402
 
 #: an architecture whose code fit is worse than this on its own corpus gets no formula (priced by building)
 MAX_FIT_ERROR = 0.10
@@ -55,23 +56,34 @@ DATA_SHAPES = [("phoneme", 4, 10, 64, 0.3), ("phoneme", 6, 4, 256, 0.5), ("segme
                ("wisconsin", 3, 12, 64, 0.3), ("australian", 2, 30, 16, 0.5)]
 
 
-def random_model(seed: int, F, classes, depth, rounds, eta):
-    """Exported tables of an XGBoost model trained on random rows of the shape."""
+def _trained(params, X, y, rounds, input_type):
+    """Exported tables of a booster trained on rows X, or (int16) on the float32 values of their int16
+    quantization, in its integer form (what `compare` builds)."""
     import xgboost as xgb
 
     from dwn_mcu.baselines.xgb_export import pack, parse_booster
 
+    X = np.asarray(X, np.float32)
+    if input_type == "float32":
+        return pack(parse_booster(xgb.train(params, xgb.DMatrix(X, label=y), rounds)))
+    from dwn_mcu.baselines.xgb_integer import integer_tables
+    from dwn_mcu.integer_inputs import Quantization
+
+    q = Quantization.fit(X, input_type)
+    return integer_tables(pack(parse_booster(xgb.train(params, xgb.DMatrix(q.features(q.rows(X)), label=y),
+                                                       rounds))), q)
+
+
+def random_model(seed: int, F, classes, depth, rounds, eta, input_type: str = "float32"):
+    """Exported tables of an XGBoost model trained on random rows of the shape."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(400, F)).astype(np.float32)
     y = np.argmax(X @ rng.normal(size=(F, classes)) + 0.5 * rng.normal(size=(400, classes)), axis=1)
-    return pack(parse_booster(xgb.train(_params(seed, classes, depth, eta), xgb.DMatrix(X, label=y), rounds)))
+    return _trained(_params(seed, classes, depth, eta), X, y, rounds, input_type)
 
 
-def data_model(seed: int, dataset, depth, rounds, max_bin, eta):
+def data_model(seed: int, dataset, depth, rounds, max_bin, eta, input_type: str = "float32"):
     """Exported tables of an XGBoost model of `dataset`'s training rows; None when it is not found."""
-    import xgboost as xgb
-
-    from dwn_mcu.baselines.xgb_export import pack, parse_booster
     from dwn_mcu.data import load_dataset
     from dwn_mcu.errors import DWNError
 
@@ -81,7 +93,7 @@ def data_model(seed: int, dataset, depth, rounds, max_bin, eta):
         return None
     X, y = ds.train_split()
     params = {**_params(seed, ds.num_classes, depth, eta), "max_bin": max_bin}
-    return pack(parse_booster(xgb.train(params, xgb.DMatrix(np.asarray(X, np.float32), label=y), rounds)))
+    return _trained(params, X, y, rounds, input_type)
 
 
 def _params(seed, classes, depth, eta) -> dict:
@@ -90,11 +102,11 @@ def _params(seed, classes, depth, eta) -> dict:
     return p
 
 
-def models(seed_base: int = 500):
+def models(seed_base: int = 500, input_type: str = "float32"):
     """(label, tables) of the corpus; seeds from `seed_base` (the test draws its held-out models elsewhere)."""
-    out = [(f"random {s}", random_model(seed_base + i, *s)) for i, s in enumerate(SHAPES)]
+    out = [(f"random {s}", random_model(seed_base + i, *s, input_type=input_type)) for i, s in enumerate(SHAPES)]
     for i, s in enumerate(DATA_SHAPES):
-        tables = data_model(seed_base + i, *s)
+        tables = data_model(seed_base + i, *s, input_type=input_type)
         if tables is not None:
             out.append((f"data {s}", tables))
     return out
@@ -146,6 +158,8 @@ def main(argv=None) -> int:
     ap.add_argument("--arches", nargs="+", default=measured, choices=measured)
     ap.add_argument("--dry-run", action="store_true", help="print the constants, do not rewrite the file")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--input", choices=("float32", "int16"), default="float32",
+                    help="the models' inputs: float32, or their int16 form (`xgb_integer`; constants keyed 'ARCH int16')")
     args = ap.parse_args(argv)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     try:
@@ -154,9 +168,10 @@ def main(argv=None) -> int:
     except ImportError:
         size, frame, errors = {}, {}, {}
     t0 = time.monotonic()
-    corpus = models()
-    for arch in args.arches:
-        code, frames, err = fit_arch(arch, corpus, say)
+    corpus = models(input_type=args.input)
+    for name in args.arches:
+        arch = constants_key(name, args.input)
+        code, frames, err = fit_arch(name, corpus, say)
         say(f"{arch}: {err['models']} models, code fit worst {err['worst']:.1%}, mean {err['mean']:.1%} "
             f"({time.monotonic() - t0:.0f} s)")
         for table in (size, frame):

@@ -15,7 +15,8 @@ same firmware gives the same constants. Rerun after any change to the templates:
     PYTHONPATH=$PWD python bench/calibrate_latency.py --families xgboost_inline emlearn forest   # the others kept
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_latency.py --check M.dwn
 
-Families: dwn, xgboost (table layout), xgboost_inline, emlearn and forest (inline scikit-learn trees of
+Families: dwn, xgboost (table layout), xgboost_inline, their int16-input forms xgboost_int16 and
+xgboost_inline_int16 (`baselines.xgb_integer`, what `compare` builds), emlearn and forest (inline scikit-learn trees of
 TREE_SHAPES on random int16 rows; their price weights each path by the training rows reaching its leaf).
 """
 
@@ -165,20 +166,40 @@ def measure_dwn(model, X, arch: str, layout: str, encoder: str | None = None, na
     return dwn_features(program), float(np.median(r.latency))
 
 
-def xgb_model(seed: int, F, classes, depth, rounds):
-    """An XGBoost model trained on random rows of the shape (exported tables), and `ROWS` test rows."""
+def xgb_model(seed: int, F, classes, depth, rounds, input_type: str = "float32"):
+    """An XGBoost model trained on random rows of the shape (exported tables), and `ROWS` test rows;
+    `input_type` "int16": trained on the int16-quantized rows' features, as its integer form
+    (`xgb_integer.integer_tables`) with int16 test rows, as `compare` builds it."""
     import xgboost as xgb
 
     from dwn_mcu.baselines.xgb_export import pack, parse_booster
 
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(400, F)).astype(np.float32)
+    if input_type != "float32":
+        return _xgb_int16_model(rng, X, F, classes, depth, rounds, seed)
     y = np.argmax(X @ rng.normal(size=(F, classes)) + 0.5 * rng.normal(size=(400, classes)), axis=1)
     params = {"max_depth": depth, "eta": 0.3, "tree_method": "hist", "seed": seed, "nthread": 1, "verbosity": 0}
     params.update({"objective": "binary:logistic"} if classes == 2 else
                   {"objective": "multi:softmax", "num_class": classes})
     booster = xgb.train(params, xgb.DMatrix(X, label=y), rounds)
     return pack(parse_booster(booster)), rng.normal(size=(ROWS, F)).astype(np.float32)
+
+
+def _xgb_int16_model(rng, X, F, classes, depth, rounds, seed):
+    import xgboost as xgb
+
+    from dwn_mcu.baselines.xgb_export import pack, parse_booster
+    from dwn_mcu.baselines.xgb_integer import integer_tables
+    from dwn_mcu.integer_inputs import Quantization
+
+    y = np.argmax(X @ rng.normal(size=(F, classes)) + 0.5 * rng.normal(size=(400, classes)), axis=1)
+    q = Quantization.fit(X, "int16")
+    params = {"max_depth": depth, "eta": 0.3, "tree_method": "hist", "seed": seed, "nthread": 1, "verbosity": 0}
+    params.update({"objective": "binary:logistic"} if classes == 2 else
+                  {"objective": "multi:softmax", "num_class": classes})
+    booster = xgb.train(params, xgb.DMatrix(q.features(q.rows(X)), label=y), rounds)
+    return integer_tables(pack(parse_booster(booster)), q), q.rows(rng.normal(size=(ROWS, F)).astype(np.float32))
 
 
 def measure_xgb(tables, X, arch: str, name: str = "latx", layout: str = "table"):
@@ -192,7 +213,10 @@ def measure_xgb(tables, X, arch: str, name: str = "latx", layout: str = "table")
     return xgb_features(tables, layout), float(np.median(r.latency))
 
 
-FAMILIES = ("dwn", "xgboost", "xgboost_inline", "emlearn", "forest")
+FAMILIES = ("dwn", "xgboost", "xgboost_inline", "xgboost_int16", "xgboost_inline_int16", "emlearn", "forest")
+#: XGBoost's families: (layout, input type) of each
+XGB_FAMILIES = {"xgboost": ("table", "float32"), "xgboost_inline": ("inline", "float32"),
+                "xgboost_int16": ("table", "int16"), "xgboost_inline_int16": ("inline", "int16")}
 
 
 def fit(rows: list) -> tuple[dict, float]:
@@ -214,12 +238,13 @@ def corpus(arch: str, say, families=FAMILIES) -> dict:
     out = {}
     if "dwn" in families:
         out["dwn"] = _dwn_corpus(arch, say)
-    for family, layout in (("xgboost", "table"), ("xgboost_inline", "inline")):
+    for family, (layout, input_type) in XGB_FAMILIES.items():
         if family not in families or (layout == "inline" and ARCHITECTURES[arch].inline_lib_code is None):
             continue
         out[family] = []
         for i, shape in enumerate(XGB_SHAPES):
-            out[family].append((*measure_xgb(*xgb_model(200 + i, *shape), arch, layout=layout), str(shape)))
+            made = xgb_model(200 + i, *shape, input_type=input_type)
+            out[family].append((*measure_xgb(*made, arch, layout=layout), str(shape)))
             say(f"{arch} XGBoost {layout} {shape}: {out[family][-1][1]:.0f}")
     for family, kind in (("emlearn", "emlearn"), ("forest", "forest")):
         if family in families:

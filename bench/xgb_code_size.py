@@ -9,7 +9,7 @@ The inline layout (`--layout inline`) is priced by building its object (`baselin
 measures what the linked firmware adds beyond the object (the soft-float add, and the shim on QEMU:
 `inline_lib_code`) and the stack beyond the object's frames (`inline_stack`).
 
-    PYTHONPATH=$PWD python bench/xgb_code_size.py [--arches cortex-m0plus ...] [--layout inline]
+    PYTHONPATH=$PWD python bench/xgb_code_size.py [--arches cortex-m0plus ...] [--layout inline] [--input int16]
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from dwn_mcu.baselines.xgb_export import render_sources  # noqa: E402
 from dwn_mcu.baselines.xgb_target import verify_on_target  # noqa: E402
 
 
-def measure(arch: str) -> list:
+def measure(arch: str, input_type: str = "float32") -> list:
     """(margins, code bytes, frame bytes) per model of the corpus on `arch`'s target."""
     out = []
     for i, shape in enumerate(XGB_SHAPES):
-        tables, X = xgb_model(200 + i, *shape)
+        tables, X = xgb_model(200 + i, *shape, input_type=input_type)
         r = verify_on_target(tables, ARCHITECTURES[arch].target, render_sources(tables, "xm"), "xm", X)
         if not r.ok:
             raise SystemExit(f"{arch} {shape}: disagrees with the reference: {r.first_mismatch}")
@@ -43,14 +43,14 @@ def measure(arch: str) -> list:
     return out
 
 
-def measure_inline(arch: str) -> dict:
+def measure_inline(arch: str, input_type: str = "float32") -> dict:
     """`inline_lib_code` and `inline_stack` on `arch`: the most any model of the corpus needs."""
     from dwn_mcu.baselines.object_size import object_size
 
     board = {"avr": "nano", "cortex-m0plus": "pico", "cortex-m3": "bluepill", "cortex-m4f": "nucleo_f401re"}[arch]
     lib, stack = [], []
     for i, shape in enumerate(XGB_SHAPES):
-        tables, X = xgb_model(200 + i, *shape)
+        tables, X = xgb_model(200 + i, *shape, input_type=input_type)
         sources = render_sources(tables, "xm", "inline")
         code, _, frame = object_size(sources, "xm", board, "XGBoost inline trees")
         r = verify_on_target(tables, ARCHITECTURES[arch].target, sources, "xm", X)
@@ -75,9 +75,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arches", nargs="+", default=[a for a, r in ARCHITECTURES.items() if r.target])
     ap.add_argument("--layout", choices=("table", "inline"), default="table")
+    ap.add_argument("--input", choices=("float32", "int16"), default="float32",
+                    help="the models' inputs: float32, or their int16 form (xgb_code_int16, xgb_stack_int16)")
     args = ap.parse_args(argv)
     for arch in args.arches:
-        print(f"{arch}: {measure_inline(arch) if args.layout == 'inline' else constants(measure(arch))}", flush=True)
+        got = measure_inline(arch, args.input) if args.layout == "inline" else constants(measure(arch, args.input))
+        print(f"{arch}: {got}", flush=True)
     return 0
 
 

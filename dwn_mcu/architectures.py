@@ -22,8 +22,10 @@ binary models and 1034 to 1061 for the 7-class ones of bench/compare_nano.py --x
 constants sit just above every measurement, so a planned model is never bigger on the chip.
 Cortex-M0+, M3, M4F and RV32 (bench/xgb_code_size.py, arm-none-eabi-gcc 12.2 / riscv64-unknown-elf-gcc
 12.2 at the targets' flags, binary and 3- and 4-class models, through the test shim: its few bytes and its
-frame are counted, the safe side) likewise, with 8 bytes to spare. Architectures without a measurement
-are refused rather than guessed.
+frame are counted, the safe side) likewise, with 8 bytes to spare. The int16-input form
+(`xgb_code_int16`, `xgb_stack_int16`: no keys, 2-byte thresholds; bench/xgb_code_size.py --input int16,
+the same corpus quantized) likewise, 8 bytes above every measurement (AVR: 614 to 648 bytes binary, 784
+to 811 for 3 and 4 classes). Architectures without a measurement are refused rather than guessed.
 
 Latency (`latency`: cycles or instructions per unit of work, per family; see `dwn_mcu/latency.py`): fitted
 to simavr and QEMU by bench/calibrate_latency.py, which rewrites `dwn_mcu/latency_constants.py`.
@@ -51,10 +53,17 @@ class Architecture:
     target: str | None = None  # the emulated target (toolchains.TARGETS) that runs this code, if any
     xgb_code: MappingProxyType | None = None  # XGBoost: {"fixed", "per_margin"} bytes; None: not measured
     xgb_stack: int | None = None  # XGBoost predict's frame besides its bins and margins
+    #: the same for the int16-input form (`baselines.xgb_integer`: no keys, int16 thresholds), measured by
+    #: bench/xgb_code_size.py --input int16; None: not measured
+    xgb_code_int16: MappingProxyType | None = None
+    xgb_stack_int16: int | None = None
     #: inline tree layouts (XGBoost's): bytes the linked firmware adds beyond the library's object (the
     #: soft-float add), and stack beyond its frame; measured by bench/xgb_code_size.py; None: not measured
     inline_lib_code: int | None = None
     inline_stack: int | None = None
+    #: the same for the int16-input form (bench/xgb_code_size.py --layout inline --input int16)
+    inline_lib_code_int16: int | None = None
+    inline_stack_int16: int | None = None
     #: AVR table layout's fast path: predict()'s deepest frame measured in simavr without its score array
     #: (30 bytes: seven layers, 10 classes; 25 to 27 on smaller models) with 2 bytes to spare.
     fast_frame: int | None = None
@@ -123,28 +132,34 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
             # objects of six trained unrolled models, bench/rank_inputs.py: 216 + 2.9 per table-form LUT)
             rank_writer=230),
         dwn_stack=27, dwn_stack_unrolled=(12, 8), target="avr", xgb_code=MappingProxyType({"fixed": 930, "per_margin": 22}), xgb_stack=24,
-        fast_frame=32, inline_lib_code=344, inline_stack=4),
+        xgb_code_int16=_xgb_code(588, 68), xgb_stack_int16=28, fast_frame=32, inline_lib_code=344, inline_stack=4,
+        inline_lib_code_int16=206, inline_stack_int16=8),
     Architecture("cortex-m0plus", _dwn_code(106, 310, 100, 200, 10.5,
                                             (4, 5.6, 18.0, 43.4, 50.1, 62.4, 74.4, 84.9, 95.4),
                                             _imm((-115, 21.8, 13.9), (-57, 8.0, 8.0), (-66, 12.8, 12.2)),
                                             layer_word=48, layer_word_input=8, u_diag_lut=0, u_diag_node=7.9,
                                             rank_writer=100),  # (as AVR's: 114 - 1 per table-form LUT)
                  dwn_stack=76, target="cortex-m0plus", dwn_stack_unrolled=(52, 0),
-                 xgb_code=_xgb_code(1150, 25), xgb_stack=112, inline_lib_code=1650, inline_stack=48),
+                 xgb_code=_xgb_code(1150, 25), xgb_stack=112,
+                 xgb_code_int16=_xgb_code(1086, 61), xgb_stack_int16=128, inline_lib_code=1650, inline_stack=48,
+                 inline_lib_code_int16=1648, inline_stack_int16=56),
     Architecture("cortex-m3", _dwn_code(116, 280, 104, 252, 10.3, (4, 5.4, 17.8, 44.0, 55.6, 62.0, 72.3, 82.8, 93.0),
                                         _imm((-75, 22.7, 14.8), (-20, 7.7, 7.3), (-31, 9.0, 11.5)),
                                         layer_word=48, layer_word_input=11, u_diag_lut=1.6, u_diag_node=6.9),
                  dwn_stack=52, target="cortex-m3", xgb_code=_xgb_code(848, 31), xgb_stack=76,
-                 inline_lib_code=564, inline_stack=28),
+                 xgb_code_int16=_xgb_code(760, 63), xgb_stack_int16=76, inline_lib_code=564, inline_stack=28,
+                 inline_lib_code_int16=564, inline_stack_int16=32),
     Architecture("cortex-m4f", _dwn_code(116, 276, 102, 245, 10.2, (4, 5.4, 17.8, 43.9, 56.0, 61.7, 72.2, 82.6, 92.6),
                                          _imm((-71, 22.7, 14.8), (-20, 7.7, 7.3), (-37, 9.1, 11.5)),
                                          layer_word=50, layer_word_input=10, u_diag_lut=1.8, u_diag_node=6.9),
                  dwn_stack=52, target="cortex-m4f", xgb_code=_xgb_code(315, 32), xgb_stack=80,
-                 inline_lib_code=26, inline_stack=28),
+                 xgb_code_int16=_xgb_code(232, 63), xgb_stack_int16=80, inline_lib_code=26, inline_stack=28,
+                 inline_lib_code_int16=24, inline_stack_int16=32),
     Architecture("riscv32", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 86.0, 92.1, 106.3, 125.0),
                                       _imm((-178, 19.2, 15.7), (-64, 7.2, 9.9), (-100, 8.6, 11.7)),
                                       layer_word=49, layer_word_input=16, u_diag_lut=2.3, u_diag_node=9.0),
-                 dwn_stack=40, dwn_stack_immediate=24, target="rv32", xgb_code=_xgb_code(1894, 58), xgb_stack=144),
+                 dwn_stack=40, dwn_stack_immediate=24, target="rv32", xgb_code=_xgb_code(1894, 58), xgb_stack=144,
+                 xgb_code_int16=_xgb_code(1808, 70), xgb_stack_int16=128),
     # No Xtensa toolchain or emulator in Debian: projects are generated and parsed, not run.
     Architecture("xtensa", _dwn_code(140, 318, 126, 608, 18.0, (6, 8.8, 22.3, 53.2, 67.0, 68.1, 92.1, 106.3, 125.0),
                                      _imm((-178, 19.2, 15.7), (-64, 7.2, 9.9), (-100, 8.6, 11.7)),  # as riscv32

@@ -103,7 +103,7 @@ def _check_request(board, out: Path, budgets, emulate: bool, force: bool) -> tup
     if budgets[-1] > whole_flash:
         raise DWNError(f"budget {budgets[-1]} bytes exceeds what {board.name} leaves a model "
                        f"({whole_flash} bytes: {board.flash} flash minus {board.sketch_flash} for the sketch)")
-    require_measured(board)  # before the DWN search: XGBoost must be priceable on this board
+    require_measured(board, "int16")  # before the DWN search: XGBoost must be priceable on this board
     if emulate and architecture(board.arch).target is None:
         raise DWNError(f"{board.name}: no emulator for {board.arch} here (use --no-emulate)")
     if emulate:
@@ -229,7 +229,9 @@ def _search_dwn_on_engine(job: dict, plan: int, lat, chosen_dwns: list):
 
 def _fit_xgb(job: dict, budget: int):
     """The XGBoost search at `budget`, searched again like the DWN's. Returns (result, test predictions,
-    emulated, plans); the layout (table or inline) is chosen under the budgets each search plans to."""
+    emulated, plans); the layout (table or inline) is chosen under the budgets each search plans to.
+    It trains on the float32 features of the int16 rows; its firmware (the result's tables, priced and
+    built) is the integer form reading the int16 rows, held to xgboost's predictions on those features."""
     board = job["board"]
 
     def search(plan, lat):
@@ -238,12 +240,13 @@ def _fit_xgb(job: dict, budget: int):
         limits = Budget(plan, job["ram_budget"], lat)
         xgb = train_xgboost(*job["split"], job["classes"], plan, size_fn=planned_flash(board, limits),
                             progress=job["say"], latency_fn=_xgb_price(board, limits), latency_budget=lat,
-                            layout_fn=planned_layout(board, limits), **job["xgb_kwargs"])
+                            layout_fn=planned_layout(board, limits), quantization=job["quantization"],
+                            **job["xgb_kwargs"])
         return xgb, _xgb_classes(xgb.booster, job["Xt"], job["classes"])
 
     (xgb, pred), em, plans = _search_until_within(
         job, budget, "XGBoost", search,
-        lambda r: _emulate_xgb(r[0].tables, board, job["Xt"], r[1], r[0].best.layout),
+        lambda r: _emulate_xgb(r[0].tables, board, job["Xt_int16"], r[1], r[0].best.layout),
         lambda r: (r[0].best.size_bytes, r[0].best.latency))
     return xgb, pred, em, plans
 
@@ -253,7 +256,7 @@ def _xgb_price(board, limits):
     or None where it is not calibrated."""
     from .latency import can_price
 
-    return planned_latency(board, limits) if can_price(board.arch, "xgboost") else None
+    return planned_latency(board, limits) if can_price(board.arch, "xgboost_int16") else None
 
 
 def _check_latency(board, latency_budget, families=tuple(FAMILY_NAMES)):
@@ -264,8 +267,9 @@ def _check_latency(board, latency_budget, families=tuple(FAMILY_NAMES)):
     if latency_budget is None:
         return None
     priced = [f for f in families if f != "xgboost"]
-    if "xgboost" in families:  # its layouts are priced apart; the inline one exists where it is measured
-        priced += ["xgboost"] + (["xgboost_inline"] if architecture(board.arch).inline_lib_code else [])
+    if "xgboost" in families:  # its int16 layouts are priced apart; the inline one exists where it is measured
+        inline = architecture(board.arch).inline_lib_code_int16 is not None
+        priced += ["xgboost_int16"] + (["xgboost_inline_int16"] if inline else [])
     for family in priced:
         check_calibrated(board.arch, family)
     return latency_cycles(latency_budget, board)

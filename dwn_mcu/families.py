@@ -82,7 +82,7 @@ class XGBoostFamily:
     def reference(self, X) -> list:
         from .baselines.xgb_export import predict_tables
 
-        X = np.asarray(X, dtype=np.float32)
+        X = np.asarray(X, dtype=np.float32 if self.tables.is_float else np.int64)
         ref_class, ref_margin = self.expected if self.expected is not None else predict_tables(self.tables, X)
         ref_bits = np.asarray(ref_margin, np.float32).reshape(X.shape[0], -1).view(np.uint32)
         return [(int(c), tuple(int(b) for b in bits)) for c, bits in zip(ref_class, ref_bits)]
@@ -105,7 +105,8 @@ class XGBoostFamily:
             return self._shim_program(sources, name, X)
         return TestProgram(
             name=name, sources=sources,
-            testbench=lambda target, rows, with_model: render_testbench(name, rows, M, with_model=with_model),
+            testbench=lambda target, rows, with_model: render_testbench(name, rows, M, with_model=with_model,
+                                                                        input_type=self.tables.input_type),
             parse=lambda text: _parse(text, M), expected=self.reference(X))
 
     def _shim_program(self, sources: dict, name: str, X) -> TestProgram:
@@ -114,8 +115,9 @@ class XGBoostFamily:
 
         M = self.tables.num_margins
         return TestProgram(
-            name=SHIM, sources={**sources, **shim_sources(name)},
-            testbench=lambda target, rows, with_model: render_testbench(target, SHIM, rows, M, with_model=with_model),
+            name=SHIM, sources={**sources, **shim_sources(name, self.tables.input_type)},
+            testbench=lambda target, rows, with_model: render_testbench(target, SHIM, rows, M, with_model=with_model,
+                                                                        input_type=self.tables.input_type),
             parse=lambda text: parse_shim(text, M), expected=self.reference(X))
 
 

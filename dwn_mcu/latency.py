@@ -142,11 +142,24 @@ def _mean_leaf_depth(skip, right_leaf, start: int, count: int) -> float:
     return float(np.mean(depths))
 
 
+def _inline_leaf_depths(node: dict, depth: int = 0) -> list:
+    """Depth (tests on the way) of each leaf of an inline tree as emitted (`xgb_inline.inline_trees`)."""
+    if "leaf" in node:
+        return [depth]
+    return _inline_leaf_depths(node["left"], depth + 1) + _inline_leaf_depths(node["right"], depth + 1)
+
+
 def xgb_features(tables, layout: str = "table") -> dict:
     """The work one inference of an exported XGBoost model does in `layout` (see `dwn_features`): the
     table layout searches each feature's keys and walks node tables; the inline one keys each feature
-    it reads and runs each tree's if/else path."""
+    it reads and runs each tree's if/else path. The int16 form (`xgb_integer`) keys nothing, and its
+    inline trees test only the nodes they emit (constant ones pruned)."""
     counts = np.diff(tables.thr_start.astype(np.int64))
+    if layout == "inline" and not tables.is_float:
+        from .baselines.xgb_inline import inline_trees
+
+        path = sum(float(np.mean(_inline_leaf_depths(t["root"]))) for t in inline_trees(tables))
+        return {"base": 1, "tree": tables.num_trees, "node": path, "margin": tables.num_margins}
     skip, right_leaf = tables.node_skip.astype(np.int64), (tables.node_feat.astype(np.int64) & 1).astype(bool)
     starts = np.concatenate([[0], np.cumsum(tables.tree_nodes.astype(np.int64))])
     path = sum(_mean_leaf_depth(skip, right_leaf, int(s), int(n)) for s, n in zip(starts, tables.tree_nodes))
@@ -206,10 +219,15 @@ def program_latency(program) -> int:
     return price(dwn_features(program), _constants(program.plan.board.arch, "dwn"))
 
 
+def xgb_family(tables, layout: str = "table") -> str:
+    """The latency family of an exported XGBoost model in `layout`: its layout and its input type (the
+    int16 form's code differs: no keys, int16 compares), each fitted apart by bench/calibrate_latency.py."""
+    return ("xgboost_inline" if layout == "inline" else "xgboost") + ("" if tables.is_float else "_int16")
+
+
 def xgb_latency(tables, arch: str, layout: str = "table") -> int:
     """The price of one inference of an exported XGBoost model on `arch` in `layout`."""
-    family = "xgboost_inline" if layout == "inline" else "xgboost"
-    return price(xgb_features(tables, layout), _constants(arch, family))
+    return price(xgb_features(tables, layout), _constants(arch, xgb_family(tables, layout)))
 
 
 def can_price(arch: str, family: str) -> bool:

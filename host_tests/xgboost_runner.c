@@ -1,5 +1,6 @@
 /* Host runner for a generated XGBoost model: reads one feature vector per line (NUM_FEATURES float32
- * values, each as 8 hex digits of its bit pattern, spaces optional), and prints per line the class
+ * values, each as 8 hex digits of its bit pattern, spaces optional; for an int16 model, NAME_INPUT_IS_FLOAT
+ * 0, the 8 hex digits are the value's two's-complement int32 word), and prints per line the class
  * and the NUM_MARGINS margins as 8-hex-digit bit patterns. Bit patterns keep NaN, infinities and -0.0
  * exact in both directions.
  *
@@ -17,10 +18,12 @@
 #define PREDICT CAT(DWN_NAME, _predict)
 #define NUM_FEATURES CAT(DWN_PREFIX, _NUM_FEATURES)
 #define NUM_MARGINS CAT(DWN_PREFIX, _NUM_MARGINS)
+#define INPUT_IS_FLOAT CAT(DWN_PREFIX, _INPUT_IS_FLOAT)
+typedef CAT(DWN_NAME, _input_t) runner_input_t;
 
 int main(void)
 {
-    static float features[NUM_FEATURES];
+    static runner_input_t features[NUM_FEATURES];
     float margins[NUM_MARGINS];
     unsigned long row = 0;
     for (;;) {
@@ -38,7 +41,11 @@ int main(void)
                 return 1;
             }
             u = (uint32_t)bits;
+#if INPUT_IS_FLOAT
             memcpy(&features[i], &u, sizeof u);
+#else
+            features[i] = (runner_input_t)((u & 0x80000000u) ? -(long)(~u) - 1L : (long)u);
+#endif
         }
         cls = PREDICT(features, margins);
         printf("%u", (unsigned)cls);

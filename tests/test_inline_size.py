@@ -58,6 +58,29 @@ def _compiler(arch):
 
 def test_the_formula_covers_the_nano():
     assert can_size("avr")  # the issue's board: its XGBoost search must not build objects
+    assert can_size("avr", "int16")  # nor in the int16 form `compare` builds
+
+
+def test_the_int16_code_formula_is_within_its_stated_error_of_the_built_object(held_out):
+    """The int16 form's own constants (`inline_size.constants_key`) on the held-out models' int16 forms
+    (trained on the quantized rows' values, constant nodes pruned)."""
+    from dwn_mcu.baselines.xgb_integer import integer_tables
+    from dwn_mcu.integer_inputs import Quantization
+
+    _compiler("avr")
+    errors = []
+    for i, s in enumerate(SHAPES):
+        rng = np.random.default_rng(9300 + i)
+        X = rng.normal(size=(300, s[0])).astype(np.float32)
+        y = np.argmax(X @ rng.normal(size=(s[0], s[1])) + 0.5 * rng.normal(size=(300, s[1])), axis=1)
+        q = Quantization.fit(X, "int16")
+        tables = integer_tables(_random(9300 + i, *s, q.features(q.rows(X)), y), q)
+        code, data, frame = object_size(render_sources(tables, "xgb_model", "inline"), "xgb_model", "nano", "x")
+        f_code, f_data, f_frame = inline_size(tables, "avr")
+        errors.append((f_code - code) / code)
+        assert abs(errors[-1]) <= ERROR, (size_features(tables), code, f_code)
+        assert f_data == data == 0 and f_frame >= frame, (size_features(tables), frame, f_frame)
+    assert float(np.mean(np.abs(errors))) <= MEAN_ERROR, errors
 
 
 @pytest.mark.parametrize("arch", [a for a in BOARD if can_size(a)])

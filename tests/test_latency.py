@@ -255,6 +255,36 @@ def test_xgboost_inline_price_within_10_percent_of_simavr():
         assert priced < xgb_latency(tables, "avr", "table")
 
 
+@pytest.mark.parametrize("layout", ["table", "inline"])
+def test_xgboost_int16_price_within_10_percent_of_simavr(layout):
+    """The int16 form's own price (`latency.xgb_family`: xgboost_int16, xgboost_inline_int16) against
+    simavr, on boosters trained on the quantized rows' features and run on the int16 rows, as compare does."""
+    require_target("avr")
+    xgb = pytest.importorskip("xgboost", reason="xgboost is the optional extra dwn-mcu[baselines]")
+    from dwn_mcu.baselines.xgb_export import pack, parse_booster, render_sources
+    from dwn_mcu.baselines.xgb_integer import integer_tables
+    from dwn_mcu.baselines.xgb_target import verify_on_avr
+    from dwn_mcu.integer_inputs import Quantization
+    from dwn_mcu.latency import xgb_family
+
+    rng = np.random.default_rng(9)
+    for F, classes, depth, rounds in [(6, 2, 3, 12), (7, 3, 4, 6), (19, 7, 3, 5)]:
+        X = rng.normal(size=(300, F)).astype(np.float32)
+        y = np.argmax(X @ rng.normal(size=(F, classes)), axis=1)
+        q = Quantization.fit(X, "int16")
+        params = {"max_depth": depth, "eta": 0.3, "tree_method": "hist", "seed": 0, "nthread": 1, "verbosity": 0}
+        params.update({"objective": "binary:logistic"} if classes == 2 else
+                      {"objective": "multi:softmax", "num_class": classes})
+        booster = xgb.train(params, xgb.DMatrix(q.features(q.rows(X)), label=y), rounds)
+        tables = integer_tables(pack(parse_booster(booster)), q)
+        assert xgb_family(tables, layout) == ("xgboost_int16" if layout == "table" else "xgboost_inline_int16")
+        rows = q.rows(rng.normal(size=(16, F)).astype(np.float32))
+        r = verify_on_avr(tables, render_sources(tables, "xl", layout), "xl", rows, measure_model_share=False)
+        assert r.ok
+        measured, priced = float(np.median(r.latency)), xgb_latency(tables, "avr", layout)
+        assert abs(priced - measured) <= 0.10 * measured, (F, classes, depth, rounds, priced, measured)
+
+
 @pytest.mark.parametrize("family", ["emlearn", "forest"])
 def test_inline_tree_price_within_15_percent_of_simavr(family):
     """The tree families' price (weighted path, trees, classes) against simavr on rows like the training

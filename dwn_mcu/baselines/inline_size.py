@@ -25,32 +25,42 @@ from . import BaselineError
 def size_features(tables) -> dict:
     """What the inline C of `tables` holds, by the kind of code each piece compiles to: a compare and
     branch per decision node (default-right ones subtract first), a float load per leaf, an add per tree
-    into its margin, a key per feature some split reads, a base and a copy per margin."""
-    from .xgb_inline import used_features
+    into its margin, a key per feature some split reads, a base and a copy per margin. The int16 form
+    (`xgb_integer`): the nodes and leaves it emits (constant nodes pruned), no keys, no default child."""
+    from .xgb_inline import emitted, used_features
 
     feat = tables.node_feat.astype(np.int64)
-    return {"base": 1, "node": int(feat.size), "right_default": int(np.count_nonzero((feat & 2) == 0)),
-            "leaf": int(tables.leaves.size), "tree": int(tables.num_trees), "feature": len(used_features(tables)),
+    nodes, leaves = emitted(tables)
+    right_default = int(np.count_nonzero((feat & 2) == 0)) if tables.is_float else 0
+    return {"base": 1, "node": nodes, "right_default": right_default,
+            "leaf": leaves, "tree": int(tables.num_trees), "feature": len(used_features(tables)),
             "margin": int(tables.num_margins), "input": int(tables.num_features)}
+
+
+def constants_key(arch: str, input_type: str = "float32") -> str:
+    """The constants' key of the inline C of `input_type` inputs on `arch` (each form is fitted apart)."""
+    return arch if input_type == "float32" else f"{arch} {input_type}"
 
 
 #: the features the frame is priced on: the C's arrays (a key per input, a float per margin) and a fixed part
 FRAME_FEATURES = ("base", "input", "margin")
 
 
-def _constants(arch: str) -> dict:
+def _constants(arch: str, input_type: str = "float32") -> dict:
     from .inline_size_constants import FRAME, SIZE
 
-    if arch not in SIZE or arch not in FRAME:
-        raise BaselineError(f"the inline XGBoost layout's code size on {arch} has not been fitted "
-                            "(bench/calibrate_inline_size.py)")
-    return SIZE[arch], FRAME[arch]
+    key = constants_key(arch, input_type)
+    if key not in SIZE or key not in FRAME:
+        raise BaselineError(f"the inline XGBoost layout's code size on {arch} ({input_type} inputs) has not "
+                            "been fitted (bench/calibrate_inline_size.py)")
+    return SIZE[key], FRAME[key]
 
 
-def can_size(arch: str) -> bool:
+def can_size(arch: str, input_type: str = "float32") -> bool:
     from .inline_size_constants import FRAME, SIZE
 
-    return arch in SIZE and arch in FRAME
+    key = constants_key(arch, input_type)
+    return key in SIZE and key in FRAME
 
 
 def _price(features: dict, costs: dict) -> int:
@@ -61,6 +71,6 @@ def inline_size(tables, arch: str) -> tuple[int, int, int]:
     """(code and constant bytes, RAM data bytes, stack frame bytes) of the inline library of `tables`
     built for `arch`, by the fitted formula (what `object_size` would measure; the data is none: every
     constant is an immediate)."""
-    code, frame = _constants(arch)
+    code, frame = _constants(arch, tables.input_type)
     f = size_features(tables)
     return _price(f, code), 0, _price({k: f[k] for k in FRAME_FEATURES}, frame)

@@ -239,6 +239,12 @@ class XGBTables:
     node_rank: np.ndarray  # (N,) index of the split value among its feature's keys
     node_skip: np.ndarray  # (N,) internal nodes in the left subtree
     leaves: np.ndarray  # (T + N,) float32
+    # "float32": thr_keys are the split values' uint32 keys. "int16" (`xgb_integer.integer_tables`): the
+    # inputs are int16 `k` standing for float32(k * input_scale + input_offset), thr_keys are int16
+    # thresholds K (`x < split` is `k < K`), a node whose rank is its feature's count has K = 32768 (left).
+    input_type: str = "float32"
+    input_scale: np.ndarray | None = None  # (F,) float64, int16 only
+    input_offset: np.ndarray | None = None  # (F,) float64, int16 only
 
     @property
     def num_margins(self) -> int:
@@ -247,6 +253,10 @@ class XGBTables:
     @property
     def num_trees(self) -> int:
         return int(self.tree_nodes.shape[0])
+
+    @property
+    def is_float(self) -> bool:
+        return self.input_type == "float32"
 
     @property
     def nan_bin(self) -> int:
@@ -267,6 +277,11 @@ class XGBTables:
     def ram_bytes(self) -> int:
         """Bytes of working memory the C uses besides its scalars: the bins and the margins."""
         return self.num_features * self.node_rank.dtype.itemsize + 4 * self.num_margins
+
+    @property
+    def input_bytes(self) -> int:
+        """Bytes of one input row as the caller holds it (float32 or int16 per feature)."""
+        return self.num_features * (4 if self.is_float else 2)
 
 
 def _preorder(tree: XGBTree):
@@ -333,17 +348,28 @@ def pack(model: XGBModel) -> XGBTables:
 # ---------------------------------------------------------------- reference walk of the tables
 
 
-def predict_tables(tables: XGBTables, X) -> tuple:
-    """What the generated C computes, in NumPy: (classes (N,) int64, margins (N, M) float32)."""
-    X = np.asarray(X, dtype=np.float32)
+def _bins(tables: XGBTables, X) -> np.ndarray:
+    """Each input's bin, as the C computes it: the number of its feature's stored thresholds <= it
+    (float32 inputs: by keys, NaN -> `nan_bin`; int16 inputs: the integers themselves, never NaN)."""
+    from .xgb_integer import integer_inputs
+
+    X = np.asarray(X, dtype=np.float32) if tables.is_float else integer_inputs(X)
     if X.ndim != 2 or X.shape[1] != tables.num_features:
         raise BaselineError(f"inputs of shape {X.shape} do not match {tables.num_features} features")
-    n_rows = X.shape[0]
     bins = np.empty(X.shape, dtype=np.int64)
     for f in range(tables.num_features):
         keys = tables.thr_keys[int(tables.thr_start[f]): int(tables.thr_start[f + 1])]
-        bins[:, f] = np.searchsorted(keys, threshold_keys(X[:, f]), side="right")
-    bins[np.isnan(X)] = tables.nan_bin
+        bins[:, f] = np.searchsorted(keys, threshold_keys(X[:, f]) if tables.is_float else X[:, f], side="right")
+    if tables.is_float:
+        bins[np.isnan(X)] = tables.nan_bin
+    return bins
+
+
+def predict_tables(tables: XGBTables, X) -> tuple:
+    """What the generated C computes, in NumPy: (classes (N,) int64, margins (N, M) float32). X: float32
+    rows, or int16 integers for int16 tables."""
+    bins = _bins(tables, X)
+    n_rows = bins.shape[0]
     feat = tables.node_feat.astype(np.int64)
     rank = tables.node_rank.astype(np.int64)
     skip = tables.node_skip.astype(np.int64)
@@ -358,7 +384,7 @@ def predict_tables(tables: XGBTables, X) -> tuple:
             a = rows[active]
             code, r, s = feat[node[a]], rank[node[a]], skip[node[a]]
             b = bins[a, code >> 2]
-            go_left = np.where(b == tables.nan_bin, (code & 2) != 0, b <= r)
+            go_left = np.where((b == tables.nan_bin) & tables.is_float, (code & 2) != 0, b <= r)
             done = np.where(go_left, s == 0, (code & 1) != 0)
             leaf[a] = np.where(go_left, leaf[a], leaf[a] + s + 1)
             node[a] = np.where(go_left, node[a] + 1, node[a] + s + 1)
@@ -377,7 +403,7 @@ def predict_tables(tables: XGBTables, X) -> tuple:
 # ---------------------------------------------------------------- render
 
 _C_TYPES = {np.dtype(np.uint8): ("uint8_t", "pgm_read_byte"), np.dtype(np.uint16): ("uint16_t", "pgm_read_word"),
-            np.dtype(np.uint32): ("uint32_t", "pgm_read_dword")}
+            np.dtype(np.uint32): ("uint32_t", "pgm_read_dword"), np.dtype(np.int16): ("int16_t", "pgm_read_word")}
 
 
 def _c_float(v) -> str:
@@ -395,14 +421,25 @@ def _c_array(values: np.ndarray) -> dict:
         items = [_c_float(v) for v in values]
     elif values.dtype == np.uint32:
         items = [f"0x{int(v):08X}UL" for v in values]
+    elif values.dtype == np.int16:  # -32768 as a C constant expression: 32768 alone does not fit an AVR int
+        items = ["(-32767 - 1)" if int(v) == -32768 else str(int(v)) for v in values]
     else:
         items = [str(int(v)) for v in values]
     return {"ctype": ctype, "read": reader, "elems": items or ["0"], "size": int(values.size)}
 
 
+def input_scaling(tables: XGBTables) -> list:
+    """(feature, scale, offset) as exact decimal text for an int16 model's header ([] for float inputs)."""
+    if tables.is_float:
+        return []
+    pairs = zip(tables.input_scale, tables.input_offset)
+    return [(f, repr(float(s)), repr(float(o))) for f, (s, o) in enumerate(pairs)]
+
+
 def render_sources(tables: XGBTables, name: str, layout: str = "table") -> dict:
     """`{NAME.h: text, NAME.c: text}`: the model as a C99 library with API
-    `uint8_t NAME_predict(const float *features, float *margins)`, in `layout` ("table": the node
+    `uint8_t NAME_predict(const NAME_input_t *features, float *margins)` (float, or int16 for the integer
+    form `xgb_integer.integer_tables`), in `layout` ("table": the node
     tables above; "inline": if/else code, `xgb_inline`). `xgb_plan.lower_xgboost` chooses the layout."""
     from ..compiler.cgen import c_identifier, environment
 
@@ -423,6 +460,7 @@ def render_sources(tables: XGBTables, name: str, layout: str = "table") -> dict:
         "node_index_t": _C_TYPES[narrowest(max(int(tables.node_feat.size), 1))][0],
         "leaf_index_t": _C_TYPES[narrowest(max(int(tables.leaves.size), 1))][0],
         "feature_t": _C_TYPES[narrowest(max(tables.num_features, 255))][0], "layout": "table",
+        "inputs": input_scaling(tables),
     }
     return {f"{name}.h": env.get_template("model.h.j2").render(ctx),
             f"{name}.c": env.get_template("model.c.j2").render(ctx)}

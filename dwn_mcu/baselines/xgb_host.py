@@ -24,17 +24,19 @@ def runner_source() -> Path:
     return RUNNER
 
 
-def host_predict(sources: dict, X, name: str, sanitize: bool = False) -> tuple:
+def host_predict(sources: dict, X, name: str, sanitize: bool = False, input_type: str = "float32") -> tuple:
     """Compile the model (`{filename: text}` from `render_sources`) with the host runner and run it on
-    `X` (N, F): the DWN's host proof (`dwn_mcu.compiler.host`: its builds, flags and runner protocol)
-    with this family's runner. Returns (classes (N,) int64, margins (N, M) float32)."""
-    X = np.asarray(X, dtype=np.float32)
+    `X` (N, F; int16 values for an int16 model: `input_type` = its tables' `input_type`): the DWN's host
+    proof (`dwn_mcu.compiler.host`: its builds, flags and runner protocol) with this family's runner. Returns (classes (N,) int64, margins (N, M) float32)."""
+    from .xgb_integer import integer_inputs
+
+    X = np.asarray(X, dtype=np.float32) if input_type == "float32" else integer_inputs(X)
     with tempfile.TemporaryDirectory(prefix="xgb_host_") as tmp:
         tmp = Path(tmp)
         for fname, text in sources.items():
             (tmp / Path(fname).name).write_text(text)
         exe = compile_runner(tmp, name, tmp / "runner", "sanitize" if sanitize else "strict", runner_source())
-        stdout = run_rows(exe, X, sanitize).stdout.decode()
+        stdout = run_rows(exe, X, sanitize, input_type).stdout.decode()
     lines = stdout.split("\n")[:-1]
     if len(lines) != X.shape[0]:
         raise BaselineError(f"host runner printed {len(lines)} rows for {X.shape[0]} inputs")

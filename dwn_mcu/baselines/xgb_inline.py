@@ -21,24 +21,35 @@ import numpy as np
 
 from ..compiler.pack import threshold_keys
 from . import BaselineError
-from .xgb_export import XGBTables, _c_float
+from .xgb_export import XGBTables, _c_float, input_scaling
+from .xgb_integer import constant_side, node_threshold
 
 LAYOUTS = ("table", "inline")
 
 
 def _tree(tables: XGBTables, keys: np.ndarray, node: int, leaf: int, count: int):
-    """Tree rooted at preorder node `node` (first leaf `leaf`) as nested dicts; `count` internal nodes."""
+    """Tree rooted at preorder node `node` (first leaf `leaf`) as nested dicts; `count` internal nodes.
+    int16 tables: a node every int16 takes the same way (`xgb_integer.constant_side`) is that subtree
+    alone; the others test `k < K` (`"value"`: K)."""
     if count == 0:
         return {"leaf": _c_float(tables.leaves[leaf])}
     code, skip = int(tables.node_feat[node]), int(tables.node_skip[node])
     f = code >> 2
+    side = None if tables.is_float else constant_side(tables, node)
+
+    def left():
+        return _tree(tables, keys, node + 1, leaf, skip)
+
+    def right():
+        return _tree(tables, keys, node + skip + 1, leaf + skip + 1, 0 if code & 1 else count - 1 - skip)
+    if side is not None:
+        return left() if side == "left" else right()
+    if not tables.is_float:
+        return {"feature": f, "value": node_threshold(tables, node), "left": left(), "right": right()}
     key = int(keys[int(tables.thr_start[f]) + int(tables.node_rank[node])])
     default_left = bool(code & 2)
-    left = _tree(tables, keys, node + 1, leaf, skip)
-    right_count = 0 if code & 1 else count - 1 - skip
-    right = _tree(tables, keys, node + skip + 1, leaf + skip + 1, right_count)
     return {"feature": f, "default_left": default_left,
-            "key": f"0x{(key if default_left else key - 1):08X}UL", "left": left, "right": right}
+            "key": f"0x{(key if default_left else key - 1):08X}UL", "left": left(), "right": right()}
 
 
 def inline_trees(tables: XGBTables) -> list:
@@ -52,8 +63,26 @@ def inline_trees(tables: XGBTables) -> list:
     return out
 
 
+def _count(node: dict) -> tuple:
+    if "leaf" in node:
+        return 0, 1
+    (n1, l1), (n2, l2) = _count(node["left"]), _count(node["right"])
+    return 1 + n1 + n2, l1 + l2
+
+
+def emitted(tables: XGBTables) -> tuple:
+    """(decision nodes, leaves) the inline C holds: every one of the float form, those left after
+    pruning the constant nodes of the int16 form."""
+    if tables.is_float:
+        return int(tables.node_feat.size), int(tables.leaves.size)
+    counts = [_count(tree["root"]) for tree in inline_trees(tables)]
+    return sum(n for n, _ in counts), sum(leaf for _, leaf in counts)
+
+
 def used_features(tables: XGBTables) -> list:
-    """The features some split reads (only they get a key)."""
+    """The features some split reads (only they get a key; int16 inputs need none: [])."""
+    if not tables.is_float:
+        return []
     return [f for f in range(tables.num_features) if tables.thr_start[f + 1] > tables.thr_start[f]]
 
 
@@ -77,6 +106,7 @@ def render_inline(tables: XGBTables, name: str) -> dict:
         "num_thresholds": int(tables.thr_keys.size), "features": used_features(tables),
         "base_margin": [_c_float(b) for b in tables.base_margin], "trees": inline_trees(tables),
         "class1_min_key": f"0x{int(threshold_keys(np.float32([tables.class1_min_margin]))[0]):08X}UL",
+        "inputs": input_scaling(tables),
     }
     return {f"{name}.h": env.get_template("model.h.j2").render(ctx),
             f"{name}.c": env.get_template("model_inline.c.j2").render(ctx)}

@@ -16,6 +16,10 @@ Two layouts (`xgb_inline.LAYOUTS`), chosen here and only here (`choose_layout`),
   ELF and searches again when it overshoots) + the soft-float add it links (`Architecture.inline_lib_code`,
   measured by bench/xgb_code_size.py); RAM = its frame by the formula's upper envelope (keys and
   margins included) plus `Architecture.inline_stack`. No compiler runs while the search prices models.
+* The int16-input form (`xgb_integer`, what `compare` builds) has code of its own: its table layout's
+  code and frame are measured apart (`Architecture.xgb_code_int16`, `xgb_stack_int16`), its inline
+  layout's formula is fitted apart (`inline_size.constants_key`; where none fits, built), plus
+  `inline_lib_code_int16` and `inline_stack_int16`. Its latency families are `latency.xgb_family`'s.
   Where no formula fits within its stated error (the Cortex-M targets: GCC duplicates tree code there,
   up to 46% off a linear price), the library's object is built for the board instead (`object_size`).
 """
@@ -43,32 +47,38 @@ class XGBProgram:
     layout: str = "table"  # `xgb_inline.LAYOUTS`: what `render_sources` writes (`choose_layout` decides)
 
 
-def require_measured(board: Board):
-    """The architecture record of `board`, or BaselineError where XGBoost's code size is not measured."""
+def require_measured(board: Board, input_type: str = "float32"):
+    """The architecture record of `board`, or BaselineError where XGBoost's code size (with `input_type`
+    inputs: float32 or int16) is not measured."""
     arch = architecture(board.arch)  # code and stack: measured per architecture (`dwn_mcu/architectures.py`)
-    if arch.xgb_code is None:
-        measured = sorted(a.name for a in ARCHITECTURES.values() if a.xgb_code is not None)
+    if _table_cost(arch, input_type)[0] is None:
+        measured = sorted(a.name for a in ARCHITECTURES.values() if _table_cost(a, input_type)[0] is not None)
         raise BaselineError(f"XGBoost's code size on {board.arch} ({board.key}) has not been measured; "
                             f"supported: {', '.join(measured)}")
     return arch
 
 
+def _table_cost(arch, input_type: str) -> tuple:
+    """(code model, frame) of the table layout's C with `input_type` inputs on `arch` (None: not measured)."""
+    return (arch.xgb_code, arch.xgb_stack) if input_type == "float32" else (arch.xgb_code_int16, arch.xgb_stack_int16)
+
+
 def footprint(tables: XGBTables, board: Board, layout: str = "table") -> Footprint:
     """Flash and RAM of `tables` on `board` in `layout`, by part."""
-    arch = require_measured(board)
+    arch = require_measured(board, tables.input_type)
     if layout == "inline":
         return _inline_footprint(tables, board, arch)
     if layout != "table":
         raise BaselineError(f"unknown XGBoost layout {layout!r} ({', '.join(LAYOUTS)})")
-    cost = arch.xgb_code
+    cost, stack = _table_cost(arch, tables.input_type)
     flash = {name: int(a.nbytes) for name, a in tables.arrays().items()}
     flash["code"] = cost["fixed"] + cost["per_margin"] * tables.num_margins
     flash["sketch"] = board.sketch_flash
     ram = {
         "bins": tables.num_features * tables.node_rank.dtype.itemsize,
         "margins": 4 * tables.num_margins,
-        "stack": arch.xgb_stack,
-        "sketch input buffer": 4 * tables.num_features,
+        "stack": stack,
+        "sketch input buffer": tables.input_bytes,
         "sketch": board.sketch_ram,
     }
     return Footprint(board, flash, ram)
@@ -80,9 +90,13 @@ _INLINE_SIZES = weakref.WeakKeyDictionary()  # tables -> {board key: (code, data
 def _inline_footprint(tables: XGBTables, board: Board, arch) -> Footprint:
     from .inline_size import can_size, inline_size
 
-    if arch.inline_lib_code is None:
-        raise BaselineError(f"the inline tree layout's library code on {board.arch} has not been measured")
-    if can_size(board.arch):  # the fitted formula: no compiler run while the search prices models
+    lib, stack = (arch.inline_lib_code, arch.inline_stack) if tables.is_float else \
+        (arch.inline_lib_code_int16, arch.inline_stack_int16)
+    if lib is None:
+        raise BaselineError(f"the inline tree layout's {tables.input_type} library code on {board.arch} has not "
+                            "been measured")
+    # the fitted formula (each input type's own): no compiler run while the search prices models
+    if can_size(board.arch, tables.input_type):
         code, data, frame = inline_size(tables, board.arch)
     else:  # no formula within its stated error on this architecture: priced by building, once per board
         sizes = _INLINE_SIZES.setdefault(tables, {})
@@ -93,8 +107,8 @@ def _inline_footprint(tables: XGBTables, board: Board, arch) -> Footprint:
             sizes[board.key] = object_size(render_sources(tables, "xgb_model", "inline"), "xgb_model", board,
                                            "XGBoost inline trees")
         code, data, frame = sizes[board.key]
-    flash = {"code": code, "float add": arch.inline_lib_code, "sketch": board.sketch_flash}
-    ram = {"data": data, "frame": frame, "stack": arch.inline_stack, "sketch input buffer": 4 * tables.num_features,
+    flash = {"code": code, "float add": lib, "sketch": board.sketch_flash}
+    ram = {"data": data, "frame": frame, "stack": stack, "sketch input buffer": tables.input_bytes,
            "sketch": board.sketch_ram}
     return Footprint(board, flash, ram)
 
@@ -104,11 +118,11 @@ def choose_layout(tables: XGBTables, board, budget: Budget | None = None, layout
     inline first where the architecture has none: it runs no search and no table walk) that fits
     `budget` (flash, RAM and its latency), else the table layout (the smallest; `lower_xgboost` then
     says why it does not fit)."""
-    from ..latency import can_price, xgb_latency
+    from ..latency import can_price, xgb_family, xgb_latency
 
     board = get_board(board)
-    order = [layout] if layout else [lay for lay in ("inline", "table") if _measured(board, lay)]
-    if not layout and all(can_price(board.arch, _price_family(lay)) for lay in order):
+    order = [layout] if layout else [lay for lay in ("inline", "table") if _measured(board, lay, tables)]
+    if not layout and all(can_price(board.arch, xgb_family(tables, lay)) for lay in order):
         order.sort(key=lambda lay: xgb_latency(tables, board.arch, lay))
     for lay in order:
         program = XGBProgram(tables, footprint(tables, board, lay), budget, lay)
@@ -117,21 +131,18 @@ def choose_layout(tables: XGBTables, board, budget: Budget | None = None, layout
     return XGBProgram(tables, footprint(tables, board, "table"), budget, "table")
 
 
-def _measured(board: Board, layout: str) -> bool:
-    return layout == "table" or architecture(board.arch).inline_lib_code is not None
+def _measured(board: Board, layout: str, tables: XGBTables) -> bool:
+    arch = architecture(board.arch)
+    return layout == "table" or (arch.inline_lib_code if tables.is_float else arch.inline_lib_code_int16) is not None
 
 
 def _over_latency(program: XGBProgram) -> bool:
-    from ..latency import can_price, xgb_latency
+    from ..latency import can_price, xgb_family, xgb_latency
 
     budget, arch = program.budget, program.plan.board.arch
-    if budget is None or budget.latency is None or not can_price(arch, _price_family(program.layout)):
+    if budget is None or budget.latency is None or not can_price(arch, xgb_family(program.model, program.layout)):
         return False
     return xgb_latency(program.model, arch, program.layout) > budget.latency
-
-
-def _price_family(layout: str) -> str:
-    return "xgboost_inline" if layout == "inline" else "xgboost"
 
 
 def lower_xgboost(tables: XGBTables, board, budget: Budget | None = None, check_budget: bool = True,
@@ -163,13 +174,13 @@ def planned_layout(board, budget: Budget):
 def planned_latency(board, budget: Budget | None = None):
     """A `latency_fn` for `train_xgboost`: the price of the layout `choose_layout` picks under `budget`
     (None where the architecture has no price for it)."""
-    from ..latency import can_price, xgb_latency
+    from ..latency import can_price, xgb_family, xgb_latency
 
     board = get_board(board)
 
     def price(tables):
         program = choose_layout(tables, board, budget)
-        if not can_price(board.arch, _price_family(program.layout)):
+        if not can_price(board.arch, xgb_family(tables, program.layout)):
             return None
         return xgb_latency(tables, board.arch, program.layout)
     return price

@@ -120,6 +120,16 @@ def _largest_fit(fits: Callable[[int], bool], num_rounds: int) -> int:
     return lo
 
 
+def _tables(job: dict, model) -> XGBTables:
+    """The tables the firmware holds: `model` packed, in its integer form for integer inputs."""
+    tables = pack(model)
+    if job["quantization"] is None:
+        return tables
+    from .xgb_integer import integer_tables
+
+    return integer_tables(tables, job["quantization"])
+
+
 def _trial(job: dict, depth: int, lr: float, max_bin: int):
     """Train one configuration and score its fitting round counts: (booster, candidates, most rounds
     that fit, size of one round); no round fitting gives most rounds 0."""
@@ -134,7 +144,7 @@ def _trial(job: dict, depth: int, lr: float, max_bin: int):
 
     def size_of(k):
         if k not in sizes:
-            tables = pack(model.first_rounds(k))
+            tables = _tables(job, model.first_rounds(k))
             latency = job["latency_fn"](tables) if job["latency_fn"] else None
             sizes[k] = (job["size_fn"](tables), tables.table_bytes, latency,
                         job["layout_fn"](tables) if job["layout_fn"] else "table")
@@ -161,17 +171,17 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
                   size_fn: Callable[[XGBTables], int] | None = None, depths=DEFAULT_DEPTHS,
                   learning_rates=DEFAULT_LEARNING_RATES, max_bins=DEFAULT_MAX_BINS, max_trials: int | None = None,
                   time_limit: float | None = None, seed: int = 0, progress: Callable[[str], None] | None = None,
-                  nthread: int = 1, latency_fn: Callable[[XGBTables], int] | None = None,
-                  latency_budget: int | None = None,
-                  layout_fn: Callable[[XGBTables], str] | None = None) -> XGBSearchResult:
+                  nthread: int = 1, latency_fn: Callable[[XGBTables], int] | None = None, latency_budget: int | None = None,
+                  layout_fn: Callable[[XGBTables], str] | None = None, quantization=None) -> XGBSearchResult:
     """Search for the most accurate XGBoost model (on the validation rows) whose size fits `budget_bytes`.
 
     `size_fn(tables)` gives a model's size in bytes (default: its flash tables); `max_trials` and
     `time_limit` (seconds) bound the search (at least one trial always runs). `latency_fn(tables)`: a
     model's priced latency, held to `latency_budget` when given, and the selection's speed; `layout_fn(tables)`
-    names the layout those are of (`xgb_plan.planned_layout`; default "table"). Deterministic for a given
-    seed, trial limit and machine-independent inputs (a time limit can cut the search at a different
-    trial on a slower machine)."""
+    names the layout those are of (`xgb_plan.planned_layout`; default "table"). `quantization` (int16): the
+    firmware reads its integers, so candidates are priced, and the result's tables are, in the integer form
+    (`xgb_integer.integer_tables`; it trains on the float rows given, what they stand for). Deterministic for
+    a given seed, trial limit and machine-independent inputs (a time limit can cut the search short)."""
     import xgboost as xgb
 
     y_train = np.asarray(y_train, np.int64)
@@ -180,11 +190,12 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
         raise BaselineError("XGBoost needs training rows of at least two classes")
     if X_val.shape[0] == 0:
         raise BaselineError("XGBoost's search needs validation rows")
-    size_fn = size_fn or (lambda tables: tables.table_bytes)
     job = {"X_train": np.asarray(X_train, np.float32), "y_train": y_train, "y_val": np.asarray(y_val, np.int64),
            "dval": xgb.DMatrix(X_val), "classes": num_classes, "margins": 1 if num_classes == 2 else num_classes,
-           "budget": budget_bytes, "size_fn": size_fn, "seed": seed, "nthread": nthread, "latency_fn": latency_fn,
-           "layout_fn": layout_fn, "latency_budget": latency_budget if latency_fn else None}
+           "budget": budget_bytes, "size_fn": size_fn or (lambda tables: tables.table_bytes), "seed": seed,
+           "nthread": nthread, "latency_fn": latency_fn,
+           "layout_fn": layout_fn, "latency_budget": latency_budget if latency_fn else None,
+           "quantization": quantization}
     start = time.monotonic()
     candidates, fitting, trials, smallest = [], [], 0, None
     for depth, lr, max_bin in _grid(depths, learning_rates, max_bins, seed):
@@ -210,8 +221,8 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
     best, best_booster = fitting[choose(items, len(job["y_val"]))]
     chosen = best_booster[: best.rounds]
     model = parse_booster(chosen)
-    tables = pack(model)
-    if size_fn(tables) != best.size_bytes:
+    tables = _tables(job, model)
+    if job["size_fn"](tables) != best.size_bytes:
         raise BaselineError("XGBoost model size changed after slicing the booster (internal error)")
     return XGBSearchResult(best, chosen, model, tables, candidates, trials, time.monotonic() - start,
                            fitting[most_accurate(items)][0])
