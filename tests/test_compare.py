@@ -11,7 +11,7 @@ pytest.importorskip("torch", reason="training needs torch")
 
 from dwn_mcu.budget_search import DWNShape, search_dwn  # noqa: E402
 from dwn_mcu.cli import main  # noqa: E402
-from dwn_mcu.compiler import BudgetError  # noqa: E402
+from dwn_mcu.compiler import Budget, BudgetError  # noqa: E402
 from dwn_mcu.data import stratified_split  # noqa: E402
 from tests.conftest import shared_dataset  # noqa: E402
 from target_tools import require_target  # noqa: E402
@@ -44,12 +44,13 @@ def test_budget_search_keeps_the_model_inside_the_budget_by_the_elf():
     from dwn_mcu.compiler.lower import lower
 
     nano = get_board("nano")
-    assert make_plan(r.model, nano, layout=r.layout, check_budget=False).model_flash == r.best.flash
-    again = lower(r.model, nano, layout=r.layout, check_budget=False).model  # what `build` will do to it
-    assert make_plan(again, nano, layout=r.layout, check_budget=False).model_flash == r.best.flash
+    budget = Budget(r.flash_budget, r.ram_budget)  # the planner's choices (the encoder) are the budget's
+    assert make_plan(r.model, nano, layout=r.layout, check_budget=False, budget=budget).model_flash == r.best.flash
+    again = lower(r.model, nano, budget, layout=r.layout, check_budget=False).model  # what `build` will do to it
+    assert make_plan(again, nano, layout=r.layout, check_budget=False, budget=budget).model_flash == r.best.flash
     X_test, _ = ds.test_split()
-    res = verify_on_target(r.model, "avr", X_test[:40], render_model_sources(r.model, "nano", "dwn_model", r.layout),
-                           "dwn_model")
+    sources = render_model_sources(r.model, "nano", "dwn_model", r.layout, budget=budget)
+    res = verify_on_target(r.model, "avr", X_test[:40], sources, "dwn_model")
     assert res.ok and res.model_size.flash <= 2000
 
 
