@@ -34,6 +34,7 @@ def job_for(data, board, seed: int, time_limit: float):
     Xf, Xi = inputs["float"]["train"], inputs["int16"]["train"]
     say = lambda m: print(f"[{data.name}] {m}", file=sys.stderr, flush=True)  # noqa: E731
     return {"board": board, "ram_budget": model_budgets(board)[1], "latency": None, "emulate": True, "say": say,
+            "quantization": inputs["quantization"],
             "Xt": inputs["float"]["test"], "Xt_int16": inputs["int16"]["test"], "yt": yt, "classes": data.num_classes,
             "split": (Xf[~val], y[~val], Xf[val], y[val]), "int16_split": (Xi[~val], y[~val], Xi[val], y[val]),
             "xgb_kwargs": {"time_limit": time_limit, "seed": seed},
@@ -50,9 +51,10 @@ def xgb_rows(job: dict, budget: int) -> list:
     xgb, pred, em, _ = _fit_xgb(job, budget)
     rows = [("XGBoost (layout chosen)", xgb.best.shape(), float(np.mean(pred[0] == job["yt"])), None, em)]
     table = train_xgboost(*job["split"], job["classes"], budget, size_fn=planned_flash(job["board"]),
-                          latency_fn=lambda t: xgb_latency(t, job["board"].arch, "table"), **job["xgb_kwargs"])
-    pred = _xgb_classes(table.booster, job["Xt"], job["classes"])
-    em = _emulate_xgb(table.tables, job["board"], job["Xt"], pred, "table")
+                          latency_fn=lambda t: xgb_latency(t, job["board"].arch, "table"),
+                          quantization=job["quantization"], **job["xgb_kwargs"])
+    pred = _xgb_classes(table.booster, job["Xt"], job["classes"])  # its firmware reads the int16 rows, as compare's
+    em = _emulate_xgb(table.tables, job["board"], job["Xt_int16"], pred, "table")
     rows.append(("XGBoost (table only)", table.best.shape(), float(np.mean(pred[0] == job["yt"])), None, em))
     return rows
 
