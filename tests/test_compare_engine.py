@@ -130,6 +130,38 @@ def test_compare_engine_options_are_one_line_errors(tmp_path, capsys):
     assert "invalid choice: 'spark'" in capsys.readouterr().err
 
 
+def test_an_xgboost_trial_prices_the_integer_form_it_is_given():
+    """With a quantization an XGBoost trial prices the int16 firmware, as compare's XGBoost search does:
+    its tables are `xgb_integer.integer_tables` of the booster (no uint32 keys: smaller, fewer cycles)."""
+    import xgboost as xgb
+
+    from dwn_mcu.baselines.xgb_export import pack, parse_booster
+    from dwn_mcu.baselines.xgb_integer import integer_tables
+    from dwn_mcu.baselines.xgb_plan import footprint
+    from dwn_mcu.compiler import get_board
+    from dwn_mcu.integer_inputs import Quantization
+    from dwn_mcu.latency import xgb_latency
+    from dwn_mcu.search.trial import run_trial
+
+    Xtr, ytr, Xv, yv = _rows()
+    q = Quantization.fit(Xtr, "int16")
+    Ftr, Fv = q.features(q.rows(Xtr)), q.features(q.rows(Xv))
+    spec = {"number": 0, "family": "xgboost", "seed": 3, "board": "nano", "flash_budget": 2048,
+            "ram_budget": 1500, "epochs": 1, "patience": 1,
+            "params": {"depth": 3, "learning_rate": 0.3, "max_bin": 32, "rounds": 4}}
+    data = {"X_train": Ftr, "y_train": ytr, "X_val": Fv, "y_val": yv, "num_classes": 2}
+    as_float, raw = run_trial(spec, data)
+    as_int, raw_int = run_trial(spec, {**data, "quantization": q})
+    assert raw == raw_int and as_int["val_accuracy"] == as_float["val_accuracy"]  # the same booster
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    tables = integer_tables(pack(parse_booster(booster)), q)
+    assert not tables.is_float
+    assert (as_int["flash"], as_int["latency"]) == (footprint(tables, get_board("nano")).model_flash,
+                                                    xgb_latency(tables, "avr"))
+    assert as_int["flash"] < as_float["flash"] and as_int["latency"] < as_float["latency"]
+
+
 def test_the_engine_prices_the_integer_input_model_compare_builds(tmp_path):
     from dwn_mcu.integer_inputs import Quantization
 

@@ -17,8 +17,8 @@ from ..compiler.budget import Budget
 
 def run_trial(spec: dict, data: dict) -> tuple:
     """The trial `spec` (family, params, seed, board, budgets, epochs) on `data` (X_train, y_train, X_val,
-    y_val, num_classes; optionally `quantization`, an `integer_inputs.Quantization`: a DWN is priced as the
-    integer-input model the firmware reads, and kept as trained)."""
+    y_val, num_classes; optionally `quantization`, an `integer_inputs.Quantization`: each family is priced
+    as the integer-input model the firmware reads, and kept as trained)."""
     budget = Budget(spec["flash_budget"], spec["ram_budget"], spec.get("latency_budget"))
     if spec["family"] == "dwn":
         return _dwn(spec, data, budget)
@@ -66,7 +66,7 @@ def _xgb(spec: dict, data: dict, budget: Budget) -> tuple:
     from ..baselines.xgb_plan import footprint
     from ..baselines.xgb_train import _classes, _objective
     from ..compiler import get_board
-    from ..latency import can_price, xgb_latency
+    from ..latency import can_price, xgb_family, xgb_latency
 
     p, board, classes = spec["params"], get_board(spec["board"]), data["num_classes"]
     params = {**_objective(classes), "max_depth": int(p["depth"]), "eta": float(p["learning_rate"]),
@@ -75,8 +75,13 @@ def _xgb(spec: dict, data: dict, budget: Budget) -> tuple:
     booster = xgb.train(params, xgb.DMatrix(data["X_train"], label=data["y_train"]),
                         num_boost_round=int(p["rounds"]))
     tables = pack(parse_booster(booster))
+    q = data.get("quantization")  # priced as the integer-input firmware (`xgb_integer`), as compare's search
+    if q is not None:
+        from ..baselines.xgb_integer import integer_tables
+
+        tables = integer_tables(tables, q)
     plan = footprint(tables, board)
-    latency = xgb_latency(tables, board.arch) if can_price(board.arch, "xgboost") else None
+    latency = xgb_latency(tables, board.arch) if can_price(board.arch, xgb_family(tables)) else None
     fits = plan.model_flash <= budget.flash and plan.model_ram <= budget.ram and \
         (budget.latency is None or (latency is not None and latency <= budget.latency))
     pred = _classes(booster, xgb.DMatrix(data["X_val"]), classes, int(p["rounds"]))
