@@ -15,7 +15,8 @@ same firmware gives the same constants. Rerun after any change to the templates:
     PYTHONPATH=$PWD python bench/calibrate_latency.py --families xgboost_inline emlearn forest   # the others kept
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD python bench/calibrate_latency.py --check M.dwn
 
-Families: dwn, xgboost (table layout), xgboost_inline, their int16-input forms xgboost_int16 and
+Families: dwn (one corpus run fits both DWN families: `dwn` on the float32-input models, `dwn_int` on the
+integer-input ones, `latency.dwn_family`), xgboost (table layout), xgboost_inline, their int16-input forms xgboost_int16 and
 xgboost_inline_int16 (`baselines.xgb_integer`, what `compare` builds), emlearn and forest (inline scikit-learn trees of
 TREE_SHAPES on random int16 rows; their price weights each path by the training rows reaching its leaf).
 """
@@ -38,7 +39,7 @@ from dwn_mcu.compiler.lower import lower
 from dwn_mcu.compiler.render import render_library
 from dwn_mcu.frozen import INPUT_TYPES
 from dwn_mcu.integer_inputs import to_integer_model
-from dwn_mcu.latency import dwn_features, xgb_features
+from dwn_mcu.latency import dwn_family, dwn_features, xgb_features
 from dwn_mcu.synthetic import random_model
 from dwn_mcu.targets.toolchains import TargetError
 
@@ -61,6 +62,14 @@ DWN_SHAPES = [
     (10, [0, 12, 0, 0, 0, 6, 0, 0, 3, 0], (12,), 6, 3, "int16"),
     (9, [0, 5, 0, 4, 0, 0, 7, 0, 3], (12,), 4, 3, "float32"), (8, [0, 6, 0, 0, 8, 0, 2, 0], (12,), 4, 2, "float32"),
     (8, 12, (36, 12), [6, 3], 3, "uint8"), (3, 24, (28,), 4, 2, "int8"), (16, 4, (90,), 6, 10, "f16"),
+    # the trained models compare chooses at 2 KB and a few hundred cycles, int16 as compare builds them: a
+    # handful of n = 4 LUTs, one to seven thresholds on each feature they read (the optimizer's leavings)
+    (14, [0, 0, 3, 0, 3, 2, 1, 1, 1, 2, 0, 1, 2, 1], (6,), 4, 2, "int16"),
+    (8, [0, 6, 1, 4, 2, 3, 5, 1], (6,), 4, 2, "int16"), (9, [2, 1, 0, 3, 1, 2, 0, 2, 1], (6,), 4, 2, "int16"),
+    (2, [5, 7], (14,), 4, 2, "int16"), (5, [8, 6, 7, 5, 9], (22,), 4, 2, "int16"),
+    (19, [0, 2, 0, 1, 3, 0, 0, 2, 1, 0, 4, 1, 0, 2, 0, 3, 1, 0, 2], (14,), 4, 7, "int16"),
+    # and at 2-8 KB: tens of LUTs over a few features, or over many
+    (5, [20, 14, 18, 12, 16], (28,), 4, 2, "int16"), (19, 6, (49,), 4, 7, "int16"),
 ]
 #: (dataset, thresholds per feature at most, LUTs per class per layer, n, float16 grid): random LUTs over
 #: thresholds at the quantiles of a real dataset's features (as a thermometer fit puts them: uneven
@@ -237,7 +246,7 @@ def corpus(arch: str, say, families=FAMILIES) -> dict:
     """{family: [(features, median, label)]} measured on `arch`'s emulator, for each of `families`."""
     out = {}
     if "dwn" in families:
-        out["dwn"] = _dwn_corpus(arch, say)
+        out.update(_dwn_corpus(arch, say))
     for family, (layout, input_type) in XGB_FAMILIES.items():
         if family not in families or (layout == "inline" and ARCHITECTURES[arch].inline_lib_code is None):
             continue
@@ -252,11 +261,13 @@ def corpus(arch: str, say, families=FAMILIES) -> dict:
     return out
 
 
-def _dwn_corpus(arch: str, say) -> list:
-    rows = []
+def _dwn_corpus(arch: str, say) -> dict:
+    """{latency family: rows}: each model's rows go to its input type's family (`latency.dwn_family`)."""
+    out = {"dwn": [], "dwn_int": []}
     models = [(shape, dwn_model(100 + i, *shape)) for i, shape in enumerate(DWN_SHAPES)]
     models += [(shape, data_model(300 + i, *shape)) for i, shape in enumerate(DATA_SHAPES)]
     for shape, made in models[: len(DWN_SHAPES)]:  # random LUTs, every one in diagram form
+        rows = out[dwn_family(made[0].input_type)]
         try:
             rows.append((*measure_dwn(*made, arch, "unrolled", all_diagrams=True), f"{shape} all diagrams"))
         except TargetError as exc:  # random 8-input LUTs as diagrams outgrow AVR's 32 KB: left out
@@ -270,9 +281,11 @@ def _dwn_corpus(arch: str, say) -> list:
             say(f"{shape}: dataset not found, left out")
             continue
         model, X = made
-        # every model with the planner's encoder (immediate where it fits), every other one also with the
-        # threshold-table encoder (what a tight flash budget gets)
-        for layout, encoder in [(lay, enc) for lay in ("table", "unrolled") for enc in (None, "table")[: 2 - i % 2]]:
+        rows = out[dwn_family(model.input_type)]
+        both = 2 if model.input_type != "float32" else 2 - i % 2  # the smaller integer corpus: every variant
+        # every model with the planner's encoder (immediate where it fits), every other float one also with
+        # the threshold-table encoder (what a tight flash budget gets)
+        for layout, encoder in [(lay, enc) for lay in ("table", "unrolled") for enc in (None, "table")[:both]]:
             rows.append((*measure_dwn(model, X, arch, layout, encoder), f"{shape} {layout} {encoder or ''}"))
             say(f"{arch} DWN {shape} {layout} {encoder or ''}: {rows[-1][1]:.0f}")
         # the same shape with few-input LUTs: the diagram form's LUTs and nodes
@@ -280,11 +293,11 @@ def _dwn_corpus(arch: str, say) -> list:
         say(f"{arch} DWN {shape} unrolled, few-input LUTs: {rows[-1][1]:.0f}")
         # trained-like: don't-care inputs removed by the exact passes, mixed input counts (both layouts
         # for every other model)
-        for layout in ("unrolled", "table")[: 2 - i % 2]:
+        for layout in ("unrolled", "table")[:both]:
             rows.append((*measure_dwn(mixed_count_tables(model, 11 + i), X, arch, layout, optimize=True),
                          f"{shape} {layout} mixed counts"))
             say(f"{arch} DWN {shape} {layout}, mixed counts (optimized): {rows[-1][1]:.0f}")
-    return rows
+    return out
 
 
 #: (features, classes, estimator kind, depth, trees): emlearn's and our forest's inline trees

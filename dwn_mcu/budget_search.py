@@ -108,9 +108,10 @@ def _unit(board) -> str:
 
 def _latency(program) -> int | None:
     """The program's priced latency; None where its architecture is not calibrated."""
-    from .latency import can_price, program_latency
+    from .latency import can_price, dwn_family, program_latency
 
-    return program_latency(program) if can_price(program.plan.board.arch, "dwn") else None
+    family = dwn_family(program.model.input_type)
+    return program_latency(program) if can_price(program.plan.board.arch, family) else None
 
 
 def _within(program, budget: Budget) -> tuple:
@@ -322,9 +323,9 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
     start = time.monotonic()
     candidates = []
     if latency_budget is not None:
-        from .latency import check_calibrated
+        from .latency import check_calibrated, dwn_family
 
-        check_calibrated(board.arch, "dwn")
+        check_calibrated(board.arch, dwn_family(quantization.input_type if quantization else "float32"))
     input_type = quantization.input_type if quantization else "float32"
     order = _order(shapes, F, num_classes, board, flash_budget, ram_budget, grid, candidates, latency_budget,
                    input_type)
