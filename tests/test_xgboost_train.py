@@ -73,3 +73,8 @@ def test_impossible_budget_and_one_class_are_clear_errors():
         train_xgboost(Xt, yt, Xv, yv, 2, 8, depths=(1,), learning_rates=(0.3,), max_bins=(16,))
     with pytest.raises(BaselineError, match="two classes"):
         train_xgboost(Xt, np.zeros_like(yt), Xv, yv, 2, 1000)
+    # under a latency budget the error says what the fastest model tried is priced, the binding budget
+    with pytest.raises(BaselineError, match=r"within 50 \(priced latency\): the smallest tried takes \d+ bytes, "
+                                            r"the fastest 120 priced$"):
+        train_xgboost(Xt, yt, Xv, yv, 2, 100_000, depths=(1, 2), learning_rates=(0.3,), max_bins=(16,),
+                      latency_fn=lambda tables: 100 + 20 * tables.num_trees, latency_budget=50)

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from ..selection import choose, most_accurate
-from . import BaselineError
+from . import BaselineError, nothing_fits
 from .emlearn_export import EmlearnModel, convert
 
 TREE_DEPTHS = (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
@@ -159,10 +159,7 @@ def train_emlearn(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
             progress(f"{what} trial {trials}: {kind}, depth {depth}, leaves {leaves}; best so far "
                      f"{best.val_accuracy:.4f} ({best.shape()}, {best.size_bytes} B)")
     if not fitting:
-        smallest = min(c.size_bytes for c in candidates)
-        within = "" if job["latency_budget"] is None else f" within {latency_budget} (priced latency)"
-        raise BaselineError(f"no {what} model fits in {budget_bytes} bytes{within} (the smallest tried takes "
-                            f"{smallest} bytes)")
+        raise nothing_fits(what, budget_bytes, job["latency_budget"], candidates)
     best, best_model = fitting[choose(_items(fitting), len(job["y_val"]))]
     return EmlearnSearchResult(best, best_model, candidates, trials, time.monotonic() - start,
                                fitting[most_accurate(_items(fitting))][0])

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from ..selection import choose, most_accurate
-from . import BaselineError
+from . import BaselineError, nothing_fits
 from .xgb_export import XGBModel, XGBTables, pack, parse_booster
 
 DEFAULT_DEPTHS = (1, 2, 3, 4, 5, 6, 8)
@@ -132,7 +132,7 @@ def _tables(job: dict, model) -> XGBTables:
 
 def _trial(job: dict, depth: int, lr: float, max_bin: int):
     """Train one configuration and score its fitting round counts: (booster, candidates, most rounds
-    that fit, size of one round); no round fitting gives most rounds 0."""
+    that fit); no round fitting gives most rounds 0 and the one-round model as the only candidate."""
     import xgboost as xgb
 
     params = {**_objective(job["classes"]), "max_depth": depth, "eta": lr, "max_bin": max_bin,
@@ -156,15 +156,14 @@ def _trial(job: dict, depth: int, lr: float, max_bin: int):
         return sizes[k][0] <= job["budget"] and (job["latency_budget"] is None or latency <= job["latency_budget"])
 
     if not fits(1):
-        return booster, [_candidate(depth, lr, max_bin, 1, job["margins"], sizes[1], float("nan"), False)], 0, \
-            size_of(1)
+        return booster, [_candidate(depth, lr, max_bin, 1, job["margins"], sizes[1], float("nan"), False)], 0
     lo = _largest_fit(fits, model.num_rounds)
     cands = []
     for k in _round_grid(lo):
         size_of(k)
         acc = float(np.mean(_classes(booster, job["dval"], job["classes"], k) == job["y_val"]))
         cands.append(_candidate(depth, lr, max_bin, k, job["margins"], sizes[k], acc, True))
-    return booster, cands, lo, size_of(1)
+    return booster, cands, lo
 
 
 def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes: int, *,
@@ -197,16 +196,15 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
            "layout_fn": layout_fn, "latency_budget": latency_budget if latency_fn else None,
            "quantization": quantization}
     start = time.monotonic()
-    candidates, fitting, trials, smallest = [], [], 0, None
+    candidates, fitting, trials = [], [], 0
     for depth, lr, max_bin in _grid(depths, learning_rates, max_bins, seed):
         if (max_trials is not None and trials >= max_trials) or \
                 (trials and time_limit is not None and time.monotonic() - start > time_limit):
             break
         trials += 1
-        booster, cands, lo, one_round = _trial(job, depth, lr, max_bin)
+        booster, cands, lo = _trial(job, depth, lr, max_bin)
         candidates += cands
         if not lo:
-            smallest = min(smallest or one_round, one_round)
             continue
         fitting += [(cand, booster) for cand in cands]
         if progress:
@@ -214,9 +212,7 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
             progress(f"trial {trials}: depth {depth}, lr {lr:g}, {max_bin} bins: up to {lo} rounds fit; "
                      f"best so far {best.val_accuracy:.4f} ({best.shape()}, {best.size_bytes} B)")
     if not fitting:
-        within = "" if job["latency_budget"] is None else f" within {latency_budget} (priced latency)"
-        raise BaselineError(f"no XGBoost model fits in {budget_bytes} bytes{within} (the smallest tried takes "
-                            f"{smallest} bytes)")
+        raise nothing_fits("XGBoost", budget_bytes, job["latency_budget"], candidates)
     items = _items(fitting)
     best, best_booster = fitting[choose(items, len(job["y_val"]))]
     chosen = best_booster[: best.rounds]
