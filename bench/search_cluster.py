@@ -149,7 +149,10 @@ def main(argv=None) -> None:
     p.add_argument("--trials", type=int, default=8, help="trials per family")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--epochs", type=int, default=3)
-    run(p.parse_args(argv))
+    args = p.parse_args(argv)
+    # a SIGTERM (a timeout, a scheduler) unwinds like Ctrl-C, so run()'s finally stops the nodes it started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    run(args)
 
 
 if __name__ == "__main__":
