@@ -260,6 +260,12 @@ def _latency_row(row: dict) -> str:
                    f"| {'yes' if row['dwn_timed_acc'] >= row['xgb_acc'] else 'no'} |")
 
 
+def _in_dataset_order(rows: dict) -> list:
+    """The items of {(dataset, budget): ...} in DATASETS' order (others last), then by budget."""
+    order = {name: i for i, name in enumerate(DATASETS)}
+    return sorted(rows.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1]))
+
+
 def latency_summary(out_dir) -> str:
     """Every latency_matched.json under out_dir (runs split over processes write one each), per dataset and
     budget over seeds: XGBoost's mean test accuracy, the mean of the DWN chosen under both budgets (over
@@ -273,8 +279,7 @@ def latency_summary(out_dir) -> str:
     out = ["| dataset | budget B | seeds | XGBoost mean acc | DWN (both budgets) mean acc | seeds a DWN fits "
            "| seeds DWN >= XGB | DWN/XGB cycles at equal flash (median) |", "| --- " * 8 + "|"]
     met, stretch, cells = {}, {}, 0
-    order = {name: i for i, name in enumerate(DATASETS)}
-    for (name, budget), by_seed in sorted(rows.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
+    for (name, budget), by_seed in _in_dataset_order(rows):
         runs = [by_seed[s] for s in sorted(by_seed)]
         fit = [r for r in runs if r["dwn_timed_acc"] is not None]
         xgb = 100 * np.mean([r["xgb_acc"] for r in runs])
@@ -304,8 +309,7 @@ def summary(out_dir) -> str:
            "| XGB flash B | XGB cycles | winner |", "| --- " * 12 + "|"]
     agg = ["| dataset | budget B | seeds | DWN acc (mean ± sd) | XGBoost acc (mean ± sd) | DWN wins | XGBoost wins "
            "| equal acc | DWN cycles / XGBoost cycles (median of seeds) |", "| --- " * 9 + "|"]
-    order = {name: i for i, name in enumerate(DATASETS)}
-    for (name, budget), runs in sorted(rows.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
+    for (name, budget), runs in _in_dataset_order(rows):
         acc = {f: np.array([100 * e[f]["test_accuracy"] for _, e, _ in runs]) for f in ("DWN", "XGBoost")}
         ratio = np.median([e["DWN"]["emulator"]["cycles"]["median"] / e["XGBoost"]["emulator"]["cycles"]["median"]
                            for _, e, _ in runs])

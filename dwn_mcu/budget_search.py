@@ -322,11 +322,11 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
     grid = train_kwargs["threshold_grid"]
     start = time.monotonic()
     candidates = []
+    input_type = quantization.input_type if quantization else "float32"
     if latency_budget is not None:
         from .latency import check_calibrated, dwn_family
 
-        check_calibrated(board.arch, dwn_family(quantization.input_type if quantization else "float32"))
-    input_type = quantization.input_type if quantization else "float32"
+        check_calibrated(board.arch, dwn_family(input_type))
     order = _order(shapes, F, num_classes, board, flash_budget, ram_budget, grid, candidates, latency_budget,
                    input_type)
     best = _Best(board, Budget(flash_budget, ram_budget, latency_budget), X_val, y_val, candidates, quantization)

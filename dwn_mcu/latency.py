@@ -218,7 +218,8 @@ def dwn_family(input_type: str) -> str:
     """The latency family of a DWN reading `input_type`: float32 inputs ("dwn": keys, float16 or float32
     searches) and integer inputs ("dwn_int": compared as they come) are fitted apart by
     bench/calibrate_latency.py, as XGBoost's int16 form is (`xgb_family`). One fit over both priced the
-    small int16 models compare chooses at 2 KB 16-57% over simavr, what the larger float ones' costs left."""
+    small int16 models compare chooses at 2 KB 41-53% over simavr (BENCHMARKS.md), what the larger float
+    ones' costs left."""
     return "dwn" if input_type == "float32" else "dwn_int"
 
 

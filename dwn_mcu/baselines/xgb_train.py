@@ -120,14 +120,14 @@ def _largest_fit(fits: Callable[[int], bool], num_rounds: int) -> int:
     return lo
 
 
-def _tables(job: dict, model) -> XGBTables:
+def firmware_tables(model, quantization=None) -> XGBTables:
     """The tables the firmware holds: `model` packed, in its integer form for integer inputs."""
     tables = pack(model)
-    if job["quantization"] is None:
+    if quantization is None:
         return tables
     from .xgb_integer import integer_tables
 
-    return integer_tables(tables, job["quantization"])
+    return integer_tables(tables, quantization)
 
 
 def _trial(job: dict, depth: int, lr: float, max_bin: int):
@@ -144,7 +144,7 @@ def _trial(job: dict, depth: int, lr: float, max_bin: int):
 
     def size_of(k):
         if k not in sizes:
-            tables = _tables(job, model.first_rounds(k))
+            tables = firmware_tables(model.first_rounds(k), job["quantization"])
             latency = job["latency_fn"](tables) if job["latency_fn"] else None
             sizes[k] = (job["size_fn"](tables), tables.table_bytes, latency,
                         job["layout_fn"](tables) if job["layout_fn"] else "table")
@@ -217,7 +217,7 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
     best, best_booster = fitting[choose(items, len(job["y_val"]))]
     chosen = best_booster[: best.rounds]
     model = parse_booster(chosen)
-    tables = _tables(job, model)
+    tables = firmware_tables(model, job["quantization"])
     if job["size_fn"](tables) != best.size_bytes:
         raise BaselineError("XGBoost model size changed after slicing the booster (internal error)")
     return XGBSearchResult(best, chosen, model, tables, candidates, trials, time.monotonic() - start,

@@ -62,9 +62,9 @@ def _dwn(spec: dict, data: dict, budget: Budget) -> tuple:
 def _xgb(spec: dict, data: dict, budget: Budget) -> tuple:
     import xgboost as xgb
 
-    from ..baselines.xgb_export import pack, parse_booster
+    from ..baselines.xgb_export import parse_booster
     from ..baselines.xgb_plan import footprint
-    from ..baselines.xgb_train import _classes, _objective
+    from ..baselines.xgb_train import _classes, _objective, firmware_tables
     from ..compiler import get_board
     from ..latency import can_price, xgb_family, xgb_latency
 
@@ -74,12 +74,7 @@ def _xgb(spec: dict, data: dict, budget: Budget) -> tuple:
               "verbosity": 0}
     booster = xgb.train(params, xgb.DMatrix(data["X_train"], label=data["y_train"]),
                         num_boost_round=int(p["rounds"]))
-    tables = pack(parse_booster(booster))
-    q = data.get("quantization")  # priced as the integer-input firmware (`xgb_integer`), as compare's search
-    if q is not None:
-        from ..baselines.xgb_integer import integer_tables
-
-        tables = integer_tables(tables, q)
+    tables = firmware_tables(parse_booster(booster), data.get("quantization"))  # as compare's search prices
     plan = footprint(tables, board)
     latency = xgb_latency(tables, board.arch) if can_price(board.arch, xgb_family(tables)) else None
     fits = plan.model_flash <= budget.flash and plan.model_ram <= budget.ram and \
