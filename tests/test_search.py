@@ -25,6 +25,7 @@ from dwn_mcu.search.pareto import front  # noqa: E402
 from dwn_mcu.search.records import ResumeError, read_trials, to_csv  # noqa: E402
 from dwn_mcu.search.space import trial_seed  # noqa: E402
 from dwn_mcu.search.trial import run_trial  # noqa: E402
+from tests.conftest import shared_dataset  # noqa: E402
 
 TIMING = ("seconds", "cpu_seconds", "worker")
 
@@ -340,6 +341,7 @@ def test_ctrl_c_keeps_the_finished_trials_and_stops_the_workers(tmp_path):
 def test_train_board_on_the_engine_writes_the_chosen_trial(tmp_path, capsys):
     from dwn_mcu.model_file import load
 
+    shared_dataset("banana")  # skips with the reason in a clone without the shared datasets
     out, folder = tmp_path / "m.dwn", tmp_path / "search"
     assert main(["train", "--dataset", "banana", "--board", "nano", "--flash-budget", "2048", "--engine", "ray", "--trials", "2",
                  "--epochs", "1", "--quiet", "--search-dir", str(folder), "-o", str(out)]) == 0
@@ -357,6 +359,7 @@ def test_train_board_on_the_engine_writes_the_chosen_trial(tmp_path, capsys):
 
 
 def test_train_engine_options_need_the_engine(tmp_path, capsys):
+    shared_dataset("banana")
     assert main(["train", "--dataset", "banana", "--board", "nano", "--address", "127.0.0.1:1",
                  "-o", str(tmp_path / "m.dwn")]) == 2
     assert "need --board and --engine ray" in capsys.readouterr().err
@@ -374,6 +377,7 @@ def test_the_cli_starts_without_ray_or_optuna():
 
 
 def test_cli_search_prints_a_line_per_trial_and_the_front(tmp_path, capsys):
+    shared_dataset("banana")
     out = tmp_path / "s"
     assert main(["search", "--dataset", "banana", "--board", "nano", "--families", "xgboost", "--trials", "2",
                  "--cpus", "1", "-o", str(out)]) == 0
