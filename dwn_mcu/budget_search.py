@@ -5,6 +5,9 @@ Shapes come in families (n, bits per feature, one or two layers). For each famil
 whose estimate fits is found by bisection, and the family is tried at that width and at halves of it:
 the biggest model a budget allows is not always the best (small datasets overfit), but a family's
 largest fit is the likeliest winner, so every family's largest is trained before any family's half.
+Where those leave trials to spare (a tight latency budget fits a few LUTs of a few families), the
+families of fewer LUT inputs (FILL_LUT_INPUTS) follow: cheaper LUTs, so more of them within the cycles.
+Every trial takes at least MIN_STEPS optimizer steps (`schedule`).
 An estimate is the planner's size (`dwn_mcu.compiler.make_plan`) of a random model of the shape with
 the thresholds no LUT reads removed, in the fastest layout that fits. Training uses thresholds on the
 float16 grid (stored in 16 bits where that pays). Every trained model goes through the exact optimizer
@@ -39,6 +42,8 @@ from .synthetic import random_model
 DEFAULT_LUT_INPUTS = (6, 4)
 DEFAULT_BITS = (64, 32)
 DEFAULT_LAYERS = (1, 2)
+FILL_LUT_INPUTS = (3, 2)  # tried after the default families when those leave trials to spare
+MIN_STEPS = 1000  # Adam steps a trial takes at least: what the default 40 epochs give phoneme
 SIZES_PER_FAMILY = 4  # a family's largest fitting width, then 1/2, 1/4, 1/8 of it
 MAX_LUTS = 4096  # widest last layer tried
 THRESHOLD_GRID = "float16"
@@ -227,12 +232,18 @@ def default_shapes(num_features: int, num_classes: int, board, flash_budget: int
 
 
 def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budget: int, grid, candidates: list,
-           latency_budget: int | None = None, input_type: str = "float32"):
-    """The shapes to train, in order: `default_shapes`, or those of `shapes` whose estimate fits (the others
-    go to `candidates`, untrained). BudgetError when none fits."""
+           latency_budget: int | None = None, input_type: str = "float32", max_trials: int | None = None):
+    """The shapes to train, in order: `default_shapes` (then its FILL_LUT_INPUTS families, where fewer than
+    `max_trials` shapes fit), or those of `shapes` whose estimate fits (the others go to `candidates`,
+    untrained). BudgetError when none fits."""
     if shapes is None:
-        order = default_shapes(F, num_classes, board, flash_budget, ram_budget, threshold_grid=grid,
-                               latency_budget=latency_budget, input_type=input_type)
+        def shapes_of(lut_inputs):
+            return default_shapes(F, num_classes, board, flash_budget, ram_budget, lut_inputs=lut_inputs,
+                                  threshold_grid=grid, latency_budget=latency_budget, input_type=input_type)
+
+        order = shapes_of(DEFAULT_LUT_INPUTS)
+        if max_trials is None or len(order) < max_trials:
+            order += [s for s in shapes_of(FILL_LUT_INPUTS) if s not in order]
     else:
         order = []
         for s in shapes:
@@ -248,7 +259,7 @@ def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budge
         c = min(candidates, key=lambda c: c.flash)
         smallest = DWNShape(c.lut_inputs, c.luts, c.bits)
     else:
-        smallest = DWNShape(min(DEFAULT_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
+        smallest = DWNShape(min(DEFAULT_LUT_INPUTS + FILL_LUT_INPUTS), (num_classes,), min(DEFAULT_BITS))
     need = _shortfall(smallest, F, num_classes, board, Budget(flash_budget, ram_budget, latency_budget), grid,
                       input_type)
     within = "" if latency_budget is None else f" within {latency_budget} {_unit(board)}"
@@ -290,9 +301,25 @@ class _Best:
         return self.kept[choose(self._items(), len(self.y_val))]
 
 
+def schedule(rows: int, epochs: int, patience: int, batch_size: int) -> tuple:
+    """(epochs, patience) of a trial on `rows` training rows: as given, or both times the smallest whole
+    factor that makes at least MIN_STEPS optimizer steps. A small training split takes few steps an epoch
+    (australian: 441 rows, 4 batches of 128, 120 steps in 30 epochs), and the few-LUT models of a tight
+    latency budget stop far from what they can reach: a 2-LUT australian model 68% test accuracy after 30
+    epochs, 86% after 150 (BENCHMARKS.md, "Trials of at least 1,000 steps"). Early stopping still ends a
+    trial that stops improving."""
+    steps = -(-rows // batch_size) * epochs
+    scale = max(1, -(-MIN_STEPS // steps))
+    return epochs * scale, patience * scale
+
+
 def _train(s: DWNShape, X_train, y_train, X_val, y_val, epochs, patience, seed, train_kwargs):
+    import inspect
+
     from .training.classifier import DWNClassifier  # imports torch
 
+    batch = train_kwargs.get("batch_size", inspect.signature(DWNClassifier).parameters["batch_size"].default)
+    epochs, patience = schedule(len(X_train), epochs, patience, batch)
     clf = DWNClassifier(luts=s.luts, lut_inputs=s.lut_inputs, bits=s.bits, epochs=epochs, patience=patience,
                         seed=seed, verbose=False, **train_kwargs)
     try:
@@ -328,7 +355,7 @@ def search_dwn(X_train, y_train, X_val, y_val, num_classes: int, board, flash_bu
 
         check_calibrated(board.arch, dwn_family(input_type))
     order = _order(shapes, F, num_classes, board, flash_budget, ram_budget, grid, candidates, latency_budget,
-                   input_type)
+                   input_type, max_trials)
     best = _Best(board, Budget(flash_budget, ram_budget, latency_budget), X_val, y_val, candidates, quantization)
     for s, model in incumbents:
         best.consider(s, model, 0.0)

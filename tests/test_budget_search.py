@@ -88,3 +88,28 @@ def test_a_search_on_integer_inputs_returns_the_integer_model_equal_to_the_float
     assert r.model.input_type == "int16" and r.trained.input_type == "float32"
     assert np.array_equal(r.model.scores(K[160:]), r.trained.scores(Xf[160:]))
     assert r.best.val_accuracy == float(np.mean(r.model.predict(K[160:]) == y[160:]))
+
+
+def test_a_tight_latency_budget_fills_spare_trials_with_the_fewer_input_families():
+    from dwn_mcu.budget_search import FILL_LUT_INPUTS, _order
+    from dwn_mcu.compiler import get_board
+
+    board = get_board("nano")
+    roomy = _order(None, 5, 2, board, 2048, 1828, "float16", [], max_trials=12)
+    assert len(roomy) >= 12 and {s.lut_inputs for s in roomy} == {6, 4}  # no trials to spare: no fill
+    tight = _order(None, 5, 2, board, 2048, 1828, "float16", [], latency_budget=200, max_trials=12)
+    plain = [s for s in tight if s.lut_inputs not in FILL_LUT_INPUTS]
+    assert len(plain) < 12 and tight[:len(plain)] == plain  # the default families first, as before
+    filled = tight[len(plain):]
+    assert filled and {s.lut_inputs for s in filled} <= set(FILL_LUT_INPUTS) and len(set(tight)) == len(tight)
+    assert all(estimate(s, 5, 2, board, 2048, 1828, latency_budget=200)[3] for s in tight)
+
+
+def test_a_trial_takes_at_least_min_steps_optimizer_steps():
+    from dwn_mcu.budget_search import MIN_STEPS, schedule
+
+    assert schedule(441, 30, 15, 128) == (270, 135)  # 4 batches an epoch: 120 steps, times 9
+    assert schedule(3458, 40, 15, 128) == (40, 15)  # 28 batches an epoch: 1,120 steps already
+    for rows in (1, 100, 1000, 5000):
+        epochs, patience = schedule(rows, 30, 15, 128)
+        assert epochs * -(-rows // 128) >= MIN_STEPS and epochs // 30 == patience // 15
