@@ -14,8 +14,8 @@ float16 grid (stored in 16 bits where that pays). Every trained model goes throu
 (`dwn_mcu.optimize`, what `build` runs) and is priced again, exactly as it will be built, so a model is
 kept only if it fits. A latency budget (`latency_budget`, the planner's price: `dwn_mcu.latency`) rejects
 shapes and models priced over it. Training stops at the trial or time limit; of the models that fit, the
-chosen one is the fastest within one standard error of the most accurate (`dwn_mcu.selection`, the rule
-XGBoost's search follows too); both are in the result.
+chosen one is the fastest within one standard error of the most accurate, or under a latency budget the
+most accurate (`dwn_mcu.selection`, the rule every family's search follows); both are in the result.
 (The planner's figures are estimates: `dwn_mcu.compare` checks the built ELF and searches again if needed.)
 """
 
@@ -86,7 +86,7 @@ class DWNSearchResult:
     flash_budget: int = 0
     ram_budget: int = 0
     latency_budget: int | None = None
-    most_accurate: DWNCandidate | None = None  # `best` is the fastest within one standard error of it
+    most_accurate: DWNCandidate | None = None  # `best` is it, or (no latency budget) the fastest within one SE
     trained: object = None  # the chosen float model as trained: an incumbent at larger budgets
 
     def table(self) -> list:
@@ -269,7 +269,8 @@ def _order(shapes, F: int, num_classes: int, board, flash_budget: int, ram_budge
 
 class _Best:
     """The trained models that fit so far; `leader` is the most accurate, `chosen()` the selection rule's
-    pick (`dwn_mcu.selection`: the fastest within one standard error of the most accurate).
+    pick (`dwn_mcu.selection`: the fastest within one standard error of the most accurate; under a latency
+    budget, the most accurate).
     `quantization` (an `integer_inputs.Quantization`): each model is priced and kept as the integer-input
     model it becomes (exactly the float model on the features the integers stand for)."""
 
@@ -298,7 +299,7 @@ class _Best:
         return self.kept[most_accurate(self._items())][0] if self.kept else None
 
     def chosen(self) -> tuple:
-        return self.kept[choose(self._items(), len(self.y_val))]
+        return self.kept[choose(self._items(), len(self.y_val), self.budget.latency)]
 
 
 def schedule(rows: int, epochs: int, patience: int, batch_size: int) -> tuple:

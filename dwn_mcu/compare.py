@@ -12,7 +12,8 @@ With a latency budget (`latency_budget`: the planner's price, `dwn_mcu.latency`)
 rejects candidates priced over it, and, emulated, a family whose chosen model measures over it is searched
 again with a lowered price (`_search_until_within`, the one loop of every family, as when its ELF
 overshoots the flash budget). All choose by one rule (`dwn_mcu.selection`: the fastest within one standard
-error of the most accurate on the validation rows); the report shows the most accurate and the chosen.
+error of the most accurate on the validation rows; under a latency budget, the most accurate); the report
+shows the most accurate and the chosen.
 The emulator is the board's architecture's target: simavr on AVR (cycles), QEMU on Cortex-M and RV32
 (instructions, said so in the report).
 

@@ -7,8 +7,8 @@ grows, as sklearn draws each tree's seed in order), so each (kind, depth) trial 
 by `size_fn` (default: `emlearn_plan.planned_flash(board)`, by building) and scored on the validation rows
 by emlearn's own predict, which is what the C computes (scikit-learn's accuracy is recorded beside it:
 emlearn's forests vote one class per tree). The best is the highest validation accuracy that fits, ties
-to the smaller model, then to the earlier candidate; with a latency price (`latency_fn`), the fastest
-within one standard error of it (`dwn_mcu.selection`, every family's rule). Inputs are int16 rows (`integer_inputs.quantize`).
+to the smaller model, then to the earlier candidate; with a latency price (`latency_fn`) and no latency
+budget, the fastest within one standard error of it (`dwn_mcu.selection`, every family's rule). Inputs are int16 rows (`integer_inputs.quantize`).
 
 The same search fits the `forest` family (`forest_train.train_forest`: our own inline C of the same
 scikit-learn estimators, `forest_export.convert`), with `convert_fn` and `what` naming it.
@@ -130,7 +130,8 @@ def train_emlearn(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
     `convert_fn(kind, estimator, features, classes)` makes the model (default emlearn's conversion);
     `what` names the family in messages. `latency_fn(model)`: its priced latency (`dwn_mcu.latency.
     tree_latency`), held to `latency_budget` when given; the chosen model is then the selection rule's
-    (`dwn_mcu.selection.choose`: the fastest within one standard error of the most accurate)."""
+    (`dwn_mcu.selection.choose`: the most accurate within the latency budget; without one, the fastest within
+    one standard error of the most accurate)."""
     y_train = np.asarray(y_train, np.int64)
     if num_classes < 2 or np.unique(y_train).size < 2:
         raise BaselineError(f"{what}'s trees need training rows of at least two classes")
@@ -160,7 +161,7 @@ def train_emlearn(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
                      f"{best.val_accuracy:.4f} ({best.shape()}, {best.size_bytes} B)")
     if not fitting:
         raise nothing_fits(what, budget_bytes, job["latency_budget"], candidates)
-    best, best_model = fitting[choose(_items(fitting), len(job["y_val"]))]
+    best, best_model = fitting[choose(_items(fitting), len(job["y_val"]), job["latency_budget"])]
     return EmlearnSearchResult(best, best_model, candidates, trials, time.monotonic() - start,
                                fitting[most_accurate(_items(fitting))][0])
 

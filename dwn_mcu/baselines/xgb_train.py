@@ -8,8 +8,8 @@ or whatever `size_fn` measures), sizes grow with `k`, so the largest prefix that
 bisection, and every prefix on a geometric grid up to it is scored on the validation rows. Every scored
 prefix is a recorded candidate. With `latency_fn` (a model's priced latency, `dwn_mcu.latency`) a
 prefix fits only within `latency_budget` too (latency grows with the rounds as size does), and the
-chosen one is the fastest within one standard error of the most accurate (`dwn_mcu.selection`, the DWN
-search's rule); without it, the most accurate that fits, ties to the smaller model, then the earlier.
+chosen one is the most accurate within `latency_budget` or, with no budget, the fastest within one
+standard error of the most accurate (`dwn_mcu.selection`, the DWN search's rule); without a price, the most accurate that fits, ties to the smaller model, then the earlier.
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ def train_xgboost(X_train, y_train, X_val, y_val, num_classes: int, budget_bytes
     if not fitting:
         raise nothing_fits("XGBoost", budget_bytes, job["latency_budget"], candidates)
     items = _items(fitting)
-    best, best_booster = fitting[choose(items, len(job["y_val"]))]
+    best, best_booster = fitting[choose(items, len(job["y_val"]), job["latency_budget"])]
     chosen = best_booster[: best.rounds]
     model = parse_booster(chosen)
     tables = firmware_tables(model, job["quantization"])

@@ -1,6 +1,6 @@
 """`train --board B --engine ray`: the DWN for a board chosen from a search on the engine (DWN trials
 only), by the rule the in-process search uses (`dwn_mcu.selection`: the fastest within one standard
-error of the most accurate fitting trial). The search folder is `--search-dir`, or a temporary one."""
+error of the most accurate fitting trial; under a latency budget, the most accurate). The search folder is `--search-dir`, or a temporary one."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from ..selection import choose, most_accurate
 from .engine import SearchConfig
 
 
-def choose_trial(records: list, rows: int) -> tuple:
-    """(chosen, most accurate) of the fitting trained DWN trials; BudgetError when none fits."""
+def choose_trial(records: list, rows: int, latency_budget=None) -> tuple:
+    """(chosen, most accurate) of the fitting trained DWN trials (all within `latency_budget`, if given);
+    BudgetError when none fits."""
     kept = [r for r in records if r["family"] == "dwn" and r["status"] == "ok" and r["fits"]]
     if not kept:
         raise BudgetError(f"no trained DWN of the {len(records)} trials fits the budgets")
     items = [(r["val_accuracy"], r["latency"], r["flash"]) for r in kept]
-    return kept[choose(items, rows)], kept[most_accurate(items)]
+    return kept[choose(items, rows, latency_budget)], kept[most_accurate(items)]
 
 
 def fit_to_board(data, args, out: Path) -> int:
@@ -42,7 +43,7 @@ def fit_to_board(data, args, out: Path) -> int:
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
         records, _ = api.run(data, config, folder, progress=say)
-        chosen, best = choose_trial(records, int(api.prepare_data(data, args.seed)["y_val"].size))
+        chosen, best = choose_trial(records, int(api.prepare_data(data, args.seed)["y_val"].size), latency)
         model = load(folder / "models" / chosen["model"])
     finally:
         if not args.search_dir:
@@ -125,7 +126,7 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
     ((DWNShape, FrozenDWN) pairs, the choices at smaller budgets) are priced again at this budget and
     listed first, as `search_dwn` does; then every trained trial, as the engine priced it. The chosen
     model is the selection rule's (`dwn_mcu.selection`: the fastest within one standard error of the most
-    accurate fitting one). `quantization`: every trained trial is priced again as the integer-input model
+    accurate fitting one; under a latency budget, the most accurate). `quantization`: every trained trial is priced again as the integer-input model
     the firmware runs (`budget_search._Best`; the engine priced the float one). BudgetError when none fits."""
     import time
 
