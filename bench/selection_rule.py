@@ -26,8 +26,10 @@ from dwn_mcu.data import load_dataset, stratified_split  # noqa: E402
 from dwn_mcu.selection import choose, most_accurate  # noqa: E402
 
 
-def _searched(name: str, seed: int, flash: int, cycles: int):
-    """(kept models of the search, validation rows, int16 test rows, test labels)."""
+def search_case(case: str):
+    """A case's search at the reduced settings: (its kept models, `_Best`; the int16 test rows; test labels)."""
+    name, seed, flash, cycles = case.split(":")
+    seed, flash, cycles = int(seed), int(flash), int(cycles)
     seen = {}
     chosen = budget_search._Best.chosen
 
@@ -58,8 +60,7 @@ def main() -> int:
     print("| case | rule | shape | priced cycles | val acc | test acc |\n| --- | --- | --- | --- | --- | --- |")
     gains = []
     for case in args.cases:
-        name, seed, flash, cycles = case.split(":")
-        best, Xt, yt = _searched(name, int(seed), int(flash), int(cycles))
+        best, Xt, yt = search_case(case)
         items = best._items()
         picks = {"fastest within 1 SE": choose(items, len(best.y_val)), "most accurate": most_accurate(items)}
         test = {}

@@ -8,7 +8,8 @@ by `size_fn` (default: `emlearn_plan.planned_flash(board)`, by building) and sco
 by emlearn's own predict, which is what the C computes (scikit-learn's accuracy is recorded beside it:
 emlearn's forests vote one class per tree). The best is the highest validation accuracy that fits, ties
 to the smaller model, then to the earlier candidate; with a latency price (`latency_fn`) and no latency
-budget, the fastest within one standard error of it (`dwn_mcu.selection`, every family's rule). Inputs are int16 rows (`integer_inputs.quantize`).
+budget, the fastest within one standard error of it (`dwn_mcu.selection`, every family's rule). Inputs
+are int16 rows (`integer_inputs.quantize`).
 
 The same search fits the `forest` family (`forest_train.train_forest`: our own inline C of the same
 scikit-learn estimators, `forest_export.convert`), with `convert_fn` and `what` naming it.

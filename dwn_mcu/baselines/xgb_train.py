@@ -9,7 +9,8 @@ bisection, and every prefix on a geometric grid up to it is scored on the valida
 prefix is a recorded candidate. With `latency_fn` (a model's priced latency, `dwn_mcu.latency`) a
 prefix fits only within `latency_budget` too (latency grows with the rounds as size does), and the
 chosen one is the most accurate within `latency_budget` or, with no budget, the fastest within one
-standard error of the most accurate (`dwn_mcu.selection`, the DWN search's rule); without a price, the most accurate that fits, ties to the smaller model, then the earlier.
+standard error of the most accurate (`dwn_mcu.selection`, the DWN search's rule); without a price, the
+most accurate that fits, ties to the smaller model, then the earlier.
 """
 
 from __future__ import annotations

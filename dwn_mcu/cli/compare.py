@@ -32,7 +32,8 @@ def register(sub):
     p.add_argument("--dwn-trials", type=int, default=24, help="DWN shapes trained per budget (default 24)")
     p.add_argument("--dwn-time-limit", type=float, default=300.0,
                    help="seconds of DWN search per budget (default 300)")
-    p.add_argument("--epochs", type=int, default=40, help="DWN epochs per trial (default 40; more on a small training split, to make 1,000 optimizer steps)")
+    p.add_argument("--epochs", type=int, default=40,
+                   help="DWN epochs per trial (default 40; more on a small training split, to make 1,000 steps)")
     p.add_argument("--xgb-trials", type=int, default=None, help="XGBoost trials per budget (default: all)")
     p.add_argument("--xgb-time-limit", type=float, default=60.0, help="seconds of XGBoost search per budget")
     p.add_argument("--emlearn-trials", type=int, default=None, help="emlearn trials per budget (default: all)")

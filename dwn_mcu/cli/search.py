@@ -24,7 +24,8 @@ def register(sub):
     p.add_argument("--batch", type=_int_range(1), default=4,
                    help="trials per family asked at once (default 4): the results depend on it, not on the workers")
     p.add_argument("--time-limit", type=_positive_float, metavar="S", help="no new round after S seconds")
-    p.add_argument("--epochs", type=_int_range(1), default=40, help="DWN epochs per trial (default 40; more on a small training split, to make 1,000 optimizer steps)")
+    p.add_argument("--epochs", type=_int_range(1), default=40,
+                   help="DWN epochs per trial (default 40; more on a small training split, to make 1,000 steps)")
     p.add_argument("--patience", type=_int_range(1), default=15, help="DWN early-stopping patience (default 15)")
     p.add_argument("--seed", type=_int_range(0), default=0, help="the search's seed (default 0)")
     p.add_argument("--address", metavar="HOST:PORT", help="join this Ray cluster (default: a local instance)")

@@ -80,7 +80,8 @@ def register(sub):
     p.add_argument("--encoding", choices=ENCODINGS, default="distributive", help="thermometer (default distributive)")
     p.add_argument("--mapping", choices=("learnable", "random"), default="learnable",
                    help="first layer's input mapping (default learnable)")
-    p.add_argument("--epochs", type=_int_range(1), default=60, help="epochs at most (default 60; with --board, more on a small training split, to make 1,000 optimizer steps)")
+    p.add_argument("--epochs", type=_int_range(1), default=60,
+                   help="epochs at most (default 60; with --board, more on a small training split: 1,000 steps)")
     p.add_argument("--batch-size", type=_int_range(1), default=128, help="minibatch size (default 128)")
     p.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam learning rate (default 0.01)")
     p.add_argument("--tau", type=_positive_float, default=None, help="GroupSum temperature (default sqrt(group)/2)")

@@ -1,6 +1,7 @@
 """`train --board B --engine ray`: the DWN for a board chosen from a search on the engine (DWN trials
 only), by the rule the in-process search uses (`dwn_mcu.selection`: the fastest within one standard
-error of the most accurate fitting trial; under a latency budget, the most accurate). The search folder is `--search-dir`, or a temporary one."""
+error of the most accurate fitting trial; under a latency budget, the most accurate). The search folder
+is `--search-dir`, or a temporary one."""
 
 from __future__ import annotations
 
@@ -126,8 +127,9 @@ def search_dwn_on_engine(X_train, y_train, X_val, y_val, num_classes: int, board
     ((DWNShape, FrozenDWN) pairs, the choices at smaller budgets) are priced again at this budget and
     listed first, as `search_dwn` does; then every trained trial, as the engine priced it. The chosen
     model is the selection rule's (`dwn_mcu.selection`: the fastest within one standard error of the most
-    accurate fitting one; under a latency budget, the most accurate). `quantization`: every trained trial is priced again as the integer-input model
-    the firmware runs (`budget_search._Best`; the engine priced the float one). BudgetError when none fits."""
+    accurate fitting one; under a latency budget, the most accurate). `quantization`: every trained trial
+    is priced again as the integer-input model the firmware runs (`budget_search._Best`; the engine priced
+    the float one). BudgetError when none fits."""
     import time
 
     from ..budget_search import DWNSearchResult, _Best
