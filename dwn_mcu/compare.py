@@ -43,6 +43,7 @@ from .compiler.write import check_destination, write_tree
 from .compare_verdict import COLORS, latency_plot, new_figure, png_bytes, verdict, verdict_lines
 from .data import Dataset, stratified_split
 from .errors import DWNError
+from .selection import rule
 
 REPORT_MARKER = "report.json"  # marks a folder `compare` wrote (the only kind --force replaces)
 DWN_NAME = "dwn_model"
@@ -547,8 +548,7 @@ def _markdown(report: dict) -> str:
              "lowered (`latency_planning_budget`), at most " + f"{SEARCHES} searches in all."
              if report["emulated"] else " as planned (not emulated)."),
             f"Latency budget: {_latency_text(report)}; `priced` is the planner's price (`dwn_mcu.latency`). "
-            "Each family's chosen model is the fastest (priced) within one binomial standard error of its most "
-            "accurate on the validation rows:", ""]
+            f"Each family's chosen model is {rule(report.get('latency_budget'))}:", ""]
     head += [f"{note}." for note in report["skipped_families"]] + ([""] if report["skipped_families"] else [])
     if report.get("dwn_engine") == "ray":
         head += ["DWN candidates: the search engine's trials (`--engine ray`: Optuna's multi-objective sampler, "

@@ -38,3 +38,11 @@ def choose(items: list, rows: int, latency_budget=None) -> int:
     floor = items[best][0] - standard_error(items[best][0], rows)
     pool = [i for i, (acc, _, _) in enumerate(items) if acc >= floor]
     return min(pool, key=lambda i: (items[i][1], -items[i][0], items[i][2], i))
+
+
+def rule(latency_budget=None) -> str:
+    """What `choose` picks, in words, for reports."""
+    if latency_budget is not None:
+        return "the most accurate on the validation rows, all within the latency budget"
+    return ("the fastest (priced) within one binomial standard error of the most accurate on the validation "
+            "rows")

@@ -71,6 +71,7 @@ def test_compare_cli_writes_the_report_it_prints(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     md = (out / "report.md").read_text()
     assert (out / "accuracy_vs_flash.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "chosen model is the fastest (priced) within one binomial standard error of the most accurate" in md
     (row,) = report["rows"]
     assert row["budget"] == 2048 and {"DWN", "XGBoost"} <= {e["family"] for e in row["entries"]}  # + emlearn
     for e in row["entries"]:
@@ -177,9 +178,10 @@ def test_compare_holds_both_families_to_the_latency_budget_and_shows_both_choice
     assert report["latency_budget"] == 6400 and report["latency_unit"] == "cycles"  # 400 us at 16 MHz
     for e in report["rows"][0]["entries"]:
         assert e["priced_latency"] <= 6400 and e["most_accurate"]["priced_latency"] <= 6400
-        assert e["most_accurate"]["val_accuracy"] >= e["val_accuracy"]
+        assert e["most_accurate"]["val_accuracy"] == e["val_accuracy"]  # under a latency budget: the most accurate
     md = (out / "report.md").read_text()
     assert "Latency budget: 6,400 cycles per inference (priced)" in md and "| most accurate |" in md
+    assert "chosen model is the most accurate on the validation rows, all within the latency budget" in md
 
 
 def test_compare_on_a_board_without_xgboost_measurements_is_refused_before_the_search(tmp_path, capsys):
