@@ -8,6 +8,9 @@ nothing of another user's or another engineer's Ray. First the search runs on th
 then the second node joins and the same search runs again (two workers); the trials must be identical
 (trials.csv without its time and worker columns), and the ratio of the two wall times is the speed-up.
 
+Ray 2.60 on Linux maps --node-ip-address 127.0.0.1 to the machine's external address. Where the head then
+serves off loopback (a machine with an external interface), the script stops its nodes and says so.
+
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/search_cluster.py \\
         --dataset phoneme --trials 8 --batch 8 --epochs 3
 """
@@ -85,6 +88,13 @@ def _wait_nodes(address: str, count: int, timeout: float = 90) -> None:
         time.sleep(1)
 
 
+def _node_addresses(address: str) -> set:
+    code = (f"import ray\nray.init(address='{address}',logging_level='ERROR')\n"
+            "print(' '.join(sorted({n['NodeManagerAddress'] for n in ray.nodes()})))\n")
+    return set(subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True,
+                              check=True).stdout.split())
+
+
 def _search(args, address: str, out: Path) -> float:
     cmd = [sys.executable, "-m", "dwn_mcu", "search", "--dataset", args.dataset, "--board", args.board,
            "--trials", str(args.trials), "--batch", str(args.batch), "--epochs", str(args.epochs),
@@ -119,6 +129,12 @@ def run(args) -> None:
         nodes.append(_start(["--head", "--port", str(port), "--include-dashboard", "false",
                              "--temp-dir", str(tmp / "ray")], tmp / "head.log"))
         _wait_nodes(address, 1)
+        # Ray 2.x on Linux maps --node-ip-address 127.0.0.1 to the machine's external address, where the
+        # nodes would then serve: refuse rather than leave loopback
+        served = _node_addresses(address)
+        if not all(a.startswith("127.") for a in served):
+            raise SystemExit(f"the head serves on {', '.join(sorted(served))}, not on loopback: this Ray maps "
+                             "--node-ip-address 127.0.0.1 to the external interface; not run")
         one = _search(args, address, tmp / "one")
         nodes.append(_start(["--address", address], tmp / "node2.log"))
         _wait_nodes(address, 2)

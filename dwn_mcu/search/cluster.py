@@ -37,6 +37,22 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
 
 
 @contextlib.contextmanager
+def _loopback_only():
+    """Ray (2.x on Linux) turns a node address of 127.0.0.1 into the machine's external one and binds its
+    servers there; with multi-node support off, as on a laptop OS, it keeps every server on 127.0.0.1. A local
+    instance is one node, so nothing is lost; the flag is Ray's own (`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`),
+    read as a module constant, so it is set here for the start only."""
+    from ray._private import ray_constants
+
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
+
+
+@contextlib.contextmanager
 def connected(address: str | None = None, num_cpus: int | None = None):
     """Ray, initialised for the block: joined at `address`, else a local instance of `num_cpus` CPUs
     (default: the machine's); shut down (the local instance stopped, a cluster left) however the block ends.
@@ -50,8 +66,9 @@ def connected(address: str | None = None, num_cpus: int | None = None):
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=(os.cpu_count() or 1) if num_cpus is None else num_cpus, include_dashboard=False,
-                     _node_ip_address="127.0.0.1", **kwargs)
+            with _loopback_only():
+                ray.init(num_cpus=(os.cpu_count() or 1) if num_cpus is None else num_cpus,
+                         include_dashboard=False, _node_ip_address="127.0.0.1", **kwargs)
     except Exception as exc:  # Ray's own errors (auth, versions, a dead head) are many classes
         ray.shutdown()
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
