@@ -53,6 +53,13 @@ def search_case(case: str):
     return seen["best"], inputs["int16"]["test"], yt
 
 
+def print_gains(what: str, gains: list) -> None:
+    """One line: the mean of the per-case test accuracy differences, and how many are above, below, equal."""
+    g = np.asarray(gains)
+    print(f"\n{what}, test accuracy: mean {g.mean():+.2%}, higher in {int((g > 0).sum())}, lower in "
+          f"{int((g < 0).sum())}, equal in {int((g == 0).sum())} of {g.size}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cases", nargs="+", help="DATASET:SEED:FLASH:CYCLES")
@@ -70,9 +77,7 @@ def main() -> int:
             print(f"| {case} | {rule} | {cand.shape} | {cand.latency} | {cand.val_accuracy:.4f} | "
                   f"{test[rule]:.2%} |", flush=True)
         gains.append(test["most accurate"] - test["fastest within 1 SE"])
-    g = np.asarray(gains)
-    print(f"\nmost accurate minus fastest within 1 SE, test accuracy: mean {g.mean():+.2%}, higher in "
-          f"{int((g > 0).sum())}, lower in {int((g < 0).sum())}, equal in {int((g == 0).sum())} of {g.size}")
+    print_gains("most accurate minus fastest within 1 SE", gains)
     return 0
 
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dwn_mcu import budget_search  # noqa: E402
-from selection_rule import search_case  # noqa: E402
+from selection_rule import print_gains, search_case  # noqa: E402
 
 
 def main() -> int:
@@ -46,9 +46,7 @@ def main() -> int:
             print(f"| {case} | {steps} | {cand.shape} | {cand.latency} | {cand.val_accuracy:.4f} | "
                   f"{test[steps]:.2%} |", flush=True)
         gains.append(test[default] - test[1])
-    g = np.asarray(gains)
-    print(f"\n{default} steps at least minus none, test accuracy: mean {g.mean():+.2%}, higher in "
-          f"{int((g > 0).sum())}, lower in {int((g < 0).sum())}, equal in {int((g == 0).sum())} of {g.size}")
+    print_gains(f"{default} steps at least minus none", gains)
     return 0
 
 
