@@ -70,6 +70,8 @@ DWN_SHAPES = [
     (19, [0, 2, 0, 1, 3, 0, 0, 2, 1, 0, 4, 1, 0, 2, 0, 3, 1, 0, 2], (14,), 4, 7, "int16"),
     # and at 2-8 KB: tens of LUTs over a few features, or over many
     (5, [20, 14, 18, 12, 16], (28,), 4, 2, "int16"), (19, 6, (49,), 4, 7, "int16"),
+    # layers reading more than 256 bits: 12-bit mapping entries (AVR's fast path unpacks each one)
+    (19, 32, (119,), 4, 7, "int16"), (10, 64, (90,), 6, 3, "float32"),
 ]
 #: (dataset, thresholds per feature at most, LUTs per class per layer, n, float16 grid): random LUTs over
 #: thresholds at the quantiles of a real dataset's features (as a thermometer fit puts them: uneven
