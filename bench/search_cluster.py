@@ -77,22 +77,19 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
-def _wait_nodes(address: str, count: int, timeout: float = 90) -> None:
+def _wait_nodes(address: str, count: int, timeout: float = 90) -> set:
+    """Wait until the cluster has `count` live nodes; the addresses they serve on."""
     code = (f"import ray,time,sys\nray.init(address='{address}',logging_level='ERROR')\n"
             f"t=time.time()\nwhile sum(n['Alive'] for n in ray.nodes())<{count} and time.time()-t<{timeout}:\n"
-            f"    time.sleep(0.5)\nsys.exit(0 if sum(n['Alive'] for n in ray.nodes())>={count} else 1)\n")
+            f"    time.sleep(0.5)\nprint(' '.join(n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']))\n"
+            f"sys.exit(0 if sum(n['Alive'] for n in ray.nodes())>={count} else 1)\n")
     deadline = time.monotonic() + timeout
-    while subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True).returncode:
+    while (done := subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
+                                  text=True)).returncode:
         if time.monotonic() > deadline:
             raise SystemExit(f"the cluster at {address} did not reach {count} nodes")
         time.sleep(1)
-
-
-def _node_addresses(address: str) -> set:
-    code = (f"import ray\nray.init(address='{address}',logging_level='ERROR')\n"
-            "print(' '.join(sorted({n['NodeManagerAddress'] for n in ray.nodes()})))\n")
-    return set(subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True,
-                              check=True).stdout.split())
+    return set(done.stdout.split())
 
 
 def _search(args, address: str, out: Path) -> float:
@@ -128,10 +125,9 @@ def run(args) -> None:
     try:
         nodes.append(_start(["--head", "--port", str(port), "--include-dashboard", "false",
                              "--temp-dir", str(tmp / "ray")], tmp / "head.log"))
-        _wait_nodes(address, 1)
         # Ray 2.x on Linux maps --node-ip-address 127.0.0.1 to the machine's external address, where the
         # nodes would then serve: refuse rather than leave loopback
-        served = _node_addresses(address)
+        served = _wait_nodes(address, 1)
         if not all(a.startswith("127.") for a in served):
             raise SystemExit(f"the head serves on {', '.join(sorted(served))}, not on loopback: this Ray maps "
                              "--node-ip-address 127.0.0.1 to the external interface; not run")

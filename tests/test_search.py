@@ -71,6 +71,7 @@ def test_a_local_instance_serves_on_loopback_only():
         assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
         assert ray.get(ray.remote(lambda: 41 + 1).remote()) == 42
 
+
 def test_trial_seed_is_a_function_of_the_parameters():
     p = {"depth": 3, "learning_rate": 0.1, "max_bin": 16, "rounds": 5}
     assert trial_seed("xgboost", p, 0) == trial_seed("xgboost", dict(reversed(list(p.items()))), 0)
