@@ -8,8 +8,11 @@ nothing of another user's or another engineer's Ray. First the search runs on th
 then the second node joins and the same search runs again (two workers); the trials must be identical
 (trials.csv without its time and worker columns), and the ratio of the two wall times is the speed-up.
 
-Ray 2.60 on Linux maps --node-ip-address 127.0.0.1 to the machine's external address. Where the head then
-serves off loopback (a machine with an external interface), the script stops its nodes and says so.
+Ray 2.60 on Linux maps --node-ip-address 127.0.0.1 to the machine's external address, and serves there.
+So the script runs itself in a network namespace of its own that holds only loopback (`unshare --net
+--map-root-user`, then `ip link set lo up`): there 127.0.0.1 is the only address Ray can find, both nodes
+serve on it, and nothing of the cluster is reachable from outside. Where the head still serves off
+loopback, the script stops its nodes and says so.
 
     DWN_MCU_DATA=/work/shared/datasets PYTHONPATH=$PWD nice python bench/search_cluster.py \\
         --dataset phoneme --trials 8 --batch 8 --epochs 3
@@ -22,6 +25,7 @@ import contextlib
 import csv
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +36,18 @@ from pathlib import Path
 
 RAY = str(Path(sys.executable).with_name("ray"))
 REPO = Path(__file__).resolve().parents[1]
+NETNS = "DWN_MCU_BENCH_LOOPBACK_NETNS"  # set in the namespace, so the script enters it once
+
+
+def _enter_loopback_namespace(argv: list) -> None:
+    """Replace this process (same pid, so a SIGTERM still reaches the script) by the script in a new user
+    and network namespace whose only interface is loopback, brought up first."""
+    missing = [tool for tool in ("unshare", "ip") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"needs {' and '.join(missing)} (util-linux, iproute2) to keep the cluster on loopback")
+    os.environ[NETNS] = "1"
+    os.execvp("unshare", ["unshare", "--net", "--map-root-user", "--", "sh", "-c", 'ip link set lo up && exec "$@"',
+                          "sh", sys.executable, str(Path(__file__).resolve()), *argv])
 
 
 def _free_port() -> int:
@@ -125,8 +141,7 @@ def run(args) -> None:
     try:
         nodes.append(_start(["--head", "--port", str(port), "--include-dashboard", "false",
                              "--temp-dir", str(tmp / "ray")], tmp / "head.log"))
-        # Ray 2.x on Linux maps --node-ip-address 127.0.0.1 to the machine's external address, where the
-        # nodes would then serve: refuse rather than leave loopback
+        # the namespace should leave Ray no address but loopback; refuse rather than serve anywhere else
         served = _wait_nodes(address, 1)
         if not all(a.startswith("127.") for a in served):
             raise SystemExit(f"the head serves on {', '.join(sorted(served))}, not on loopback: this Ray maps "
@@ -162,6 +177,8 @@ def main(argv=None) -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--epochs", type=int, default=3)
     args = p.parse_args(argv)
+    if os.environ.get(NETNS) != "1":
+        _enter_loopback_namespace(sys.argv[1:] if argv is None else list(argv))
     # a SIGTERM (a timeout, a scheduler) unwinds like Ctrl-C, so run()'s finally stops the nodes it started
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     run(args)
