@@ -120,7 +120,7 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
             268, 518, 178, 536, 8.5, (8, 11.0, 28.1, 44.9, 85.5, 69.6, 77.0, 85.4, 94.0),
             _imm((-176, 31.2, 17.4), (-35, 9.8, 8.0), (-68, 11.1, 11.0)),
             # layers whose LUTs all have 4..8 inputs take the inline-assembly path (layout_unrolled.c.j2)
-            u_lut_asm={4: 51.8, 5: 59.8, 6: 67.8, 7: 75.8, 8: 83.8},
+            u_lut_asm={4: 49.8, 5: 57.8, 6: 65.8, 7: 73.8, 8: 81.8},
             # table layers on the fast path (avr_fast_eligible): `layer_fast` + `layer_fast_input` per
             # input, + `layer_fast_input12` per input with 12-bit mapping entries (the unpacking)
             layer_fast=180, layer_fast_input=14, layer_fast_input12=8,
