@@ -59,7 +59,7 @@ def dwn_features(program) -> dict:
             out.update(trank_feature=F)
     if plan.layout == "table":
         out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_fast_layer=0, t_fast_byte=0, t_fast_lut=0,
-                   t_fast_input=0, t_fast_input12=0, t_word_layer=0, t_word_lut=0, t_word_input=0,
+                   t_fast_input=0, t_fast_input12=0, t_input12=0, t_mixed_input12=0, t_word_layer=0, t_word_lut=0, t_word_input=0,
                    t_mixed_lut=0, t_mixed_input=0)
         for i, (lp, layer) in enumerate(zip(plan.layers, model.layers)):
             kind = "t_fast_" if lp.avr_fast else "t_word_" if lp.word_path else "t_"
@@ -68,8 +68,8 @@ def dwn_features(program) -> dict:
             out[kind + "layer"] += 1
             out[step + "lut"] += lp.num_luts
             out[step + "input"] += int(np.sum(layer.n_inputs))
-            if lp.avr_fast and lp.map_format == "packed12":  # each entry unpacked from a 12-bit pair
-                out["t_fast_input12"] += int(np.sum(layer.n_inputs))
+            if lp.map_format == "packed12":  # each entry unpacked from a 12-bit pair (never the word path)
+                out[step + "input12"] += int(np.sum(layer.n_inputs))
             if lp.avr_fast and not (i == 0 and plan.avr_encoder_bytes):  # bits spread into the byte array
                 out["t_fast_byte"] += lp.prev_bits
     else:
