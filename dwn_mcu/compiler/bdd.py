@@ -49,7 +49,13 @@ class Diagram:
         return int(ref == TRUE)
 
     def mean_path(self) -> float:
-        """Tests on the path of an input drawn uniformly (each input 1 with probability 1/2)."""
+        """Tests on the path of an input drawn uniformly (each input 1 with probability 1/2); kept on the
+        diagram once computed (the planner prices the cached diagram of one table many times)."""
+        if "_mean_path" not in self.__dict__:
+            object.__setattr__(self, "_mean_path", self._walk_mean_path())
+        return self.__dict__["_mean_path"]
+
+    def _walk_mean_path(self) -> float:
         reach = np.zeros(len(self.nodes))
         if self.root >= 0:
             reach[0] = 1.0
@@ -85,42 +91,57 @@ def _as_bits(table) -> np.ndarray:
     return bits
 
 
-def _cofactors(bits: np.ndarray, n: int, above: tuple[int, ...]) -> np.ndarray:
-    """Rows: f with the slots in `above` fixed (every assignment), columns: the other slots' addresses."""
-    cube = bits.reshape((2,) * n)  # axis i is slot n - 1 - i
-    rest = [s for s in range(n) if s not in above]
-    axes = [n - 1 - s for s in above] + [n - 1 - s for s in reversed(rest)]
-    return cube.transpose(axes).reshape(1 << len(above), -1), rest
+@lru_cache(maxsize=16)
+def _half_masks(n: int) -> tuple[int, ...]:
+    """Per slot s, the 2^n-bit mask of the addresses whose bit s is 0."""
+    return tuple(sum(((1 << (1 << s)) - 1) << start for start in range(0, 1 << n, 2 << s)) for s in range(n))
 
 
-def _level_nodes(bits: np.ndarray, n: int, above: tuple[int, ...], x: int) -> int:
-    """Nodes testing slot `x` when the slots `above` (any order) are tested above it."""
-    rows, rest = _cofactors(bits, n, above)
-    pos = rest.index(x)  # column c is an address over `rest`, rest[i] its bit i
-    cols = np.arange(rows.shape[1])
-    depends = np.any(rows[:, (cols >> pos) & 1 == 1] != rows[:, (cols >> pos) & 1 == 0], axis=1)
-    keys = np.ascontiguousarray(np.packbits(rows[depends], axis=1))
-    return len({k.tobytes() for k in keys})
+def _cofactor_sets(bits: np.ndarray, n: int) -> list:
+    """For every set T of slots (a bitmask), the distinct cofactors of f over T (every assignment of T's
+    slots), each as a 2^n-bit integer over the whole address space that no longer depends on T: the
+    half where slot s is 0 (or 1) copied onto the other half. Integers, not arrays: a cofactor is two
+    masks and a shift, where numpy would pay its call overhead on 64-bit rows."""
+    low = _half_masks(n)
+    f = int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")  # bit a: the output at a
+    sets = [{f}]
+    for t in range(1, 1 << n):
+        s = t.bit_length() - 1  # T = the set without its highest slot, plus that slot
+        shift, m0 = 1 << s, low[s]
+        out = set()
+        for g in sets[t ^ (1 << s)]:
+            lo, hi = g & m0, (g >> shift) & m0
+            out.add(lo | (lo << shift))
+            out.add(hi | (hi << shift))
+        sets.append(out)
+    return sets
 
 
 def best_order(table) -> tuple[int, ...]:
-    """The variable order (root first) whose reduced diagram has the fewest nodes, exactly."""
+    """The variable order (root first) whose reduced diagram has the fewest nodes, exactly: the nodes
+    testing slot x under the set T above it are T's distinct cofactors that depend on x."""
     bits = _as_bits(table)
     n = int(bits.size).bit_length() - 1
-    best: dict[frozenset, tuple[int, tuple[int, ...]]] = {frozenset(): (0, ())}
+    sets, low = _cofactor_sets(bits, n), _half_masks(n)
+
+    def level_nodes(t: int, x: int) -> int:
+        shift, m0 = 1 << x, low[x]
+        return sum(1 for g in sets[t] if g & m0 != (g >> shift) & m0)
+
+    best: dict[int, tuple[int, tuple[int, ...]]] = {0: (0, ())}  # set of slots above (a bitmask): its best
     for size in range(n):
-        nxt: dict[frozenset, tuple[int, tuple[int, ...]]] = {}
+        nxt: dict[int, tuple[int, tuple[int, ...]]] = {}
         for above in combinations(range(n), size):
-            cost, order = best[frozenset(above)]
+            t = sum(1 << a for a in above)
+            cost, order = best[t]
             for x in range(n):
-                if x in above:
+                if t >> x & 1:
                     continue
-                key = frozenset(above) | {x}
-                total = cost + _level_nodes(bits, n, order, x)
+                key, total = t | 1 << x, cost + level_nodes(t, x)
                 if key not in nxt or total < nxt[key][0]:
                     nxt[key] = (total, order + (x,))
         best = nxt
-    return best[frozenset(range(n))][1]
+    return best[(1 << n) - 1][1]
 
 
 def build(table, order) -> Diagram:
