@@ -58,9 +58,9 @@ def dwn_features(program) -> dict:
         else:
             out.update(trank_feature=F)
     if plan.layout == "table":
-        out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_fast_layer=0, t_fast_byte=0, t_fast_lut=0,
-                   t_fast_input=0, t_fast_input12=0, t_input12=0, t_mixed_input12=0, t_word_layer=0, t_word_lut=0, t_word_input=0,
-                   t_mixed_lut=0, t_mixed_input=0)
+        out.update(table=1, t_layer=0, t_lut=0, t_input=0, t_input12=0, t_fast_layer=0, t_fast_byte=0,
+                   t_fast_lut=0, t_fast_input=0, t_fast_input12=0, t_word_layer=0, t_word_lut=0, t_word_input=0,
+                   t_mixed_lut=0, t_mixed_input=0, t_mixed_input12=0)
         for i, (lp, layer) in enumerate(zip(plan.layers, model.layers)):
             kind = "t_fast_" if lp.avr_fast else "t_word_" if lp.word_path else "t_"
             # a layer of mixed counts reads each LUT's count (`_n[j]`) and shifts by it: its own steps
